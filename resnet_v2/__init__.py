@@ -1,0 +1,29 @@
+"""resnet_v2: TF-Slim's ResNet v2 nets, working on current TensorFlow.
+
+A drop-in for `tf_slim.nets.resnet_v2` and `tf_slim.nets.resnet_utils`:
+change the import and the same code builds the same graph, with the same
+variable names, so the published TF-Slim checkpoints restore.
+"""
+
+from resnet_v2.arg_scope import arg_scope
+from resnet_v2.arg_scope import resnet_arg_scope
+from resnet_v2.blocks import Block
+from resnet_v2.blocks import bottleneck
+from resnet_v2.blocks import conv2d_same
+from resnet_v2.blocks import stack_blocks_dense
+from resnet_v2.blocks import subsample
+from resnet_v2.layers import batch_norm
+from resnet_v2.layers import conv2d
+from resnet_v2.layers import max_pool2d
+from resnet_v2.layers import softmax
+from resnet_v2.nets import NETS
+from resnet_v2.nets import default_image_size
+from resnet_v2.nets import resnet_v2
+from resnet_v2.nets import resnet_v2_101
+from resnet_v2.nets import resnet_v2_152
+from resnet_v2.nets import resnet_v2_200
+from resnet_v2.nets import resnet_v2_50
+from resnet_v2.nets import resnet_v2_block
+from resnet_v2.nets import resnet_v2_blocks
+
+__version__ = '0.1.0'

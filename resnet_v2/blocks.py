@@ -1,0 +1,266 @@
+"""Residual blocks: the `Block` description of a net and the ops that stack it.
+
+A network body is data: a list of `Block`s, each naming a variable scope, the
+unit function to apply and one argument set per unit. `stack_blocks_dense`
+applies them in order and, for dense prediction, keeps the feature map at a
+chosen output stride by switching to atrous (dilated) convolution once that
+stride is reached.
+
+As in TF-Slim, a block subsamples in its last unit rather than its first,
+which gives the same result as He et al.'s layout with less memory.
+"""
+
+import collections
+import numbers
+
+import tensorflow as tf
+from tf_slim.layers import utils as slim_utils
+from tf_slim.ops.arg_scope import add_arg_scope
+
+from resnet_v2 import layers
+
+UNIT_ARG_NAMES = ('depth', 'depth_bottleneck', 'stride')
+
+
+class Block(collections.namedtuple('Block', ['scope', 'unit_fn', 'args'])):
+  """One ResNet block: a scope name, a unit function and its per-unit args.
+
+  Fields:
+    scope: Name of the block's variable scope, e.g. 'block1'.
+    unit_fn: Function `unit_fn(net, rate=..., **unit_args)` returning a tensor.
+    args: A list with one entry per unit: a dict of keyword arguments for
+      `unit_fn`, or a `(depth, depth_bottleneck, stride)` tuple.
+  """
+
+
+def _positive_int(value):
+  return (isinstance(value, numbers.Integral) and not isinstance(value, bool)
+          and value > 0)
+
+
+def unit_kwargs(block, index):
+  """Returns the keyword arguments of unit `index` of `block`, checked.
+
+  Args:
+    block: A `Block`.
+    index: Index of the unit in `block.args`.
+
+  Returns:
+    A new dict of keyword arguments for `block.unit_fn`.
+
+  Raises:
+    ValueError: if the unit's args are malformed.
+  """
+  unit = block.args[index]
+  where = 'Block %r, unit %d' % (block.scope, index + 1)
+  if isinstance(unit, (tuple, list)):
+    if len(unit) != len(UNIT_ARG_NAMES):
+      raise ValueError('%s: a tuple of args must be (depth, depth_bottleneck, '
+                       'stride), got %r.' % (where, unit))
+    unit = dict(zip(UNIT_ARG_NAMES, unit))
+  elif isinstance(unit, collections.abc.Mapping):
+    unit = dict(unit)
+  else:
+    raise ValueError('%s: args must be a dict or a (depth, depth_bottleneck, '
+                     'stride) tuple, got %r.' % (where, unit))
+  for name in UNIT_ARG_NAMES:
+    if name in unit and not _positive_int(unit[name]):
+      raise ValueError('%s: %s must be a positive integer, got %r.' %
+                       (where, name, unit[name]))
+  return unit
+
+
+def validate_blocks(blocks):
+  """Checks a list of `Block`s before any op is built.
+
+  Args:
+    blocks: The list to check.
+
+  Raises:
+    ValueError: if `blocks` or any of its blocks or units is malformed.
+  """
+  if isinstance(blocks, Block) or not isinstance(blocks, (list, tuple)):
+    raise ValueError('blocks must be a list of Block, got %r.' % (blocks,))
+  if not blocks:
+    raise ValueError('blocks must hold at least one Block, got an empty list.')
+  for position, block in enumerate(blocks):
+    if not isinstance(block, Block):
+      raise ValueError('blocks[%d] must be a Block(scope, unit_fn, args), got '
+                       '%r.' % (position, block))
+    if not isinstance(block.scope, str) or not block.scope:
+      raise ValueError('blocks[%d]: scope must be a non-empty string, got %r.'
+                       % (position, block.scope))
+    if not callable(block.unit_fn):
+      raise ValueError('Block %r: unit_fn must be callable, got %r.' %
+                       (block.scope, block.unit_fn))
+    if not isinstance(block.args, (list, tuple)) or not block.args:
+      raise ValueError('Block %r: args must be a non-empty list with one '
+                       'entry per unit, got %r.' % (block.scope, block.args))
+    for index in range(len(block.args)):
+      unit_kwargs(block, index)
+
+
+def reachable_output_strides(blocks):
+  """Lists the output strides `stack_blocks_dense` can produce for `blocks`.
+
+  Args:
+    blocks: A list of `Block`s.
+
+  Returns:
+    The sorted distinct products of unit strides from the first unit to each
+    unit, starting with 1; the last one is the nominal stride.
+  """
+  strides, current = [1], 1
+  for block in blocks:
+    for index in range(len(block.args)):
+      current *= unit_kwargs(block, index).get('stride', 1)
+      strides.append(current)
+  return sorted(set(strides))
+
+
+def subsample(inputs, factor, scope=None):
+  """Subsamples a feature map by taking every `factor`-th row and column.
+
+  Args:
+    inputs: A tensor of shape [batch, height, width, channels].
+    factor: The subsampling factor.
+    scope: Optional scope for the pooling op.
+
+  Returns:
+    `inputs` itself when factor is 1, else a tensor of shape
+    [batch, ceil(height / factor), ceil(width / factor), channels].
+  """
+  if factor == 1:
+    return inputs
+  return layers.max_pool2d(inputs, [1, 1], stride=factor, scope=scope)
+
+
+def conv2d_same(inputs, num_outputs, kernel_size, stride, rate=1, scope=None):
+  """2-D convolution whose output is aligned with the input's corners.
+
+  With stride 1 this is a 'SAME' convolution. With a larger stride the input
+  is zero-padded explicitly and convolved 'VALID', which equals a stride-1
+  'SAME' convolution followed by `subsample`, for odd and even sizes alike
+  (a strided 'SAME' convolution does not, on even sizes).
+
+  Args:
+    inputs: A tensor of shape [batch, height, width, channels].
+    num_outputs: Number of output channels.
+    kernel_size: Size of the square kernel, an int.
+    stride: Output stride, an int.
+    rate: Atrous (dilation) rate, an int.
+    scope: Optional variable scope.
+
+  Returns:
+    A tensor of shape [batch, ceil(height / stride), ceil(width / stride),
+    num_outputs].
+  """
+  if stride == 1:
+    return layers.conv2d(inputs, num_outputs, kernel_size, stride=1, rate=rate,
+                         padding='SAME', scope=scope)
+  effective_kernel = kernel_size + (kernel_size - 1) * (rate - 1)
+  pad_before = (effective_kernel - 1) // 2
+  pad_after = effective_kernel - 1 - pad_before
+  inputs = tf.pad(inputs, [[0, 0], [pad_before, pad_after],
+                           [pad_before, pad_after], [0, 0]])
+  return layers.conv2d(inputs, num_outputs, kernel_size, stride=stride,
+                       rate=rate, padding='VALID', scope=scope)
+
+
+def _unreachable(output_stride, blocks):
+  return ValueError(
+      'output_stride=%s cannot be reached by these blocks: it must be one of '
+      '%s (the products of the unit strides) or None.' %
+      (output_stride, reachable_output_strides(blocks)))
+
+
+@add_arg_scope
+def stack_blocks_dense(net, blocks, output_stride=None,
+                       outputs_collections=None):
+  """Applies `blocks` in order, optionally keeping a dense output.
+
+  Scopes are 'block_scope/unit_1', 'block_scope/unit_2', ... Once the
+  product of the strides applied so far equals `output_stride`, later units
+  run with stride 1 and an atrous rate multiplied by the strides they skip,
+  so the features keep that resolution.
+
+  Args:
+    net: A tensor of shape [batch, height, width, channels].
+    blocks: A list of `Block`s.
+    output_stride: None for the nominal stride, or the wanted ratio of input
+      to output resolution; one of `reachable_output_strides(blocks)`.
+    outputs_collections: Collections to add each block's output to.
+
+  Returns:
+    The output of the last block.
+
+  Raises:
+    ValueError: if `blocks` is malformed or `output_stride` unreachable.
+  """
+  validate_blocks(blocks)
+  if output_stride is not None:
+    if output_stride != int(output_stride) or output_stride not in (
+        reachable_output_strides(blocks)):
+      raise _unreachable(output_stride, blocks)
+    output_stride = int(output_stride)
+  current_stride, rate = 1, 1
+  for block in blocks:
+    with tf.compat.v1.variable_scope(block.scope, 'block', [net]) as sc:
+      for index in range(len(block.args)):
+        unit = unit_kwargs(block, index)
+        stride = unit.get('stride', 1)
+        with tf.compat.v1.variable_scope('unit_%d' % (index + 1),
+                                         values=[net]):
+          if output_stride is not None and current_stride == output_stride:
+            net = block.unit_fn(net, rate=rate, **dict(unit, stride=1))
+            rate *= stride
+          else:
+            net = block.unit_fn(net, rate=1, **unit)
+            current_stride *= stride
+      net = slim_utils.collect_named_outputs(outputs_collections, sc.name, net)
+  return net
+
+
+@add_arg_scope
+def bottleneck(inputs, depth, depth_bottleneck, stride, rate=1,
+               outputs_collections=None, scope=None):
+  """The full pre-activation bottleneck unit of He et al. (2016b), Fig. 1(b).
+
+  preact = ReLU(BN(inputs)); the residual is 1x1 -> 3x3 (strided, atrous)
+  -> 1x1 convolutions on preact, the last without BN or ReLU; the shortcut is
+  `inputs` subsampled when the depth is unchanged, else a strided 1x1
+  convolution of preact. The unit returns shortcut + residual.
+
+  Args:
+    inputs: A tensor of shape [batch, height, width, channels].
+    depth: Output depth of the unit.
+    depth_bottleneck: Depth of the two inner convolutions.
+    stride: Stride of the unit (applied by the 3x3 conv and the shortcut).
+    rate: Atrous rate of the 3x3 convolution.
+    outputs_collections: Collections to add the unit's output to.
+    scope: Optional variable scope; defaults to 'bottleneck_v2'.
+
+  Returns:
+    The unit's output, [batch, ceil(height / stride), ceil(width / stride),
+    depth].
+  """
+  with tf.compat.v1.variable_scope(scope, 'bottleneck_v2', [inputs]) as sc:
+    depth_in = inputs.shape[-1]
+    preact = layers.batch_norm(inputs, activation_fn=tf.nn.relu,
+                               scope='preact')
+    if depth == depth_in:
+      shortcut = subsample(inputs, stride, 'shortcut')
+    else:
+      shortcut = layers.conv2d(preact, depth, [1, 1], stride=stride,
+                               normalizer_fn=None, activation_fn=None,
+                               scope='shortcut')
+    residual = layers.conv2d(preact, depth_bottleneck, [1, 1], stride=1,
+                             scope='conv1')
+    residual = conv2d_same(residual, depth_bottleneck, 3, stride, rate=rate,
+                           scope='conv2')
+    residual = layers.conv2d(residual, depth, [1, 1], stride=1,
+                             normalizer_fn=None, activation_fn=None,
+                             scope='conv3')
+    output = shortcut + residual
+    return slim_utils.collect_named_outputs(outputs_collections, sc.name,
+                                            output)

@@ -1,0 +1,235 @@
+"""Layers the nets are made of: a batch normalization that works on current
+TensorFlow, and the tf-slim layers that still do.
+
+tf-slim 1.1.0's `batch_norm` imports `tf_keras.legacy_tf_layers` and fails on
+every TensorFlow since 2.13. `batch_norm` here is written on the fused
+batch-norm kernel directly, keeps slim's variable names (`beta`, `gamma`,
+`moving_mean`, `moving_variance` under `BatchNorm`), its update mechanism
+(`UPDATE_OPS` or in place) and its arg-scope behaviour. `conv2d`,
+`max_pool2d` and `softmax` are tf-slim's own, re-exported so that one
+`arg_scope([conv2d], ...)` reaches slim code and ours alike.
+"""
+
+import warnings
+
+import tensorflow as tf
+from tf_slim.layers import layers as slim_layers
+from tf_slim.layers import utils as slim_utils
+from tf_slim.ops import variables as slim_variables
+from tf_slim.ops.arg_scope import add_arg_scope
+
+conv2d = slim_layers.conv2d
+max_pool2d = slim_layers.max_pool2d
+softmax = slim_layers.softmax
+
+_DATA_FORMATS = ('NHWC', 'NCHW')
+
+# tf-slim's conv2d calls the legacy `layer.apply`, which warns on every call.
+warnings.filterwarnings('ignore', message='`layer.apply` is deprecated',
+                        category=UserWarning)
+
+
+def _as_static_bool(value):
+  """Returns value as a Python bool if it is known now, else None."""
+  if isinstance(value, bool):
+    return value
+  return None if tf.get_static_value(value) is None else bool(
+      tf.get_static_value(value))
+
+
+def _select(is_training, if_training, if_inference):
+  """Calls one branch when is_training is static, builds a cond otherwise."""
+  static = _as_static_bool(is_training)
+  if static is None:
+    return tf.compat.v1.cond(is_training, if_training, if_inference)
+  return if_training() if static else if_inference()
+
+
+def _moving_average_update(variable, value, decay, name):
+  """variable <- variable * decay + value * (1 - decay), as slim does it."""
+  with tf.name_scope(name):
+    return tf.compat.v1.assign_sub(variable, (variable - value) * (1.0 - decay))
+
+
+@add_arg_scope
+def batch_norm(inputs,
+               decay=0.999,
+               center=True,
+               scale=False,
+               epsilon=0.001,
+               activation_fn=None,
+               param_initializers=None,
+               param_regularizers=None,
+               updates_collections=tf.compat.v1.GraphKeys.UPDATE_OPS,
+               is_training=True,
+               reuse=None,
+               variables_collections=None,
+               outputs_collections=None,
+               trainable=True,
+               fused=None,
+               data_format='NHWC',
+               scope=None):
+  """Batch normalization (Ioffe & Szegedy, 2015) with tf-slim's interface.
+
+  Usable on its own, as `normalizer_fn` of `conv2d`, and under `arg_scope`.
+  In training the batch statistics normalize the input and the moving
+  averages are updated: by ops added to `updates_collections`, or, when that
+  is None, in place before the output is returned. In inference the moving
+  averages normalize the input.
+
+  Args:
+    inputs: A float tensor of rank 2 or more; the last dimension (NHWC) or
+      dimension 1 (NCHW) holds the channels and must be known.
+    decay: Decay of the moving averages, e.g. 0.997.
+    center: If True, add the offset `beta`.
+    scale: If True, multiply by `gamma`.
+    epsilon: Small float added to the variance.
+    activation_fn: Optional activation applied to the output.
+    param_initializers: Optional dict of initializers for `beta`, `gamma`,
+      `moving_mean` and `moving_variance`.
+    param_regularizers: Optional dict of regularizers for `beta` and `gamma`.
+    updates_collections: Collection the update ops go to; None updates in
+      place.
+    is_training: Python bool or scalar bool tensor.
+    reuse: Whether to reuse the variables of `scope`.
+    variables_collections: Optional list, or dict keyed by variable name, of
+      extra collections for the variables.
+    outputs_collections: Collections to add the output to.
+    trainable: If True, `beta` and `gamma` go to TRAINABLE_VARIABLES.
+    fused: None or True to use the fused kernel on rank-4 inputs; False to
+      use separate ops (always used for other ranks).
+    data_format: 'NHWC' or 'NCHW'.
+    scope: Optional variable scope; defaults to 'BatchNorm'.
+
+  Returns:
+    The normalized tensor, of the shape and dtype of `inputs`.
+
+  Raises:
+    ValueError: on an unknown rank or channel dimension, or a bad data_format.
+    TypeError: if `inputs` is not floating point.
+  """
+  inputs = tf.convert_to_tensor(inputs)
+  if not inputs.dtype.is_floating:
+    raise TypeError('batch_norm needs floating-point inputs, got %s; cast '
+                    'them first, e.g. tf.cast(x, tf.float32).' % inputs.dtype)
+  if data_format not in _DATA_FORMATS:
+    raise ValueError('data_format must be one of %s, got %r.' %
+                     (_DATA_FORMATS, data_format))
+  rank = inputs.shape.rank
+  if rank is None or rank < 2:
+    raise ValueError('batch_norm needs inputs of known rank >= 2, got shape '
+                     '%s.' % inputs.shape)
+  channel_axis = 1 if (data_format == 'NCHW' and rank > 2) else rank - 1
+  channels = inputs.shape[channel_axis]
+  if channels is None:
+    raise ValueError('batch_norm needs a known channel dimension, got shape '
+                     '%s; set it with tensor.set_shape().' % inputs.shape)
+  param_initializers = param_initializers or {}
+  param_regularizers = param_regularizers or {}
+
+  with tf.compat.v1.variable_scope(
+      scope, 'BatchNorm', [inputs], reuse=reuse) as sc:
+    # Statistics and parameters live in float32 even for bf16/fp16 inputs,
+    # as the fused kernel requires.
+    def make(name, initializer, trainable_var, regularizer=None):
+      return slim_variables.model_variable(
+          name,
+          shape=[channels],
+          dtype=tf.float32,
+          initializer=param_initializers.get(name, initializer),
+          regularizer=regularizer,
+          collections=slim_utils.get_variable_collections(
+              variables_collections, name),
+          trainable=trainable_var)
+
+    beta = make('beta', tf.compat.v1.zeros_initializer(), trainable,
+                param_regularizers.get('beta')) if center else None
+    gamma = make('gamma', tf.compat.v1.ones_initializer(), trainable,
+                 param_regularizers.get('gamma')) if scale else None
+    moving_mean = make('moving_mean', tf.compat.v1.zeros_initializer(), False)
+    moving_variance = make('moving_variance',
+                           tf.compat.v1.ones_initializer(), False)
+
+    use_fused = fused is not False and rank == 4
+    if use_fused:
+      outputs, mean, variance = _fused_normalize(
+          inputs, beta, gamma, moving_mean, moving_variance, epsilon,
+          is_training, data_format, channels)
+    else:
+      outputs, mean, variance = _plain_normalize(
+          inputs, beta, gamma, moving_mean, moving_variance, epsilon,
+          is_training, channel_axis)
+
+    if _as_static_bool(is_training) is not False:
+      updates = _select(
+          is_training,
+          lambda: [_moving_average_update(moving_mean, mean, decay,
+                                          'AssignMovingAvg'),
+                   _moving_average_update(moving_variance, variance, decay,
+                                          'AssignMovingAvg_1')],
+          lambda: [tf.identity(moving_mean), tf.identity(moving_variance)])
+      if updates_collections is None:
+        with tf.control_dependencies(updates):
+          outputs = tf.identity(outputs)
+      else:
+        for update in updates:
+          tf.compat.v1.add_to_collections(updates_collections, update)
+
+    if activation_fn is not None:
+      outputs = activation_fn(outputs)
+    return slim_utils.collect_named_outputs(outputs_collections, sc.name,
+                                            outputs)
+
+
+def _fused_normalize(inputs, beta, gamma, moving_mean, moving_variance,
+                     epsilon, is_training, data_format, channels):
+  """Normalizes a rank-4 tensor with the fused kernel.
+
+  Returns:
+    (outputs, batch mean, batch variance); the statistics are the moving
+    ones in inference.
+  """
+  offset = beta if beta is not None else tf.zeros([channels])
+  factor = gamma if gamma is not None else tf.ones([channels])
+
+  def training():
+    return tf.compat.v1.nn.fused_batch_norm(
+        inputs, factor, offset, epsilon=epsilon, data_format=data_format,
+        is_training=True)
+
+  def inference():
+    return tf.compat.v1.nn.fused_batch_norm(
+        inputs, factor, offset, mean=moving_mean, variance=moving_variance,
+        epsilon=epsilon, data_format=data_format, is_training=False)
+
+  return _select(is_training, training, inference)
+
+
+def _plain_normalize(inputs, beta, gamma, moving_mean, moving_variance,
+                     epsilon, is_training, channel_axis):
+  """Normalizes a tensor of any rank with separate ops.
+
+  Returns:
+    (outputs, batch mean, batch variance); the statistics are the moving
+    ones in inference.
+  """
+  axes = [axis for axis in range(inputs.shape.rank) if axis != channel_axis]
+  broadcast = [1] * inputs.shape.rank
+  broadcast[channel_axis] = -1
+
+  def shaped(variable):
+    return None if variable is None else tf.reshape(
+        tf.cast(variable, inputs.dtype), broadcast)
+
+  def training():
+    mean, variance = tf.nn.moments(tf.cast(inputs, tf.float32), axes)
+    return mean, variance
+
+  def inference():
+    return tf.identity(moving_mean), tf.identity(moving_variance)
+
+  mean, variance = _select(is_training, training, inference)
+  outputs = tf.nn.batch_normalization(
+      inputs, shaped(mean), shaped(variance), shaped(beta), shaped(gamma),
+      epsilon)
+  return outputs, mean, variance

@@ -1,0 +1,287 @@
+"""ResNet v2 networks (He et al., "Identity Mappings in Deep Residual
+Networks", 2016) with TF-Slim's interface and variable names.
+
+Each net is `conv1` (7x7/2, no BN or ReLU: the first unit pre-activates it)
+-> `pool1` (3x3/2 max) -> four blocks of bottleneck units -> `postnorm`
+(BN + ReLU, since pre-activation units leave their sum unnormalized) ->
+global average pool -> 1x1 `logits` conv. Built under the published defaults
+of `resnet_arg_scope()`; an arg scope the caller sets overrides them.
+"""
+
+import collections
+import numbers
+
+import tensorflow as tf
+from tf_slim.layers import utils as slim_utils
+from tf_slim.ops.arg_scope import arg_scope
+
+from resnet_v2 import blocks as blocks_lib
+from resnet_v2 import layers
+from resnet_v2.arg_scope import with_resnet_defaults
+
+default_image_size = 224
+
+# The stride of conv1 times that of pool1.
+ROOT_STRIDE = 4
+
+NetFacts = collections.namedtuple(
+    'NetFacts', ['units_per_block', 'variables', 'parameters', 'gflops'])
+NetFacts.__doc__ = """Facts about a published ResNet v2 depth.
+
+units_per_block: bottleneck units in block1..block4.
+variables, parameters: of the net with num_classes=1001, as in the published
+  TF-Slim checkpoints; variables counts the moving statistics, parameters
+  does not.
+gflops: per 224x224 image with 1000 classes, as TensorFlow's profiler counts
+  tf-slim's graph (a multiply-add is 2 FLOPs).
+"""
+
+NETS = {
+    'resnet_v2_50': NetFacts((3, 4, 6, 3), 272, 25570409, 7.11),
+    'resnet_v2_101': NetFacts((3, 4, 23, 3), 544, 44579945, 14.63),
+    'resnet_v2_152': NetFacts((3, 8, 36, 3), 816, 60238953, 22.14),
+    'resnet_v2_200': NetFacts((3, 24, 36, 3), 1072, 64728169, 29.17),
+}
+
+
+def _is_int(value):
+  return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+
+
+def check_images(inputs, min_size, name='inputs'):
+  """Converts `inputs` to a tensor and checks it can feed a ResNet.
+
+  Args:
+    inputs: Images, [batch, height, width, channels]; batch, height and width
+      may be unknown.
+    min_size: Smallest height and width the net accepts.
+    name: Name of the argument, for messages.
+
+  Returns:
+    `inputs` as a tensor.
+
+  Raises:
+    ValueError: on a rank other than 4, unknown channels, or a known height
+      or width below `min_size`.
+    TypeError: if `inputs` is not floating point.
+  """
+  inputs = tf.convert_to_tensor(inputs)
+  if inputs.shape.rank != 4:
+    raise ValueError('%s must be a rank-4 [batch, height, width, channels] '
+                     'tensor, got shape %s; add a batch dimension with '
+                     'tf.expand_dims(image, 0) for one image.' %
+                     (name, inputs.shape))
+  if not inputs.dtype.is_floating:
+    raise TypeError('%s must be floating point, got %s; convert images with '
+                    'tf.image.convert_image_dtype or the preprocessing '
+                    'functions.' % (name, inputs.dtype.name))
+  _, height, width, channels = inputs.shape.as_list()
+  if channels is None:
+    raise ValueError('%s must have a known channel dimension, got shape %s; '
+                     'give the placeholder a shape like [None, None, None, '
+                     '3].' % (name, inputs.shape))
+  for size, axis in ((height, 'height'), (width, 'width')):
+    if size is not None and size < min_size:
+      raise ValueError('%s %s is %d, below the minimum of %d for this '
+                       'network (its output stride); resize or pad the '
+                       'images to at least %dx%d.' %
+                       (name, axis, size, min_size, min_size, min_size))
+  return inputs
+
+
+def _check_output_stride(output_stride, blocks, include_root_block):
+  """Returns output_stride in units of the blocks, or raises ValueError."""
+  if output_stride is None:
+    return None
+  root = ROOT_STRIDE if include_root_block else 1
+  valid = [root * stride for stride in
+           blocks_lib.reachable_output_strides(blocks)]
+  if include_root_block and _is_int(output_stride) and output_stride % 4:
+    raise ValueError('The output_stride needs to be a multiple of 4 (the '
+                     'stride of conv1 and pool1), got %d; use one of %s.' %
+                     (output_stride, valid))
+  if not _is_int(output_stride) or output_stride not in valid:
+    raise ValueError('output_stride=%r cannot be reached by this network; '
+                     'use one of %s or None.' % (output_stride, valid))
+  return output_stride // root
+
+
+def resnet_v2(inputs,
+              blocks,
+              num_classes=None,
+              is_training=True,
+              global_pool=True,
+              output_stride=None,
+              include_root_block=True,
+              reuse=None,
+              scope=None,
+              *,
+              spatial_squeeze=False):
+  """Builds a ResNet v2 from a list of blocks.
+
+  The positional order is tf-slim's, so tf-slim callers work unchanged;
+  `spatial_squeeze` (of the tensorflow/models version) is keyword-only.
+
+  Args:
+    inputs: Float images [batch, height, width, channels]; batch, height and
+      width may be None.
+    blocks: A list of `Block`s.
+    num_classes: Number of logits, or None to return features.
+    is_training: Python bool or bool tensor: batch statistics and
+      moving-average updates (True) or moving statistics (False).
+    global_pool: If True, average the final feature map to 1x1.
+    output_stride: None, or the ratio of input to output resolution, e.g. 16
+      for dense prediction (atrous convolution keeps that resolution).
+    include_root_block: If True, start with conv1 and pool1.
+    reuse: Whether to reuse the variables of `scope`.
+    scope: Variable scope; default 'resnet_v2'.
+    spatial_squeeze: If True, squeeze the [batch, 1, 1, channels] output to
+      [batch, channels]; needs global_pool.
+
+  Returns:
+    net: Logits if num_classes is set, else features; [batch, 1, 1, C] with
+      global_pool, else [batch, height_out, width_out, C].
+    end_points: Dict of every conv, unit and block output, 'postnorm',
+      'global_pool' (with global_pool), 'logits' and 'predictions' (with
+      num_classes), keyed by op scope name as in tf-slim.
+
+  Raises:
+    ValueError: on malformed inputs, blocks, num_classes or output_stride.
+    TypeError: on non-floating inputs.
+  """
+  blocks_lib.validate_blocks(blocks)
+  if num_classes is not None and (not _is_int(num_classes) or
+                                  num_classes <= 0):
+    raise ValueError('num_classes must be a positive integer or None (for '
+                     'features), got %r.' % (num_classes,))
+  if spatial_squeeze and not global_pool:
+    raise ValueError('spatial_squeeze=True needs global_pool=True: without '
+                     'pooling the output is not 1x1.')
+  block_stride = _check_output_stride(output_stride, blocks,
+                                      include_root_block)
+  nominal_stride = (ROOT_STRIDE if include_root_block else 1) * (
+      blocks_lib.reachable_output_strides(blocks)[-1])
+  inputs = check_images(inputs, nominal_stride)
+
+  with tf.compat.v1.variable_scope(
+      scope, 'resnet_v2', [inputs], reuse=reuse) as sc, \
+      with_resnet_defaults():
+    end_points_collection = sc.original_name_scope + '_end_points'
+    with arg_scope([layers.conv2d, blocks_lib.bottleneck,
+                    blocks_lib.stack_blocks_dense],
+                   outputs_collections=end_points_collection), \
+        arg_scope([layers.batch_norm], is_training=is_training):
+      net = inputs
+      if include_root_block:
+        # No BN or ReLU on conv1: the first unit's 'preact' applies them.
+        with arg_scope([layers.conv2d], activation_fn=None,
+                       normalizer_fn=None):
+          net = blocks_lib.conv2d_same(net, 64, 7, stride=2, scope='conv1')
+        net = layers.max_pool2d(net, [3, 3], stride=2, scope='pool1')
+      net = blocks_lib.stack_blocks_dense(net, blocks, block_stride)
+      # Pre-activation units leave their sum unnormalized: normalize once
+      # more before pooling.
+      net = layers.batch_norm(net, activation_fn=tf.nn.relu, scope='postnorm',
+                              outputs_collections=end_points_collection)
+      end_points = slim_utils.convert_collection_to_dict(
+          end_points_collection)
+      if global_pool:
+        net = tf.reduce_mean(net, [1, 2], name='pool5', keepdims=True)
+        end_points['global_pool'] = net
+      if num_classes is not None:
+        net = layers.conv2d(net, num_classes, [1, 1], activation_fn=None,
+                            normalizer_fn=None, scope='logits')
+        end_points[sc.name + '/logits'] = net
+      if spatial_squeeze:
+        net = tf.squeeze(net, [1, 2], name='SpatialSqueeze')
+        end_points[sc.name + '/spatial_squeeze'] = net
+      if num_classes is not None:
+        end_points['predictions'] = layers.softmax(net, scope='predictions')
+      return net, end_points
+
+
+resnet_v2.default_image_size = default_image_size
+
+
+def resnet_v2_block(scope, base_depth, num_units, stride):
+  """Returns a block of bottleneck units that subsamples in its last unit.
+
+  Args:
+    scope: Name of the block, e.g. 'block1'.
+    base_depth: Bottleneck depth; units output 4 * base_depth channels.
+    num_units: Number of units.
+    stride: Stride of the last unit; the others have stride 1.
+
+  Returns:
+    A `Block`.
+  """
+  unit = {'depth': base_depth * 4, 'depth_bottleneck': base_depth}
+  return blocks_lib.Block(
+      scope, blocks_lib.bottleneck,
+      [dict(unit, stride=1)] * (num_units - 1) + [dict(unit, stride=stride)])
+
+
+def resnet_v2_blocks(units_per_block):
+  """Returns the four blocks of an ImageNet ResNet v2.
+
+  Args:
+    units_per_block: Units in block1..block4, e.g. (3, 4, 6, 3) for 50.
+
+  Returns:
+    A list of four `Block`s of base depths 64, 128, 256, 512 and strides
+    2, 2, 2, 1.
+  """
+  return [
+      resnet_v2_block('block%d' % (index + 1), 64 * 2**index, units, stride)
+      for index, (units, stride) in enumerate(
+          zip(units_per_block, (2, 2, 2, 1)))
+  ]
+
+
+def _published_net(name, inputs, num_classes, is_training, global_pool,
+                   output_stride, reuse, scope, spatial_squeeze):
+  return resnet_v2(inputs, resnet_v2_blocks(NETS[name].units_per_block),
+                   num_classes, is_training, global_pool, output_stride,
+                   include_root_block=True, reuse=reuse, scope=scope,
+                   spatial_squeeze=spatial_squeeze)
+
+
+def resnet_v2_50(inputs, num_classes=None, is_training=True, global_pool=True,
+                 output_stride=None, reuse=None, scope='resnet_v2_50', *,
+                 spatial_squeeze=False):
+  """ResNet-50 v2, blocks of (3, 4, 6, 3) units. See `resnet_v2`."""
+  return _published_net('resnet_v2_50', inputs, num_classes, is_training,
+                        global_pool, output_stride, reuse, scope,
+                        spatial_squeeze)
+
+
+def resnet_v2_101(inputs, num_classes=None, is_training=True,
+                  global_pool=True, output_stride=None, reuse=None,
+                  scope='resnet_v2_101', *, spatial_squeeze=False):
+  """ResNet-101 v2, blocks of (3, 4, 23, 3) units. See `resnet_v2`."""
+  return _published_net('resnet_v2_101', inputs, num_classes, is_training,
+                        global_pool, output_stride, reuse, scope,
+                        spatial_squeeze)
+
+
+def resnet_v2_152(inputs, num_classes=None, is_training=True,
+                  global_pool=True, output_stride=None, reuse=None,
+                  scope='resnet_v2_152', *, spatial_squeeze=False):
+  """ResNet-152 v2, blocks of (3, 8, 36, 3) units. See `resnet_v2`."""
+  return _published_net('resnet_v2_152', inputs, num_classes, is_training,
+                        global_pool, output_stride, reuse, scope,
+                        spatial_squeeze)
+
+
+def resnet_v2_200(inputs, num_classes=None, is_training=True,
+                  global_pool=True, output_stride=None, reuse=None,
+                  scope='resnet_v2_200', *, spatial_squeeze=False):
+  """ResNet-200 v2, blocks of (3, 24, 36, 3) units. See `resnet_v2`."""
+  return _published_net('resnet_v2_200', inputs, num_classes, is_training,
+                        global_pool, output_stride, reuse, scope,
+                        spatial_squeeze)
+
+
+for _net in (resnet_v2_50, resnet_v2_101, resnet_v2_152, resnet_v2_200):
+  _net.default_image_size = default_image_size
+del _net

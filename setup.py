@@ -1,0 +1,25 @@
+"""resnet_v2: TF-Slim's ResNet v2 for current TensorFlow."""
+
+import setuptools
+
+setuptools.setup(
+    name='resnet_v2',
+    version='0.1.0',
+    description=('TF-Slim-style ResNet v2 (full pre-activation) networks that '
+                 'work on current TensorFlow; a drop-in for '
+                 'tf_slim.nets.resnet_v2.'),
+    long_description=open('README.md', encoding='utf-8').read(),
+    long_description_content_type='text/markdown',
+    packages=setuptools.find_packages(include=['resnet_v2', 'resnet_v2.*']),
+    python_requires='>=3.9',
+    # TensorFlow 2.16 is the first release with Keras 3 and no tf-keras
+    # dependency; tf-slim 1.1.0 is the last release. Neither needs tf-keras.
+    install_requires=[
+        'tensorflow>=2.16',
+        'tf-slim>=1.1.0',
+        'numpy>=1.23',
+    ],
+    extras_require={
+        'test': ['pytest>=7'],
+    },
+)
