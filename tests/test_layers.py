@@ -1,0 +1,186 @@
+"""batch_norm: slim's names, statistics, updates and errors."""
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+import resnet_v2
+from resnet_v2 import layers
+
+GraphKeys = tf.compat.v1.GraphKeys
+
+
+def names(collection):
+  return sorted(v.op.name for v in tf.compat.v1.get_collection(collection))
+
+
+def variable(suffix):
+  """The one global variable whose name ends with suffix."""
+  (found,) = [v for v in tf.compat.v1.global_variables()
+              if v.op.name.endswith(suffix)]
+  return found
+
+
+def numpy_normalize(x, mean, variance, beta, gamma, epsilon, axis=-1):
+  shape = [1] * x.ndim
+  shape[axis] = -1
+  r = lambda v: np.reshape(v, shape)
+  return (x - r(mean)) / np.sqrt(r(variance) + epsilon) * r(gamma) + r(beta)
+
+
+def test_variables_are_named_and_collected_as_slim(graph):
+  x = tf.zeros([2, 4, 4, 3])
+  layers.batch_norm(x, scale=True)
+  assert names(GraphKeys.GLOBAL_VARIABLES) == [
+      'BatchNorm/beta', 'BatchNorm/gamma', 'BatchNorm/moving_mean',
+      'BatchNorm/moving_variance']
+  assert names(GraphKeys.TRAINABLE_VARIABLES) == ['BatchNorm/beta',
+                                                  'BatchNorm/gamma']
+  assert names(GraphKeys.MODEL_VARIABLES) == names(GraphKeys.GLOBAL_VARIABLES)
+
+
+def test_center_and_scale_switch_beta_and_gamma(graph):
+  layers.batch_norm(tf.zeros([2, 3]), center=False, scale=False, scope='bn')
+  assert names(GraphKeys.GLOBAL_VARIABLES) == ['bn/moving_mean',
+                                               'bn/moving_variance']
+
+
+@pytest.mark.parametrize('fused', [None, False])
+def test_training_normalizes_with_batch_statistics(session, rng, fused):
+  x = rng.normal(3.0, 2.0, size=(4, 5, 5, 3)).astype(np.float32)
+  y = layers.batch_norm(tf.constant(x), scale=True, epsilon=1e-3,
+                        fused=fused, is_training=True)
+  session.run(tf.compat.v1.global_variables_initializer())
+  expected = numpy_normalize(x, x.mean((0, 1, 2)), x.var((0, 1, 2)), 0, 1,
+                             1e-3)
+  np.testing.assert_allclose(session.run(y), expected, atol=1e-4)
+
+
+@pytest.mark.parametrize('fused', [None, False])
+def test_update_ops_move_the_averages(session, rng, fused):
+  x = rng.normal(3.0, 2.0, size=(4, 5, 5, 3)).astype(np.float32)
+  y = layers.batch_norm(tf.constant(x), decay=0.9, fused=fused)
+  updates = tf.compat.v1.get_collection(GraphKeys.UPDATE_OPS)
+  assert len(updates) == 2
+  mean, variance = variable('moving_mean'), variable('moving_variance')
+  session.run(tf.compat.v1.global_variables_initializer())
+  session.run(y)
+  np.testing.assert_allclose(session.run(mean), 0.0)  # output alone: no update
+  session.run(updates)
+  # The fused kernel hands out the unbiased batch variance, as slim's did.
+  ddof = 1 if fused is None else 0
+  np.testing.assert_allclose(session.run(mean), 0.1 * x.mean((0, 1, 2)),
+                             rtol=1e-5)
+  np.testing.assert_allclose(session.run(variance),
+                             0.9 + 0.1 * x.var((0, 1, 2), ddof=ddof),
+                             rtol=1e-5)
+
+
+def test_updates_collections_none_updates_in_place(session, rng):
+  x = rng.normal(1.0, 1.0, size=(8, 3, 3, 2)).astype(np.float32)
+  y = layers.batch_norm(tf.constant(x), decay=0.5, updates_collections=None)
+  assert not tf.compat.v1.get_collection(GraphKeys.UPDATE_OPS)
+  moving_mean = variable('moving_mean')
+  session.run(tf.compat.v1.global_variables_initializer())
+  session.run(y)
+  np.testing.assert_allclose(session.run(moving_mean), 0.5 * x.mean((0, 1, 2)),
+                             rtol=1e-5)
+
+
+@pytest.mark.parametrize('fused', [None, False])
+def test_inference_uses_moving_statistics(session, rng, fused):
+  x = rng.normal(size=(2, 3, 3, 4)).astype(np.float32)
+  params = {name: rng.uniform(0.5, 2.0, size=4).astype(np.float32)
+            for name in ('beta', 'gamma', 'moving_mean', 'moving_variance')}
+  init = {name: tf.constant_initializer(value)
+          for name, value in params.items()}
+  y = layers.batch_norm(tf.constant(x), scale=True, epsilon=1e-5,
+                        param_initializers=init, is_training=False,
+                        activation_fn=tf.nn.relu, fused=fused)
+  assert not tf.compat.v1.get_collection(GraphKeys.UPDATE_OPS)
+  session.run(tf.compat.v1.global_variables_initializer())
+  expected = np.maximum(numpy_normalize(
+      x, params['moving_mean'], params['moving_variance'], params['beta'],
+      params['gamma'], 1e-5), 0)
+  np.testing.assert_allclose(session.run(y), expected, atol=1e-5)
+
+
+def test_is_training_can_be_a_tensor(session, rng):
+  x = rng.normal(5.0, 1.0, size=(4, 2, 2, 3)).astype(np.float32)
+  training = tf.compat.v1.placeholder(tf.bool, [])
+  y = layers.batch_norm(tf.constant(x), is_training=training)
+  updates = tf.compat.v1.get_collection(GraphKeys.UPDATE_OPS)
+  session.run(tf.compat.v1.global_variables_initializer())
+  trained = session.run(y, {training: True})
+  inferred = session.run(y, {training: False})
+  assert abs(trained.mean()) < 1e-4  # batch statistics
+  np.testing.assert_allclose(inferred, x / np.sqrt(1.0 + 1e-3), rtol=1e-5)
+  session.run(updates, {training: False})
+  mean = variable('moving_mean')
+  np.testing.assert_allclose(session.run(mean), 0.0)
+  session.run(updates, {training: True})
+  assert np.all(session.run(mean) > 0)
+
+
+def test_nchw_matches_nhwc(session, rng):
+  x = rng.normal(size=(2, 3, 4, 5)).astype(np.float32)
+  nhwc = layers.batch_norm(tf.constant(x), scope='nhwc')
+  nchw = layers.batch_norm(tf.constant(x.transpose(0, 3, 1, 2)),
+                           data_format='NCHW', scope='nchw')
+  session.run(tf.compat.v1.global_variables_initializer())
+  a, b = session.run([nhwc, nchw])
+  np.testing.assert_allclose(a, b.transpose(0, 2, 3, 1), atol=1e-5)
+
+
+def test_normalizer_fn_of_conv2d_under_arg_scope(graph):
+  with resnet_v2.arg_scope([layers.conv2d], normalizer_fn=layers.batch_norm), \
+      resnet_v2.arg_scope([layers.batch_norm], scale=True, decay=0.9):
+    layers.conv2d(tf.zeros([1, 4, 4, 2]), 3, [1, 1], scope='conv')
+  assert names(GraphKeys.GLOBAL_VARIABLES) == [
+      'conv/BatchNorm/beta', 'conv/BatchNorm/gamma', 'conv/BatchNorm/moving_mean',
+      'conv/BatchNorm/moving_variance', 'conv/weights']
+
+
+def test_reuse_shares_variables(graph):
+  x = tf.zeros([1, 2, 2, 3])
+  layers.batch_norm(x, scope='bn')
+  layers.batch_norm(x, scope='bn', reuse=True)
+  assert len(tf.compat.v1.global_variables()) == 3
+  with pytest.raises(ValueError, match='already exists'):
+    layers.batch_norm(x, scope='bn')
+
+
+def test_variables_collections_and_trainable(graph):
+  layers.batch_norm(tf.zeros([1, 3]), variables_collections={'beta': ['b']},
+                    trainable=False)
+  assert names('b') == ['BatchNorm/beta']
+  assert not tf.compat.v1.trainable_variables()
+
+
+def test_bfloat16_inputs_keep_float32_variables(session, rng):
+  x = rng.normal(size=(2, 3, 3, 4)).astype(np.float32)
+  y = layers.batch_norm(tf.cast(x, tf.bfloat16))
+  assert y.dtype == tf.bfloat16
+  assert all(v.dtype.base_dtype == tf.float32
+             for v in tf.compat.v1.global_variables())
+  session.run(tf.compat.v1.global_variables_initializer())
+  expected = numpy_normalize(x, x.mean((0, 1, 2)), x.var((0, 1, 2)), 0, 1, 1e-3)
+  np.testing.assert_allclose(session.run(tf.cast(y, tf.float32)), expected,
+                             atol=0.05)
+
+
+@pytest.mark.parametrize('inputs, error, message', [
+    (lambda: tf.zeros([2, 3], tf.int32), TypeError, 'floating-point'),
+    (lambda: tf.compat.v1.placeholder(tf.float32, [2, 2, 2, None]),
+     ValueError, 'known channel dimension'),
+    (lambda: tf.compat.v1.placeholder(tf.float32), ValueError, 'known rank'),
+    (lambda: tf.zeros([3]), ValueError, 'rank >= 2'),
+])
+def test_bad_inputs_are_refused(graph, inputs, error, message):
+  with pytest.raises(error, match=message):
+    layers.batch_norm(inputs())
+
+
+def test_bad_data_format_is_refused(graph):
+  with pytest.raises(ValueError, match='data_format'):
+    layers.batch_norm(tf.zeros([1, 2, 2, 3]), data_format='CHWN')
