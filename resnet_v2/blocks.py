@@ -118,24 +118,29 @@ def reachable_output_strides(blocks):
   return sorted(set(strides))
 
 
-def subsample(inputs, factor, scope=None):
+def subsample(inputs, factor, scope=None, data_format='NHWC'):
   """Subsamples a feature map by taking every `factor`-th row and column.
 
   Args:
-    inputs: A tensor of shape [batch, height, width, channels].
+    inputs: A tensor of shape [batch, height, width, channels] (NHWC) or
+      [batch, channels, height, width] (NCHW).
     factor: The subsampling factor.
     scope: Optional scope for the pooling op.
+    data_format: 'NHWC' or 'NCHW'.
 
   Returns:
-    `inputs` itself when factor is 1, else a tensor of shape
-    [batch, ceil(height / factor), ceil(width / factor), channels].
+    `inputs` itself when factor is 1, else `inputs` with height and width
+    ceil(size / factor).
   """
   if factor == 1:
     return inputs
-  return layers.max_pool2d(inputs, [1, 1], stride=factor, scope=scope)
+  return layers.max_pool2d(inputs, [1, 1], stride=factor, scope=scope,
+                           data_format=data_format)
 
 
-def conv2d_same(inputs, num_outputs, kernel_size, stride, rate=1, scope=None):
+@add_arg_scope
+def conv2d_same(inputs, num_outputs, kernel_size, stride, rate=1, scope=None,
+                data_format='NHWC'):
   """2-D convolution whose output is aligned with the input's corners.
 
   With stride 1 this is a 'SAME' convolution. With a larger stride the input
@@ -150,21 +155,23 @@ def conv2d_same(inputs, num_outputs, kernel_size, stride, rate=1, scope=None):
     stride: Output stride, an int.
     rate: Atrous (dilation) rate, an int.
     scope: Optional variable scope.
+    data_format: 'NHWC' or 'NCHW'.
 
   Returns:
-    A tensor of shape [batch, ceil(height / stride), ceil(width / stride),
-    num_outputs].
+    A tensor of height ceil(height / stride), width ceil(width / stride) and
+    num_outputs channels.
   """
   if stride == 1:
     return layers.conv2d(inputs, num_outputs, kernel_size, stride=1, rate=rate,
-                         padding='SAME', scope=scope)
+                         padding='SAME', scope=scope, data_format=data_format)
   effective_kernel = kernel_size + (kernel_size - 1) * (rate - 1)
   pad_before = (effective_kernel - 1) // 2
-  pad_after = effective_kernel - 1 - pad_before
-  inputs = tf.pad(inputs, [[0, 0], [pad_before, pad_after],
-                           [pad_before, pad_after], [0, 0]])
-  return layers.conv2d(inputs, num_outputs, kernel_size, stride=stride,
-                       rate=rate, padding='VALID', scope=scope)
+  spatial = [pad_before, effective_kernel - 1 - pad_before]
+  paddings = ([[0, 0], spatial, spatial, [0, 0]] if data_format == 'NHWC'
+              else [[0, 0], [0, 0], spatial, spatial])
+  return layers.conv2d(tf.pad(inputs, paddings), num_outputs, kernel_size,
+                       stride=stride, rate=rate, padding='VALID', scope=scope,
+                       data_format=data_format)
 
 
 def _unreachable(output_stride, blocks):
@@ -223,7 +230,7 @@ def stack_blocks_dense(net, blocks, output_stride=None,
 
 @add_arg_scope
 def bottleneck(inputs, depth, depth_bottleneck, stride, rate=1,
-               outputs_collections=None, scope=None):
+               outputs_collections=None, scope=None, data_format='NHWC'):
   """The full pre-activation bottleneck unit of He et al. (2016b), Fig. 1(b).
 
   preact = ReLU(BN(inputs)); the residual is 1x1 -> 3x3 (strided, atrous)
@@ -239,28 +246,29 @@ def bottleneck(inputs, depth, depth_bottleneck, stride, rate=1,
     rate: Atrous rate of the 3x3 convolution.
     outputs_collections: Collections to add the unit's output to.
     scope: Optional variable scope; defaults to 'bottleneck_v2'.
+    data_format: 'NHWC' or 'NCHW'.
 
   Returns:
-    The unit's output, [batch, ceil(height / stride), ceil(width / stride),
-    depth].
+    The unit's output: height ceil(height / stride), width
+    ceil(width / stride), `depth` channels.
   """
   with tf.compat.v1.variable_scope(scope, 'bottleneck_v2', [inputs]) as sc:
-    depth_in = inputs.shape[-1]
+    depth_in = inputs.shape[-1 if data_format == 'NHWC' else 1]
     preact = layers.batch_norm(inputs, activation_fn=tf.nn.relu,
-                               scope='preact')
+                               scope='preact', data_format=data_format)
     if depth == depth_in:
-      shortcut = subsample(inputs, stride, 'shortcut')
+      shortcut = subsample(inputs, stride, 'shortcut', data_format)
     else:
       shortcut = layers.conv2d(preact, depth, [1, 1], stride=stride,
                                normalizer_fn=None, activation_fn=None,
-                               scope='shortcut')
+                               scope='shortcut', data_format=data_format)
     residual = layers.conv2d(preact, depth_bottleneck, [1, 1], stride=1,
-                             scope='conv1')
+                             scope='conv1', data_format=data_format)
     residual = conv2d_same(residual, depth_bottleneck, 3, stride, rate=rate,
-                           scope='conv2')
+                           scope='conv2', data_format=data_format)
     residual = layers.conv2d(residual, depth, [1, 1], stride=1,
                              normalizer_fn=None, activation_fn=None,
-                             scope='conv3')
+                             scope='conv3', data_format=data_format)
     output = shortcut + residual
     return slim_utils.collect_named_outputs(outputs_collections, sc.name,
                                             output)

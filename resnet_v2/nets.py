@@ -48,14 +48,22 @@ def _is_int(value):
   return isinstance(value, numbers.Integral) and not isinstance(value, bool)
 
 
-def check_images(inputs, min_size, name='inputs'):
+DATA_FORMATS = ('NHWC', 'NCHW')
+_LAYOUTS = {'NHWC': '[batch, height, width, channels]',
+            'NCHW': '[batch, channels, height, width]'}
+_PLACEHOLDER_SHAPES = {'NHWC': '[None, None, None, 3]',
+                       'NCHW': '[None, 3, None, None]'}
+
+
+def check_images(inputs, min_size, name='inputs', data_format='NHWC'):
   """Converts `inputs` to a tensor and checks it can feed a ResNet.
 
   Args:
-    inputs: Images, [batch, height, width, channels]; batch, height and width
-      may be unknown.
+    inputs: Images, [batch, height, width, channels] (NHWC) or [batch,
+      channels, height, width] (NCHW); batch, height and width may be unknown.
     min_size: Smallest height and width the net accepts.
     name: Name of the argument, for messages.
+    data_format: 'NHWC' or 'NCHW'.
 
   Returns:
     `inputs` as a tensor.
@@ -67,19 +75,22 @@ def check_images(inputs, min_size, name='inputs'):
   """
   inputs = tf.convert_to_tensor(inputs)
   if inputs.shape.rank != 4:
-    raise ValueError('%s must be a rank-4 [batch, height, width, channels] '
-                     'tensor, got shape %s; add a batch dimension with '
-                     'tf.expand_dims(image, 0) for one image.' %
-                     (name, inputs.shape))
+    raise ValueError('%s must be a rank-4 %s tensor, got shape %s; add a '
+                     'batch dimension with tf.expand_dims(image, 0) for one '
+                     'image.' % (name, _LAYOUTS[data_format], inputs.shape))
   if not inputs.dtype.is_floating:
     raise TypeError('%s must be floating point, got %s; convert images with '
                     'tf.image.convert_image_dtype or the preprocessing '
                     'functions.' % (name, inputs.dtype.name))
-  _, height, width, channels = inputs.shape.as_list()
+  if data_format == 'NHWC':
+    _, height, width, channels = inputs.shape.as_list()
+  else:
+    _, channels, height, width = inputs.shape.as_list()
   if channels is None:
-    raise ValueError('%s must have a known channel dimension, got shape %s; '
-                     'give the placeholder a shape like [None, None, None, '
-                     '3].' % (name, inputs.shape))
+    raise ValueError('%s must have a known channel dimension, got shape %s '
+                     '(%s); give the placeholder a shape like %s.' %
+                     (name, inputs.shape, data_format,
+                      _PLACEHOLDER_SHAPES[data_format]))
   for size, axis in ((height, 'height'), (width, 'width')):
     if size is not None and size < min_size:
       raise ValueError('%s %s is %d, below the minimum of %d for this '
@@ -116,7 +127,8 @@ def resnet_v2(inputs,
               reuse=None,
               scope=None,
               *,
-              spatial_squeeze=False):
+              spatial_squeeze=False,
+              data_format='NHWC'):
   """Builds a ResNet v2 from a list of blocks.
 
   The positional order is tf-slim's, so tf-slim callers work unchanged;
@@ -137,6 +149,8 @@ def resnet_v2(inputs,
     scope: Variable scope; default 'resnet_v2'.
     spatial_squeeze: If True, squeeze the [batch, 1, 1, channels] output to
       [batch, channels]; needs global_pool.
+    data_format: 'NHWC', or 'NCHW' (inputs, outputs and end_points are then
+      [batch, channels, height, width]; variables are the same).
 
   Returns:
     net: Logits if num_classes is set, else features; [batch, 1, 1, C] with
@@ -150,6 +164,9 @@ def resnet_v2(inputs,
     TypeError: on non-floating inputs.
   """
   blocks_lib.validate_blocks(blocks)
+  if data_format not in DATA_FORMATS:
+    raise ValueError('data_format must be one of %s, got %r.' %
+                     (DATA_FORMATS, data_format))
   if num_classes is not None and (not _is_int(num_classes) or
                                   num_classes <= 0):
     raise ValueError('num_classes must be a positive integer or None (for '
@@ -161,7 +178,8 @@ def resnet_v2(inputs,
                                       include_root_block)
   nominal_stride = (ROOT_STRIDE if include_root_block else 1) * (
       blocks_lib.reachable_output_strides(blocks)[-1])
-  inputs = check_images(inputs, nominal_stride)
+  inputs = check_images(inputs, nominal_stride, data_format=data_format)
+  spatial_axes = [1, 2] if data_format == 'NHWC' else [2, 3]
 
   with tf.compat.v1.variable_scope(
       scope, 'resnet_v2', [inputs], reuse=reuse) as sc, \
@@ -170,7 +188,10 @@ def resnet_v2(inputs,
     with arg_scope([layers.conv2d, blocks_lib.bottleneck,
                     blocks_lib.stack_blocks_dense],
                    outputs_collections=end_points_collection), \
-        arg_scope([layers.batch_norm], is_training=is_training):
+        arg_scope([layers.batch_norm], is_training=is_training), \
+        arg_scope([layers.conv2d, layers.batch_norm, layers.max_pool2d,
+                   blocks_lib.conv2d_same, blocks_lib.bottleneck],
+                  data_format=data_format):
       net = inputs
       if include_root_block:
         # No BN or ReLU on conv1: the first unit's 'preact' applies them.
@@ -186,17 +207,22 @@ def resnet_v2(inputs,
       end_points = slim_utils.convert_collection_to_dict(
           end_points_collection)
       if global_pool:
-        net = tf.reduce_mean(net, [1, 2], name='pool5', keepdims=True)
+        net = tf.reduce_mean(net, spatial_axes, name='pool5', keepdims=True)
         end_points['global_pool'] = net
       if num_classes is not None:
         net = layers.conv2d(net, num_classes, [1, 1], activation_fn=None,
                             normalizer_fn=None, scope='logits')
         end_points[sc.name + '/logits'] = net
       if spatial_squeeze:
-        net = tf.squeeze(net, [1, 2], name='SpatialSqueeze')
+        net = tf.squeeze(net, spatial_axes, name='SpatialSqueeze')
         end_points[sc.name + '/spatial_squeeze'] = net
-      if num_classes is not None:
+      if num_classes is not None and (data_format == 'NHWC' or
+                                      spatial_squeeze):
+        # tf-slim's op, so its output name is the one slim graphs export.
         end_points['predictions'] = layers.softmax(net, scope='predictions')
+      elif num_classes is not None:
+        end_points['predictions'] = tf.nn.softmax(net, axis=1,
+                                                  name='predictions')
       return net, end_points
 
 
@@ -239,47 +265,54 @@ def resnet_v2_blocks(units_per_block):
 
 
 def _published_net(name, inputs, num_classes, is_training, global_pool,
-                   output_stride, reuse, scope, spatial_squeeze):
+                   output_stride, reuse, scope, **options):
   return resnet_v2(inputs, resnet_v2_blocks(NETS[name].units_per_block),
                    num_classes, is_training, global_pool, output_stride,
                    include_root_block=True, reuse=reuse, scope=scope,
-                   spatial_squeeze=spatial_squeeze)
+                   **options)
 
 
 def resnet_v2_50(inputs, num_classes=None, is_training=True, global_pool=True,
                  output_stride=None, reuse=None, scope='resnet_v2_50', *,
-                 spatial_squeeze=False):
+                 spatial_squeeze=False, data_format='NHWC'):
   """ResNet-50 v2, blocks of (3, 4, 6, 3) units. See `resnet_v2`."""
   return _published_net('resnet_v2_50', inputs, num_classes, is_training,
                         global_pool, output_stride, reuse, scope,
-                        spatial_squeeze)
+                        spatial_squeeze=spatial_squeeze,
+                        data_format=data_format)
 
 
 def resnet_v2_101(inputs, num_classes=None, is_training=True,
                   global_pool=True, output_stride=None, reuse=None,
-                  scope='resnet_v2_101', *, spatial_squeeze=False):
+                  scope='resnet_v2_101', *, spatial_squeeze=False,
+                  data_format='NHWC'):
   """ResNet-101 v2, blocks of (3, 4, 23, 3) units. See `resnet_v2`."""
   return _published_net('resnet_v2_101', inputs, num_classes, is_training,
                         global_pool, output_stride, reuse, scope,
-                        spatial_squeeze)
+                        spatial_squeeze=spatial_squeeze,
+                        data_format=data_format)
 
 
 def resnet_v2_152(inputs, num_classes=None, is_training=True,
                   global_pool=True, output_stride=None, reuse=None,
-                  scope='resnet_v2_152', *, spatial_squeeze=False):
+                  scope='resnet_v2_152', *, spatial_squeeze=False,
+                  data_format='NHWC'):
   """ResNet-152 v2, blocks of (3, 8, 36, 3) units. See `resnet_v2`."""
   return _published_net('resnet_v2_152', inputs, num_classes, is_training,
                         global_pool, output_stride, reuse, scope,
-                        spatial_squeeze)
+                        spatial_squeeze=spatial_squeeze,
+                        data_format=data_format)
 
 
 def resnet_v2_200(inputs, num_classes=None, is_training=True,
                   global_pool=True, output_stride=None, reuse=None,
-                  scope='resnet_v2_200', *, spatial_squeeze=False):
+                  scope='resnet_v2_200', *, spatial_squeeze=False,
+                  data_format='NHWC'):
   """ResNet-200 v2, blocks of (3, 24, 36, 3) units. See `resnet_v2`."""
   return _published_net('resnet_v2_200', inputs, num_classes, is_training,
                         global_pool, output_stride, reuse, scope,
-                        spatial_squeeze)
+                        spatial_squeeze=spatial_squeeze,
+                        data_format=data_format)
 
 
 for _net in (resnet_v2_50, resnet_v2_101, resnet_v2_152, resnet_v2_200):

@@ -262,3 +262,26 @@ def test_malformed_blocks_are_refused(graph):
     resnet_v2.resnet_v2(tf.zeros([1, 64, 64, 3]),
                         [resnet_v2.Block('block1', resnet_v2.bottleneck,
                                          [(64, 16)])])
+
+
+@pytest.mark.parametrize('is_training', [False, True])
+def test_nchw_computes_what_nhwc_computes(session, rng, is_training):
+  images = rng.normal(size=(2, 35, 33, 3)).astype(np.float32)
+  nhwc, nhwc_points = tiny_net(tf.constant(images), is_training)
+  nchw, nchw_points = tiny_net(tf.constant(images.transpose(0, 3, 1, 2)),
+                               is_training, reuse=True, data_format='NCHW')
+  assert nchw.shape.as_list() == [2, 5, 1, 1]
+  session.run(tf.compat.v1.global_variables_initializer())
+  randomize_variables(session, rng)
+  for key in ('tiny/block1', 'tiny/postnorm', 'predictions'):
+    a, b = session.run([nhwc_points[key], nchw_points[key]])
+    np.testing.assert_allclose(a, b.transpose(0, 2, 3, 1), rtol=1e-5,
+                               atol=1e-5)
+
+
+def test_bad_data_format_is_refused(graph):
+  with pytest.raises(ValueError, match='data_format must be one of'):
+    resnet_v2.resnet_v2_50(tf.zeros([1, 64, 64, 3]), data_format='NWHC')
+  with pytest.raises(ValueError, match=r'\[None, 3, None, None\]'):
+    resnet_v2.resnet_v2_50(tf.compat.v1.placeholder(
+        tf.float32, [1, None, 64, 64]), data_format='NCHW')
