@@ -20,6 +20,7 @@ setuptools.setup(
         'numpy>=1.23',
     ],
     extras_require={
-        'test': ['pytest>=7'],
+        'test': ['pytest>=7', 'matplotlib'],
+        'plot': ['matplotlib'],
     },
 )

@@ -16,8 +16,10 @@ _ON = rewriter_config_pb2.RewriterConfig.ON
 _OFF = rewriter_config_pb2.RewriterConfig.OFF
 
 # Grappler passes that `disabled_rewrites` may switch off, for experiments.
-REWRITES = ('remapper', 'constant_folding', 'arithmetic_optimization',
-            'layout_optimizer', 'dependency_optimization', 'memory_optimization')
+# (RewriterConfig field names; 'remapping' fuses conv + batch norm + ReLU.)
+REWRITES = ('remapping', 'constant_folding', 'arithmetic_optimization',
+            'layout_optimizer', 'dependency_optimization',
+            'common_subgraph_elimination')
 
 
 def available_device():

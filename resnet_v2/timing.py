@@ -7,6 +7,7 @@ import sys
 import time
 
 import tensorflow as tf
+from tensorflow.python.util import deprecation  # pylint: disable=g-direct-tensorflow-import
 
 
 def summarize(durations):
@@ -132,18 +133,45 @@ def time_tensorflow_run(session, target, info_string, num_batches=100,
   return durations
 
 
-def graph_flops(graph):
-  """Counts floating-point operations in `graph` with TensorFlow's profiler.
+def _ops_needed_by(fetches):
+  """Names of the ops that running `fetches` runs (inputs and control deps)."""
+  pending = [f.op if isinstance(f, tf.Tensor) else f
+             for f in tf.nest.flatten(fetches)]
+  needed = set()
+  while pending:
+    op = pending.pop()
+    if op.name not in needed:
+      needed.add(op.name)
+      pending.extend(t.op for t in op.inputs)
+      pending.extend(op.control_inputs)
+  return needed
 
-  A multiply-add counts 2. Every shape the counted ops see must be known.
+
+def graph_flops(graph, fetches=None):
+  """Counts floating-point operations with TensorFlow's profiler.
+
+  A multiply-add counts 2; ops without a registered count (batch norm,
+  ReLU, pooling) count 0, as in the profiler's published figures.
 
   Args:
-    graph: A `tf.Graph`.
+    graph: A `tf.Graph` whose counted ops have fully known shapes.
+    fetches: Optional tensors/ops: count only the ops that running them
+      runs (not initializers or unused losses). None counts every op.
 
   Returns:
-    The total FLOPs of one run of every op in the graph, an int.
+    The FLOPs as an int.
   """
   options = tf.compat.v1.profiler.ProfileOptionBuilder.float_operation()
   options['output'] = 'none'
-  return int(tf.compat.v1.profiler.profile(graph, options=options)
-             .total_float_ops)
+  with deprecation.silence():  # the profiler uses deprecated TF1 helpers
+    profile = tf.compat.v1.profiler.profile(graph, options=options)
+  if fetches is None:
+    return int(profile.total_float_ops)
+  needed = _ops_needed_by(fetches)
+  total, pending = 0, list(profile.children)
+  while pending:
+    node = pending.pop()
+    pending.extend(node.children)
+    if node.name in needed:
+      total += node.float_ops
+  return int(total)

@@ -1,0 +1,1 @@
+"""Benchmarks of the resnet_v2 nets: `python -m benchmarks --help`."""

@@ -1,0 +1,79 @@
+"""A PNG of time per batch across the runs of several --json result files."""
+
+import json
+import os
+import tempfile
+
+
+def load_results(paths):
+  """Reads --json result files.
+
+  Raises:
+    ValueError: if a file is not a benchmark result, naming it.
+  """
+  results = []
+  for path in paths:
+    try:
+      with open(path) as handle:
+        result = json.load(handle)
+    except (OSError, json.JSONDecodeError) as error:
+      raise ValueError('%s is not a readable JSON result: %s' % (path, error))
+    if not isinstance(result, dict) or 'mean_s' not in result:
+      raise ValueError('%s is not a result written by --json (no mean_s).' %
+                       path)
+    results.append(result)
+  return results
+
+
+def label(result):
+  return '%s\n%s %s%s' % (result['model'].replace('resnet_v2_', 'R'),
+                          result['mode'].replace('forward-backward', 'fwd+bwd'),
+                          result['precision'],
+                          ' XLA' if result.get('xla') else '')
+
+
+def plot_results(paths, png_path):
+  """Draws one bar (mean, with SD) per result, and Keras's where compared.
+
+  Raises:
+    ValueError: on unreadable results.
+    ImportError: when matplotlib is missing, saying how to install it.
+  """
+  results = load_results(paths)
+  try:
+    import matplotlib  # pylint: disable=g-import-not-at-top
+    matplotlib.use('Agg')
+    from matplotlib import pyplot  # pylint: disable=g-import-not-at-top
+  except ImportError as error:
+    raise ImportError("--plot needs matplotlib: pip install 'resnet_v2[plot]'"
+                      ) from error
+  figure, axes = pyplot.subplots(figsize=(max(6, 1.3 * len(results)), 4.5))
+  positions = range(len(results))
+  axes.bar([p - 0.2 for p in positions], [r['mean_s'] for r in results], 0.4,
+           yerr=[r['std_s'] for r in results], label='resnet_v2')
+  keras = [(p, r['keras']) for p, r in zip(positions, results) if 'keras' in r]
+  if keras:
+    axes.bar([p + 0.2 for p, _ in keras], [k['mean_s'] for _, k in keras], 0.4,
+             yerr=[k['std_s'] for _, k in keras], label='keras (fp32)')
+  axes.set_xticks(list(positions))
+  axes.set_xticklabels([label(r) for r in results], fontsize=8)
+  axes.set_ylabel('seconds per batch')
+  first = results[0]
+  axes.set_title('batch %d, %dx%d, %s' % (first['batch_size'],
+                                           first['image_size'],
+                                           first['image_size'],
+                                           first.get('device_name', '')),
+                 fontsize=9)
+  axes.legend()
+  figure.tight_layout()
+  directory = os.path.dirname(os.path.abspath(png_path))
+  handle, temp = tempfile.mkstemp(dir=directory, suffix='.png')
+  os.close(handle)
+  try:
+    figure.savefig(temp, dpi=100)
+    os.replace(temp, png_path)
+  except BaseException:
+    os.unlink(temp)
+    raise
+  finally:
+    pyplot.close(figure)

@@ -1,0 +1,154 @@
+"""One timed step of each implementation: this project's graph and Keras's
+ResNet V2, built on the same input shape, and the facts reported with them."""
+
+import os
+import platform
+
+import numpy as np
+import tensorflow as tf
+
+import resnet_v2
+from resnet_v2 import runtime
+from resnet_v2 import timing
+
+NUM_CLASSES = 1000
+MODES = ('forward', 'forward-backward')
+KERAS_NAMES = {'resnet_v2_50': 'ResNet50V2', 'resnet_v2_101': 'ResNet101V2',
+               'resnet_v2_152': 'ResNet152V2'}
+
+
+def image_shape(batch_size, image_size, data_format):
+  if data_format == 'NHWC':
+    return [batch_size, image_size, image_size, 3]
+  return [batch_size, 3, image_size, image_size]
+
+
+class ProjectStep:
+  """This project's net as a graph with its own session.
+
+  Input is a non-trainable variable on the device (no host copy per step)
+  unless `feed` is set, when a placeholder is fed from host memory.
+  Forward runs in inference mode; forward-backward computes the softmax
+  cross-entropy plus weight decay, the gradients of every trainable variable
+  and the batch-norm updates, as a training step does.
+  """
+
+  def __init__(self, model, batch_size, image_size, mode='forward',
+               precision='fp32', device='cpu', data_format='NHWC',
+               feed=False, config=None):
+    self.graph = tf.Graph()
+    shape = image_shape(batch_size, image_size, data_format)
+    rng = np.random.default_rng(0)
+    with self.graph.as_default(), tf.device('/%s:0' % device):
+      if feed:
+        images = tf.compat.v1.placeholder(tf.float32, shape, name='images')
+        self._feed = {images: rng.uniform(-1, 1, shape).astype(np.float32)}
+      else:
+        images = tf.Variable(tf.random.uniform(shape, -1, 1), trainable=False,
+                             name='images')
+        self._feed = None
+      training = mode == 'forward-backward'
+      logits, end_points = getattr(resnet_v2, model)(
+          images, num_classes=NUM_CLASSES, is_training=training,
+          spatial_squeeze=True, data_format=data_format)
+      if training:
+        labels = tf.constant(rng.integers(0, NUM_CLASSES, batch_size))
+        loss = tf.compat.v1.losses.sparse_softmax_cross_entropy(
+            labels, logits) + tf.add_n(tf.compat.v1.losses.get_regularization_losses())
+        gradients = tf.gradients(loss, tf.compat.v1.trainable_variables())
+        self._target = tf.group(
+            gradients + tf.compat.v1.get_collection(
+                tf.compat.v1.GraphKeys.UPDATE_OPS))
+      else:
+        self._target = end_points['predictions']
+      init = tf.compat.v1.global_variables_initializer()
+    self.flops_per_image = timing.graph_flops(
+        self.graph, self._target) / batch_size
+    self.session = tf.compat.v1.Session(graph=self.graph, config=config)
+    self.session.run(init)
+
+  def __call__(self):
+    self.session.run(self._target, feed_dict=self._feed)
+
+  def close(self):
+    self.session.close()
+
+
+class KerasStep:
+  """keras.applications' ResNet V2 (weights=None) on a device-resident input,
+  fp32, called through tf.function as Keras users run it fast."""
+
+  def __init__(self, model, batch_size, image_size, mode='forward',
+               device='cpu'):
+    import keras  # pylint: disable=g-import-not-at-top
+    if model not in KERAS_NAMES:
+      raise ValueError('Keras has no %s; --compare keras works with %s.' %
+                       (model, sorted(KERAS_NAMES)))
+    with tf.device('/%s:0' % device):
+      self.model = getattr(keras.applications, KERAS_NAMES[model])(
+          weights=None, input_shape=(image_size, image_size, 3),
+          classes=NUM_CLASSES)
+      images = tf.Variable(
+          tf.random.uniform([batch_size, image_size, image_size, 3], -1, 1),
+          trainable=False)
+      labels = tf.constant(
+          np.random.default_rng(0).integers(0, NUM_CLASSES, batch_size))
+    model_fn = self.model
+
+    @tf.function
+    def forward():
+      return model_fn(images, training=False)
+
+    @tf.function
+    def forward_backward():
+      with tf.GradientTape() as tape:
+        probabilities = model_fn(images, training=True)
+        loss = tf.reduce_mean(keras.losses.sparse_categorical_crossentropy(
+            labels, probabilities))
+        if model_fn.losses:
+          loss += tf.add_n(model_fn.losses)
+      gradients = tape.gradient(loss, model_fn.trainable_variables)
+      # A scalar that waits for every gradient (tf.function prunes unused
+      # ones), so the step is a whole training step and cheap to fetch.
+      with tf.control_dependencies(gradients):
+        return tf.identity(loss)
+
+    self._step = forward if mode == 'forward' else forward_backward
+    self.name = KERAS_NAMES[model]
+
+  def __call__(self):
+    # .numpy() waits for the result (on GPUs the call returns before it).
+    self._step().numpy()
+
+  def close(self):
+    pass
+
+
+def cpu_name():
+  """The CPU's model name, from /proc/cpuinfo where there is one."""
+  try:
+    with open('/proc/cpuinfo') as cpuinfo:
+      for line in cpuinfo:
+        if line.startswith('model name'):
+          return '%s (%d cores)' % (line.split(':', 1)[1].strip(),
+                                    os.cpu_count())
+  except OSError:
+    pass
+  return platform.processor() or platform.machine()
+
+
+def device_name(device):
+  """Names the CPU or first GPU the run used."""
+  if device == 'gpu':
+    gpus = tf.config.list_physical_devices('GPU')
+    if gpus:
+      return tf.config.experimental.get_device_details(gpus[0]).get(
+          'device_name', gpus[0].name)
+  return cpu_name()
+
+
+def session_config(args):
+  return runtime.session_config(
+      precision=args.precision, device=args.device,
+      intra_op_threads=args.intra_threads, inter_op_threads=args.inter_threads,
+      xla=args.xla, disabled_rewrites=args.disable_rewrite)

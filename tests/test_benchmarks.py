@@ -1,0 +1,99 @@
+"""The benchmark command on tiny runs: JSON schema, arithmetic, errors, plot."""
+
+import json
+
+import pytest
+
+from benchmarks import cli
+from benchmarks import plot
+
+TINY = ['--model', 'resnet_v2_50', '--batch-size', '2', '--image-size', '32',
+        '--num-batches', '3', '--burn-in', '1']
+FIELDS = {'model', 'batch_size', 'image_size', 'mode', 'precision', 'device',
+          'device_name', 'data_format', 'tensorflow', 'step_times_s', 'mean_s',
+          'std_s', 'images_per_s', 'flops_per_image', 'achieved_gflops',
+          'peak_rss_bytes', 'threads', 'xla', 'feed'}
+
+
+def run_cli(tmp_path, *extra):
+  path = tmp_path / 'result.json'
+  assert cli.main(TINY + ['--json', str(path)] + list(extra)) == 0
+  assert not [p for p in tmp_path.iterdir() if p.suffix == '.tmp']
+  return json.loads(path.read_text())
+
+
+def test_json_holds_the_schema_and_consistent_numbers(tmp_path, capsys):
+  result = run_cli(tmp_path, '--no-memory', '--threads', '2:1')
+  assert FIELDS <= set(result)
+  assert (result['model'], result['batch_size'], result['image_size']) == (
+      'resnet_v2_50', 2, 32)
+  assert (result['mode'], result['precision'], result['device']) == (
+      'forward', 'fp32', 'cpu')
+  assert result['threads'] == [2, 1]
+  times = result['step_times_s']
+  assert len(times) == 3
+  assert result['mean_s'] == pytest.approx(sum(times) / 3)
+  assert result['images_per_s'] == pytest.approx(2 / result['mean_s'])
+  assert result['achieved_gflops'] == pytest.approx(
+      result['flops_per_image'] * 2 / result['mean_s'] / 1e9)
+  # resnet_v2_50 at 32x32 is (32/224)^2 of its 224x224 cost, roughly.
+  assert 0.1e9 < result['flops_per_image'] < 0.2e9
+  assert result['peak_rss_bytes'] is None
+  out = capsys.readouterr().out
+  assert 'across 3 steps' in out and 'GFLOP/s achieved' in out
+
+
+def test_compare_keras_and_peak_memory(tmp_path, capsys):
+  result = run_cli(tmp_path, '--compare', 'keras')
+  keras = result['keras']
+  assert keras['model'] == 'ResNet50V2' and len(keras['step_times_s']) == 3
+  assert result['ratio_to_keras'] == pytest.approx(
+      result['mean_s'] / keras['mean_s'])
+  # Fresh processes that loaded TensorFlow and a net: hundreds of MB.
+  assert result['peak_rss_bytes'] > 200e6 and keras['peak_rss_bytes'] > 200e6
+  assert 'resnet_v2 / keras = ' in capsys.readouterr().out
+
+
+def test_forward_backward_counts_the_backward_pass(tmp_path):
+  forward = run_cli(tmp_path, '--no-memory')
+  training = run_cli(tmp_path, '--no-memory', '--mode', 'forward-backward')
+  # Gradients with respect to inputs and weights: about 3x the forward cost.
+  assert 2.5 < training['flops_per_image'] / forward['flops_per_image'] < 3.5
+
+
+@pytest.mark.parametrize('argv, message', [
+    (['--threads', 'two'], 'INTRA or INTRA:INTER'),
+    (['--image-size', '16'], 'at least 32'),
+    (['--precision', 'fp16', '--device', 'cpu'], 'fp16 runs on GPUs only'),
+    (['--model', 'resnet_v2_200', '--compare', 'keras'], 'Keras has no'),
+    (['--num-batches', '0'], 'integer >= 1'),
+    (['x.json'], 'only read with --plot'),
+])
+def test_bad_arguments_exit_with_a_message(argv, message, capsys):
+  with pytest.raises(SystemExit) as exit_info:
+    cli.main(argv)
+  assert exit_info.value.code == 2
+  assert message in capsys.readouterr().err
+
+
+def test_plot_draws_a_png_from_results(tmp_path):
+  pytest.importorskip('matplotlib')
+  result = {'model': 'resnet_v2_152', 'mode': 'forward', 'precision': 'bf16',
+            'batch_size': 32, 'image_size': 224, 'mean_s': 2.0, 'std_s': 0.1,
+            'keras': {'mean_s': 3.7, 'std_s': 0.1}}
+  paths = []
+  for index in range(2):
+    paths.append(tmp_path / ('r%d.json' % index))
+    paths[-1].write_text(json.dumps(result))
+  png = tmp_path / 'out.png'
+  assert cli.main(['--plot', str(png)] + [str(p) for p in paths]) == 0
+  assert png.read_bytes()[:8] == b'\x89PNG\r\n\x1a\n'
+
+
+def test_plot_refuses_files_that_are_not_results(tmp_path):
+  bad = tmp_path / 'bad.json'
+  bad.write_text('{"model": "x"}')
+  with pytest.raises(ValueError, match='no mean_s'):
+    plot.load_results([str(bad)])
+  with pytest.raises(ValueError, match='not a readable JSON'):
+    plot.load_results([str(tmp_path / 'missing.json')])

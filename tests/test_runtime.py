@@ -1,0 +1,88 @@
+"""Session configs, and bf16 features that agree with fp32 ones."""
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+import resnet_v2
+from resnet_v2 import runtime
+
+
+def test_bf16_config_turns_the_onednn_rewrite_on():
+  rewrites = runtime.session_config('bf16').graph_options.rewrite_options
+  assert rewrites.auto_mixed_precision_onednn_bfloat16 == runtime._ON
+  assert runtime.session_config('fp32').graph_options.rewrite_options == (
+      tf.compat.v1.ConfigProto().graph_options.rewrite_options)
+
+
+def test_options_reach_the_config():
+  config = runtime.session_config(intra_op_threads=2, inter_op_threads=1,
+                                  xla=True, disabled_rewrites=['remapping'])
+  assert config.intra_op_parallelism_threads == 2
+  assert config.inter_op_parallelism_threads == 1
+  assert config.graph_options.rewrite_options.remapping == runtime._OFF
+  assert config.graph_options.optimizer_options.global_jit_level == (
+      tf.compat.v1.OptimizerOptions.ON_1)
+
+
+@pytest.mark.parametrize('kwargs, message', [
+    ({'precision': 'fp8'}, 'precision must be one of'),
+    ({'device': 'tpu'}, 'device must be one of'),
+    ({'precision': 'fp16', 'device': 'cpu'}, 'fp16 runs on GPUs only'),
+    ({'precision': 'bf16', 'device': 'gpu'}, 'CPU-only'),
+    ({'disabled_rewrites': ['nope']}, 'Unknown rewrites'),
+    ({'intra_op_threads': -1}, 'intra_op_threads must be an int >= 0'),
+])
+def test_bad_choices_are_refused(kwargs, message):
+  with pytest.raises(ValueError, match=message):
+    runtime.session_config(**kwargs)
+
+
+def run_with(config, graph, fetch, values):
+  """Runs fetch in a new session of config, with the variables set to values.
+
+  Returns:
+    (fetched value, the graph the session actually ran, as GraphDefs).
+  """
+  options = tf.compat.v1.RunOptions(output_partition_graphs=True)
+  metadata = tf.compat.v1.RunMetadata()
+  with tf.compat.v1.Session(graph=graph, config=config) as session:
+    for variable, value in values.items():
+      variable.load(value, session)
+    result = session.run(fetch, options=options, run_metadata=metadata)
+  return result, metadata.partition_graphs
+
+
+def test_bf16_features_agree_with_fp32(rng):
+  graph = tf.Graph()
+  with graph.as_default():
+    images = tf.constant(rng.uniform(-1, 1, (4, 64, 64, 3)), tf.float32)
+    blocks = [resnet_v2.resnet_v2_block('block1', 8, 2, 2),
+              resnet_v2.resnet_v2_block('block2', 16, 2, 1)]
+    features, _ = resnet_v2.resnet_v2(images, blocks, is_training=False,
+                                      spatial_squeeze=True)
+    values = {}
+    for v in tf.compat.v1.global_variables():
+      shape = v.shape.as_list()
+      if v.op.name.endswith(('gamma', 'moving_variance')):
+        values[v] = rng.uniform(0.5, 1.5, shape)
+      elif v.op.name.endswith('weights'):
+        values[v] = rng.normal(0, np.sqrt(2 / np.prod(shape[:-1])), shape)
+      else:
+        values[v] = rng.normal(0, 0.1, shape)
+  fp32, fp32_graphs = run_with(runtime.session_config('fp32'), graph,
+                               features, values)
+  bf16, bf16_graphs = run_with(runtime.session_config('bf16'), graph,
+                               features, values)
+
+  def bf16_convolutions(graph_defs):
+    return sum(1 for g in graph_defs for node in g.node
+               if 'Conv2D' in node.op and node.attr['T'].type == tf.bfloat16)
+  # The rewrite really ran the convolutions in bf16 ...
+  assert bf16_convolutions(fp32_graphs) == 0
+  assert bf16_convolutions(bf16_graphs) > 0
+  assert not np.array_equal(fp32, bf16)
+  # ... and the features still point the same way.
+  cosine = np.sum(fp32 * bf16, -1) / (
+      np.linalg.norm(fp32, axis=-1) * np.linalg.norm(bf16, axis=-1))
+  assert cosine.min() >= 0.999, cosine
