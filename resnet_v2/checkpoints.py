@@ -1,0 +1,226 @@
+"""Restoring TF-Slim checkpoints into built nets, all-or-nothing.
+
+A restore is planned before anything is assigned: every model variable is
+matched to a checkpoint key (after an optional scope rename), and every
+missing, unexpected or shape-mismatched variable is reported by name in one
+error. Only a plan without problems is applied, by one restore op (graph
+mode) or by assignments after every tensor was read (eager mode), so a bad
+or truncated checkpoint leaves the variables as they were.
+"""
+
+import collections
+import fnmatch
+
+import tensorflow as tf
+
+# Keys a training run leaves beside the model variables; never expected.
+TRAINING_STATE_PATTERNS = ('global_step', '*/Momentum', '*/Adam', '*/Adam_1',
+                           '*/RMSProp', '*/RMSProp_1', '*/ExponentialMovingAverage',
+                           'beta1_power', 'beta2_power')
+
+RestorePlan = collections.namedtuple(
+    'RestorePlan', ['assignments', 'excluded', 'ignored_in_checkpoint'])
+RestorePlan.__doc__ = """What a restore will do.
+
+assignments: list of (variable, checkpoint key).
+excluded: names of model variables left as they are (matched `exclude`).
+ignored_in_checkpoint: checkpoint keys outside the restored scopes, or
+  training state (global step, optimizer slots).
+"""
+
+
+class CheckpointMismatchError(ValueError):
+  """The checkpoint and the net disagree; the message lists every problem."""
+
+
+def _variable_name(variable):
+  return variable.name[:-2] if variable.name.endswith(':0') else variable.name
+
+
+def _matches(name, patterns):
+  """fnmatch, where '*' also crosses '/': '*/logits/*' matches any scope."""
+  return any(fnmatch.fnmatchcase(name, pattern) for pattern in patterns)
+
+
+def _rename(name, scope_map):
+  for model_prefix, checkpoint_prefix in scope_map.items():
+    if name == model_prefix or name.startswith(model_prefix.rstrip('/') + '/'):
+      return checkpoint_prefix.rstrip('/') + name[len(model_prefix.rstrip('/')):]
+  return name
+
+
+def read_checkpoint_shapes(checkpoint_path):
+  """Returns {key: shape} of a checkpoint.
+
+  Args:
+    checkpoint_path: A checkpoint prefix (e.g. 'model.ckpt') or a directory
+      holding a 'checkpoint' file.
+
+  Raises:
+    ValueError: if nothing readable is there, naming the path.
+  """
+  path = checkpoint_path
+  if tf.io.gfile.isdir(path):
+    path = tf.train.latest_checkpoint(path)
+    if path is None:
+      raise ValueError('No checkpoint in directory %s (no "checkpoint" '
+                       'file); pass the checkpoint prefix, e.g. '
+                       'model.ckpt.' % checkpoint_path)
+  try:
+    reader = tf.train.load_checkpoint(path)
+    return dict(reader.get_variable_to_shape_map()), path
+  except (tf.errors.OpError, ValueError) as error:
+    raise ValueError('Cannot read checkpoint %s: %s. Check the path (give '
+                     'the prefix, without .index or .data-*) and that the '
+                     'files are complete.' %
+                     (checkpoint_path, str(error).splitlines()[0])) from None
+
+
+def _class_count_hint(variable_shapes, checkpoint_shapes, mismatched):
+  """Explains a logits mismatch of 1000 against 1001 classes."""
+  for name, key in mismatched:
+    if not name.endswith('logits/biases'):
+      continue
+    ours, theirs = variable_shapes[name][-1], checkpoint_shapes[key][-1]
+    if {ours, theirs} == {1000, 1001}:
+      return (' The checkpoint has %d classes and the net %d: the TF-Slim '
+              'ImageNet checkpoints have 1001 (index 0 is "background"). '
+              'Build the net with num_classes=%d, or exclude the logits '
+              "(exclude=['*/logits/*']) to train a new head." %
+              (theirs, ours, theirs))
+    return (' The checkpoint has %d classes and the net %d: exclude the '
+            "logits (exclude=['*/logits/*']) to fine-tune to new classes." %
+            (theirs, ours))
+  return ''
+
+
+def plan_restore(variables, checkpoint_path, scope_map=None, exclude=()):
+  """Matches variables to checkpoint keys and checks every one.
+
+  Args:
+    variables: The model variables to restore (e.g. a net's global
+      variables).
+    checkpoint_path: Checkpoint prefix or directory.
+    scope_map: Optional {model scope: checkpoint scope}, e.g.
+      {'my_backbone': 'resnet_v2_50'}, for a net built under another scope.
+    exclude: fnmatch patterns of model variable names to leave alone, e.g.
+      ['*/logits/*'] when the head is new.
+
+  Returns:
+    (RestorePlan, resolved checkpoint path).
+
+  Raises:
+    CheckpointMismatchError: listing every missing, unexpected and
+      shape-mismatched variable, with a hint for 1000 vs 1001 classes.
+    ValueError: if the checkpoint cannot be read.
+  """
+  scope_map = dict(scope_map or {})
+  checkpoint_shapes, path = read_checkpoint_shapes(checkpoint_path)
+  assignments, excluded, missing, mismatched = [], [], [], []
+  variable_shapes = {}
+  for variable in variables:
+    name = _variable_name(variable)
+    if _matches(name, exclude):
+      excluded.append(name)
+      continue
+    key = _rename(name, scope_map)
+    variable_shapes[name] = variable.shape.as_list()
+    if key not in checkpoint_shapes:
+      missing.append('%s (looked for %s)' % (name, key) if key != name
+                     else name)
+    elif list(checkpoint_shapes[key]) != variable_shapes[name]:
+      mismatched.append((name, key))
+    else:
+      assignments.append((variable, key))
+  restored_keys = {key for _, key in assignments} | {k for _, k in mismatched}
+  scopes = {key.split('/')[0] for key in restored_keys} | {
+      _rename(n, scope_map).split('/')[0] for n in variable_shapes}
+  excluded_keys = {_rename(n, scope_map) for n in excluded}
+  unexpected, ignored = [], []
+  for key in sorted(checkpoint_shapes):
+    if key in restored_keys:
+      continue
+    if (key in excluded_keys or _matches(key, exclude)
+        or _matches(key, TRAINING_STATE_PATTERNS)
+        or key.split('/')[0] not in scopes):
+      ignored.append(key)
+    else:
+      unexpected.append(key)
+  problems = []
+  if missing:
+    problems.append('%d model variables are not in the checkpoint:\n  %s' %
+                    (len(missing), '\n  '.join(sorted(missing))))
+  if mismatched:
+    problems.append('%d variables have other shapes in the checkpoint:\n  %s'
+                    % (len(mismatched), '\n  '.join(
+                        '%s: net %s, checkpoint %s' % (
+                            name, variable_shapes[name], checkpoint_shapes[key])
+                        for name, key in sorted(mismatched))))
+  if unexpected:
+    problems.append('%d checkpoint variables have no variable in the net:\n  %s'
+                    % (len(unexpected), '\n  '.join(unexpected)))
+  if problems:
+    raise CheckpointMismatchError(
+        'Checkpoint %s does not fit the net; nothing was restored.\n%s\n%s' % (
+            path, '\n'.join(problems),
+            _class_count_hint(variable_shapes, checkpoint_shapes, mismatched)
+            or 'Is it the same depth and scope? Use scope_map for another '
+            'scope name, exclude for variables you mean to train anew.'))
+  return RestorePlan(assignments, sorted(excluded), ignored), path
+
+
+def restore(session, checkpoint_path, variables=None, scope_map=None,
+            exclude=()):
+  """Restores a checkpoint into a graph's variables, all or nothing.
+
+  Args:
+    session: The `tf.compat.v1.Session` of the net's graph.
+    checkpoint_path: Checkpoint prefix or directory.
+    variables: Variables to restore; default every global variable of the
+      session's graph.
+    scope_map: Optional {model scope: checkpoint scope}.
+    exclude: fnmatch patterns of model variable names not to restore.
+
+  Returns:
+    The `RestorePlan` that was applied.
+
+  Raises:
+    CheckpointMismatchError, ValueError: see `plan_restore`; nothing is
+      restored then.
+  """
+  with session.graph.as_default():
+    if variables is None:
+      variables = tf.compat.v1.global_variables()
+    plan, path = plan_restore(variables, checkpoint_path, scope_map, exclude)
+    saver = tf.compat.v1.train.Saver(
+        {key: variable for variable, key in plan.assignments},
+        reshape=False, sharded=False)
+    # One restore op reads every tensor before any assignment runs.
+    try:
+      saver.restore(session, path)
+    except tf.errors.OpError as error:
+      raise ValueError('Reading checkpoint %s failed; no variable was '
+                       'changed: %s' % (path, str(error).splitlines()[0])
+                       ) from None
+  return plan
+
+
+def restore_eager(variables, checkpoint_path, scope_map=None, exclude=()):
+  """Restores a checkpoint into eager (TF2) variables, all or nothing.
+
+  Every tensor is read before the first assignment.
+
+  Args and Returns: as `restore`, with `variables` required.
+  """
+  plan, path = plan_restore(variables, checkpoint_path, scope_map, exclude)
+  reader = tf.train.load_checkpoint(path)
+  try:
+    values = [(variable, reader.get_tensor(key))
+              for variable, key in plan.assignments]
+  except (tf.errors.OpError, ValueError) as error:
+    raise ValueError('Reading checkpoint %s failed; no variable was '
+                     'changed: %s' % (path, str(error).splitlines()[0])
+                     ) from None
+  for variable, value in values:
+    variable.assign(value)
+  return plan

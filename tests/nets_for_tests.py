@@ -1,0 +1,57 @@
+"""Small nets and checkpoints written with slim variable names, for tests."""
+
+import numpy as np
+import tensorflow as tf
+
+import resnet_v2
+
+
+def tiny_blocks():
+  return [resnet_v2.resnet_v2_block('block1', 2, 2, 2),
+          resnet_v2.resnet_v2_block('block2', 4, 1, 1)]
+
+
+def tiny_net(images, num_classes=5, scope='tiny', **kwargs):
+  return resnet_v2.resnet_v2(images, tiny_blocks(), num_classes=num_classes,
+                             is_training=False, scope=scope,
+                             spatial_squeeze=num_classes is not None, **kwargs)
+
+
+def randomize(session, rng, variables=None):
+  """Loads random values (positive where batch norm needs it); returns them."""
+  values = {}
+  for v in variables or tf.compat.v1.global_variables():
+    shape = v.shape.as_list()
+    if v.op.name.endswith(('gamma', 'moving_variance')):
+      value = rng.uniform(0.5, 1.5, shape)
+    elif v.op.name.endswith('weights'):
+      value = rng.normal(0, np.sqrt(2.0 / max(1, np.prod(shape[:-1]))), shape)
+    else:
+      value = rng.normal(0, 0.2, shape)
+    values[v.op.name] = value.astype(np.float32)
+    v.load(values[v.op.name], session)
+  return values
+
+
+def write_checkpoint(path, build, rng, extra=None):
+  """Builds a net with `build(images)`, randomizes it and saves it.
+
+  Args:
+    path: Checkpoint prefix to write.
+    build: Function of a [None, 32, 32, 3] placeholder.
+    rng: numpy Generator.
+    extra: Optional function called in the graph before saving (e.g. to add
+      training-state variables).
+
+  Returns:
+    {variable name: saved value}.
+  """
+  with tf.Graph().as_default():
+    build(tf.compat.v1.placeholder(tf.float32, [None, 32, 32, 3]))
+    if extra:
+      extra()
+    with tf.compat.v1.Session() as session:
+      session.run(tf.compat.v1.global_variables_initializer())
+      values = randomize(session, rng)
+      tf.compat.v1.train.Saver().save(session, str(path))
+  return values
