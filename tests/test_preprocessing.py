@@ -1,0 +1,55 @@
+"""Inception preprocessing and decoding."""
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from resnet_v2 import preprocessing
+
+
+def test_eval_scales_to_minus_one_one_and_crops_the_center():
+  image = np.zeros((80, 80, 3), np.uint8)
+  image[10:70, 10:70] = 255          # the central 75% is white
+  out = preprocessing.preprocess_for_eval(image, 32, 48,
+                                          central_fraction=0.75).numpy()
+  assert out.shape == (32, 48, 3) and out.dtype == np.float32
+  np.testing.assert_allclose(out, 1.0, atol=1e-6)   # the border was cut off
+  whole = preprocessing.preprocess_for_eval(image, 80, 80,
+                                            central_fraction=None).numpy()
+  assert whole.min() == -1.0 and whole.max() == 1.0
+
+
+def test_unit_range_scaling_is_inceptions_not_vggs():
+  pixels = np.array([[[0, 128, 255]]], np.uint8)
+  np.testing.assert_allclose(preprocessing.scale_to_unit_range(pixels),
+                             [[[-1.0, 128 / 255 * 2 - 1, 1.0]]], atol=1e-6)
+
+
+def test_train_crops_flips_and_stays_in_range():
+  image = np.tile(np.linspace(0, 255, 64, dtype=np.float32)[None, :, None],
+                  (64, 1, 3)).astype(np.uint8)
+  tf.random.set_seed(0)
+  outs = [preprocessing.preprocess_for_train(image, 24, 24).numpy()
+          for _ in range(8)]
+  assert all(o.shape == (24, 24, 3) for o in outs)
+  assert all(-1.0 <= o.min() and o.max() <= 1.0 for o in outs)
+  # The left-to-right ramp is mirrored in some crops and not in others.
+  slopes = {np.sign(o[:, -1].mean() - o[:, 0].mean()) for o in outs}
+  assert slopes == {-1.0, 1.0}
+
+
+def test_decode_png_and_jpeg_bytes():
+  image = np.random.default_rng(0).integers(0, 255, (9, 7, 3), np.uint8)
+  png = tf.io.encode_png(image)
+  np.testing.assert_array_equal(preprocessing.decode_image(png), image)
+  jpeg = tf.io.encode_jpeg(image, quality=100)
+  assert preprocessing.decode_image(jpeg).shape == (9, 7, 3)
+  gray = tf.io.encode_png(image[:, :, :1])
+  assert preprocessing.decode_image(gray).shape == (9, 7, 3)
+  with pytest.raises(tf.errors.InvalidArgumentError):
+    preprocessing.decode_image(b'not an image')
+
+
+def test_a_batch_is_refused_with_a_hint():
+  with pytest.raises(ValueError, match='map the function over a batch'):
+    preprocessing.preprocess_for_eval(np.zeros((2, 8, 8, 3)), 4, 4)
