@@ -1,0 +1,235 @@
+"""Image files in, features and predictions out: a net with its session.
+
+`ImageModel` builds a published net in inference mode, restores a
+checkpoint (or says loudly that its weights are random), decodes and
+preprocesses image files, and runs batches. `extract_features` writes the
+chosen end_points of many files to one .npz, atomically.
+"""
+
+import os
+import sys
+import tempfile
+import time
+
+import numpy as np
+import tensorflow as tf
+
+import resnet_v2
+from resnet_v2 import checkpoints
+from resnet_v2 import labels
+from resnet_v2 import preprocessing
+from resnet_v2 import timing
+
+IMAGE_EXTENSIONS = ('.jpg', '.jpeg', '.png', '.gif', '.bmp')
+
+
+def list_image_files(inputs):
+  """Expands files and folders (recursively, sorted) into a list of files.
+
+  Every file under a folder is listed, images or not: files that do not
+  decode are reported as skipped later, so nothing is dropped silently.
+
+  Raises:
+    ValueError: if an input does not exist or nothing is found.
+  """
+  files = []
+  for item in inputs:
+    if os.path.isdir(item):
+      for root, dirs, names in os.walk(item):
+        dirs.sort()
+        files.extend(os.path.join(root, n) for n in sorted(names)
+                     if not n.startswith('.'))
+    elif os.path.isfile(item):
+      files.append(item)
+    else:
+      raise ValueError('%s does not exist: give image files or folders.' %
+                       item)
+  if not files:
+    raise ValueError('No files found in %s.' % list(inputs))
+  return files
+
+
+def _logits_classes(checkpoint_path, scope):
+  """Number of classes of a checkpoint's logits, or None without logits."""
+  shapes, _ = checkpoints.read_checkpoint_shapes(checkpoint_path)
+  biases = shapes.get(scope + '/logits/biases')
+  return biases[0] if biases else None
+
+
+def op_error_reason(error):
+  """The line of a TensorFlow op error that says what went wrong."""
+  lines = [line for line in error.message.splitlines() if line.strip()]
+  reasons = [line for line in lines if not line[0].isspace() and
+             not line.startswith(('Graph execution error', 'Detected at'))]
+  return (reasons or lines or ['unknown error'])[-1]
+
+
+class ImageModel:
+  """A published net in inference mode, with its own graph and session.
+
+  Args:
+    model: 'resnet_v2_50', '_101', '_152' or '_200'.
+    checkpoint: TF-Slim checkpoint to restore; None for random weights
+      (a warning says so on stderr).
+    image_size: Input size; default 299 for a checkpoint (what the published
+      ones were trained at), else 224.
+    num_classes: Logits to build; default what the checkpoint has, or None.
+    scope_map: Optional {model scope: checkpoint scope} for the restore.
+
+  Raises:
+    ValueError: on an unknown model or an unusable checkpoint.
+  """
+
+  def __init__(self, model, checkpoint=None, image_size=None,
+               num_classes=None, scope_map=None):
+    if model not in resnet_v2.NETS:
+      raise ValueError('Unknown model %r; choose from %s.' %
+                       (model, sorted(resnet_v2.NETS)))
+    self.model = model
+    if checkpoint is not None and num_classes is None:
+      checkpoint_scope = dict(scope_map or {}).get(model, model)
+      num_classes = _logits_classes(checkpoint, checkpoint_scope)
+    self.num_classes = num_classes
+    self.image_size = image_size or (
+        preprocessing.CHECKPOINT_PREPROCESSING.get(model, (None, 299))[1]
+        if checkpoint else resnet_v2.default_image_size)
+    self.graph = tf.Graph()
+    with self.graph.as_default():
+      self._path = tf.compat.v1.placeholder(tf.string, [], name='path')
+      self._image = preprocessing.preprocess_for_eval(
+          preprocessing.read_image(self._path), self.image_size,
+          self.image_size)
+      self.images = tf.compat.v1.placeholder(
+          tf.float32, [None, self.image_size, self.image_size, 3],
+          name='images')
+      _, self.end_points = getattr(resnet_v2, model)(
+          self.images, num_classes=num_classes, is_training=False,
+          spatial_squeeze=num_classes is not None)
+      init = tf.compat.v1.global_variables_initializer()
+    self.session = tf.compat.v1.Session(graph=self.graph)
+    self.session.run(init)
+    if checkpoint is None:
+      print('WARNING: no checkpoint given: %s has RANDOM weights; its '
+            'features and predictions mean nothing.' % model,
+            file=sys.stderr)
+    else:
+      checkpoints.restore(self.session, checkpoint, scope_map=scope_map)
+
+  def check_end_points(self, names):
+    """Raises ValueError naming unknown end_points and some known ones."""
+    unknown = [n for n in names if n not in self.end_points]
+    if unknown:
+      known = sorted(self.end_points)
+      raise ValueError('Unknown end_points %s. %s has %d, e.g. %s.' % (
+          unknown, self.model, len(known),
+          [k for k in known if k.count('/') <= 1][:8]))
+
+  def load(self, path):
+    """Decodes and preprocesses one file; raises ValueError if it can't."""
+    try:
+      return self.session.run(self._image, {self._path: path})
+    except tf.errors.OpError as error:
+      raise ValueError('%s: %s' % (path, op_error_reason(error))) from None
+
+  def run(self, images, names):
+    """Runs a batch; returns {end point name: array}."""
+    return self.session.run({n: self.end_points[n] for n in names},
+                            {self.images: images})
+
+  def iterate(self, paths, names, batch_size, progress_label=None):
+    """Yields (file names, outputs) per batch; collects unreadable files.
+
+    After the loop, `self.skipped` lists (path, reason) of files that did
+    not decode; the run goes on without them.
+    """
+    self.check_end_points(names)
+    self.skipped = []
+    batches = (len(paths) + batch_size - 1) // batch_size
+    progress = timing.Progress(batches, progress_label) if progress_label \
+        else None
+    durations = []
+    for index in range(batches):
+      chunk = paths[index * batch_size:(index + 1) * batch_size]
+      images, kept = [], []
+      for path in chunk:
+        try:
+          images.append(self.load(path))
+          kept.append(path)
+        except ValueError as error:
+          self.skipped.append((path, str(error)))
+      if kept:
+        start = time.perf_counter()
+        outputs = self.run(np.stack(images), names)
+        durations.append(time.perf_counter() - start)
+        yield kept, outputs
+      if progress:
+        progress.update(index + 1, durations or [0.0])
+
+
+def write_npz_atomically(path, arrays):
+  """Writes arrays to path via a temp file and rename: never half-written."""
+  directory = os.path.dirname(os.path.abspath(path)) or '.'
+  handle, temp = tempfile.mkstemp(dir=directory, suffix='.npz.tmp')
+  try:
+    with os.fdopen(handle, 'wb') as out:
+      np.savez(out, **arrays)
+    os.replace(temp, path)
+  except BaseException:
+    if os.path.exists(temp):
+      os.unlink(temp)
+    raise
+
+
+def extract_features(inputs, output, model='resnet_v2_50', end_points=(
+    'global_pool',), checkpoint=None, batch_size=16, image_size=None,
+                     progress=True, image_model=None):
+  """Writes the end_points of image files to an .npz.
+
+  Args:
+    inputs: Image files and/or folders.
+    output: Path of the .npz: one array per end point (keyed by its name)
+      and 'file_names', in the same order as the arrays' first axis.
+    model, checkpoint, image_size: See `ImageModel`.
+    end_points: Names of end_points to save, e.g. 'global_pool' or
+      'resnet_v2_50/block4'.
+    batch_size: Images per run.
+    progress: Show a progress line on a terminal.
+    image_model: An `ImageModel` to reuse instead of building one.
+
+  Returns:
+    (number of files written, list of (skipped path, reason)).
+
+  Raises:
+    ValueError: on missing inputs, unknown end_points, or no readable image.
+  """
+  if not end_points:
+    raise ValueError('Give at least one end point name, e.g. global_pool.')
+  if batch_size < 1:
+    raise ValueError('batch_size must be >= 1, got %r.' % batch_size)
+  paths = list_image_files(inputs)
+  net = image_model or ImageModel(model, checkpoint, image_size)
+  names, collected = [], {n: [] for n in end_points}
+  for kept, outputs in net.iterate(paths, list(end_points), batch_size,
+                                   'features' if progress else None):
+    names.extend(kept)
+    for n in end_points:
+      collected[n].append(outputs[n])
+  if not names:
+    raise ValueError('None of the %d files could be read as an image; '
+                     'nothing written. First: %s' % (len(paths),
+                                                     net.skipped[0][1]))
+  arrays = {n: np.concatenate(collected[n]) for n in end_points}
+  arrays['file_names'] = np.array(names)
+  write_npz_atomically(output, arrays)
+  return len(names), net.skipped
+
+
+def top_k(probabilities, k=5):
+  """Returns [(class index, name or None, probability)] best first."""
+  order = np.argsort(-probabilities)[:k]
+  try:
+    names = labels.imagenet_class_names(probabilities.shape[-1])
+  except ValueError:
+    names = None
+  return [(int(i), names[i] if names else None, float(probabilities[i]))
+          for i in order]
