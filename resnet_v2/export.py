@@ -1,0 +1,86 @@
+"""Exporting nets for serving: SavedModel and frozen inference GraphDef."""
+
+import os
+import re
+import shutil
+import tempfile
+
+import tensorflow as tf
+
+
+def serving_key(end_point):
+  """A signature output name for an end point ('resnet_v2_50/block4' ->
+  'resnet_v2_50_block4')."""
+  return re.sub(r'[^A-Za-z0-9_]', '_', end_point)
+
+
+def export_saved_model(module, path, image_size, end_points=('global_pool',)):
+  """Saves a `ResNetV2Module` with a serving signature.
+
+  The 'serving_default' signature takes `images` [batch, image_size,
+  image_size, 3] float32 (preprocessed) and returns `probabilities` (when
+  the module has logits) and each chosen end point, under `serving_key`
+  names. `tf.saved_model.load(path)` runs it in any TF2 process.
+
+  Args:
+    module: A `resnet_v2.tf2.ResNetV2Module`.
+    path: Directory to create; replaced atomically if it exists.
+    image_size: Height and width of the serving input.
+    end_points: End point names to serve besides the probabilities.
+
+  Raises:
+    ValueError: on unknown end_points.
+  """
+  unknown = [n for n in end_points if n not in module.end_point_names]
+  if unknown:
+    raise ValueError('Unknown end_points %s; the module has e.g. %s.' %
+                     (unknown, module.end_point_names[:5]))
+
+  @tf.function(input_signature=[tf.TensorSpec(
+      [None, image_size, image_size, 3], tf.float32, name='images')])
+  def serve(images):
+    _, points = module(images)
+    outputs = {serving_key(n): points[n] for n in end_points}
+    if module.num_classes is not None:
+      outputs['probabilities'] = points['predictions']
+    return outputs
+
+  module.serve = serve
+  parent = os.path.dirname(os.path.abspath(path))
+  temp = tempfile.mkdtemp(dir=parent, prefix='.saved_model_')
+  try:
+    tf.saved_model.save(module, temp, signatures={'serving_default': serve})
+    if os.path.exists(path):
+      shutil.rmtree(path)
+    os.replace(temp, path)
+  except BaseException:
+    shutil.rmtree(temp, ignore_errors=True)
+    raise
+
+
+def export_frozen_graph(session, output_tensors, path):
+  """Writes an inference GraphDef with the variables folded to constants.
+
+  Args:
+    session: Session holding the net's graph and restored variables.
+    output_tensors: Tensors the frozen graph must compute.
+    path: Output .pb file, written atomically.
+
+  Returns:
+    The names of the output nodes (to fetch as '<name>:0').
+  """
+  names = [t.op.name for t in output_tensors]
+  frozen = tf.compat.v1.graph_util.convert_variables_to_constants(
+      session, session.graph.as_graph_def(), names)
+  frozen = tf.compat.v1.graph_util.remove_training_nodes(frozen)
+  directory = os.path.dirname(os.path.abspath(path))
+  handle, temp = tempfile.mkstemp(dir=directory, suffix='.pb.tmp')
+  try:
+    with os.fdopen(handle, 'wb') as out:
+      out.write(frozen.SerializeToString())
+    os.replace(temp, path)
+  except BaseException:
+    if os.path.exists(temp):
+      os.unlink(temp)
+    raise
+  return names
