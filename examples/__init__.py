@@ -1,0 +1,1 @@
+"""Worked examples of the resnet_v2 package."""
