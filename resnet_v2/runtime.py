@@ -7,6 +7,8 @@ auto-mixed-precision pass runs the matrix work in bfloat16 (oneDNN, on CPUs)
 or float16 (CUDA), keeping float32 where accuracy needs it.
 """
 
+import os
+
 import tensorflow as tf
 from tensorflow.core.protobuf import rewriter_config_pb2
 
@@ -37,7 +39,10 @@ def session_config(precision='fp32', device='cpu', intra_op_threads=0,
     device: 'cpu' or 'gpu'.
     intra_op_threads: Threads inside one op; 0 lets TensorFlow choose.
     inter_op_threads: Ops run at once; 0 lets TensorFlow choose.
-    xla: If True, compile the graph with XLA (global JIT).
+    xla: If True, compile the graph with XLA (global JIT). On CPUs the
+      session setting alone clusters nothing, so this also adds
+      --tf_xla_cpu_global_jit to TF_XLA_FLAGS: process-wide, and read when
+      the first session runs, so ask for it before then.
     disabled_rewrites: Names from `REWRITES` to switch off.
 
   Returns:
@@ -81,4 +86,12 @@ def session_config(precision='fp32', device='cpu', intra_op_threads=0,
   if xla:
     config.graph_options.optimizer_options.global_jit_level = (
         tf.compat.v1.OptimizerOptions.ON_1)
+    if device == 'cpu':
+      _enable_cpu_global_jit()
   return config
+
+
+def _enable_cpu_global_jit():
+  flags = os.environ.get('TF_XLA_FLAGS', '')
+  if '--tf_xla_cpu_global_jit' not in flags:
+    os.environ['TF_XLA_FLAGS'] = (flags + ' --tf_xla_cpu_global_jit').strip()

@@ -86,3 +86,30 @@ def test_bf16_features_agree_with_fp32(rng):
   cosine = np.sum(fp32 * bf16, -1) / (
       np.linalg.norm(fp32, axis=-1) * np.linalg.norm(bf16, axis=-1))
   assert cosine.min() >= 0.999, cosine
+
+
+def test_xla_really_compiles_on_cpu():
+  # A fresh process: TF_XLA_FLAGS is read once, at the first session.
+  import subprocess, sys, textwrap  # pylint: disable=g-import-not-at-top,multiple-imports
+  script = textwrap.dedent('''
+      import tensorflow as tf
+      import resnet_v2
+      from resnet_v2 import runtime
+      graph = tf.Graph()
+      with graph.as_default():
+        blocks = [resnet_v2.resnet_v2_block('block1', 2, 2, 1)]
+        y, _ = resnet_v2.resnet_v2(tf.random.uniform([2, 32, 32, 3]), blocks,
+                                   num_classes=3, is_training=False)
+        init = tf.compat.v1.global_variables_initializer()
+      metadata = tf.compat.v1.RunMetadata()
+      with tf.compat.v1.Session(graph=graph,
+                                config=runtime.session_config(xla=True)) as s:
+        s.run(init)
+        s.run(y, options=tf.compat.v1.RunOptions(output_partition_graphs=True),
+              run_metadata=metadata)
+      print(sum(n.op.startswith('_Xla') for g in metadata.partition_graphs
+                for n in g.node))
+  ''')
+  done = subprocess.run([sys.executable, '-c', script], capture_output=True,
+                        text=True, check=True)
+  assert int(done.stdout.split()[-1]) > 0
