@@ -13,6 +13,8 @@ from resnet_v2 import timing
 
 NUM_CLASSES = 1000
 MODES = ('forward', 'forward-backward')
+# Small, so that weights stay sane over a long benchmark.
+SGD_LEARNING_RATE = 1e-4
 KERAS_NAMES = {'resnet_v2_50': 'ResNet50V2', 'resnet_v2_101': 'ResNet101V2',
                'resnet_v2_152': 'ResNet152V2'}
 
@@ -30,7 +32,9 @@ class ProjectStep:
   unless `feed` is set, when a placeholder is fed from host memory.
   Forward runs in inference mode; forward-backward computes the softmax
   cross-entropy plus weight decay, the gradients of every trainable variable
-  and the batch-norm updates, as a training step does.
+  and applies them (plain SGD) with the batch-norm updates, as a training
+  step does. Applying matters: grappler prunes gradients that only a
+  tf.group waits for, and such a "step" computes nothing.
   """
 
   def __init__(self, model, batch_size, image_size, mode='forward',
@@ -55,10 +59,12 @@ class ProjectStep:
         labels = tf.constant(rng.integers(0, NUM_CLASSES, batch_size))
         loss = tf.compat.v1.losses.sparse_softmax_cross_entropy(
             labels, logits) + tf.add_n(tf.compat.v1.losses.get_regularization_losses())
-        gradients = tf.gradients(loss, tf.compat.v1.trainable_variables())
-        self._target = tf.group(
-            gradients + tf.compat.v1.get_collection(
-                tf.compat.v1.GraphKeys.UPDATE_OPS))
+        variables = tf.compat.v1.trainable_variables()
+        gradients = tf.gradients(loss, variables)
+        with tf.control_dependencies(tf.compat.v1.get_collection(
+            tf.compat.v1.GraphKeys.UPDATE_OPS)):
+          self._target = tf.compat.v1.train.GradientDescentOptimizer(
+              SGD_LEARNING_RATE).apply_gradients(zip(gradients, variables))
       else:
         self._target = end_points['predictions']
       init = tf.compat.v1.global_variables_initializer()
@@ -108,10 +114,11 @@ class KerasStep:
         if model_fn.losses:
           loss += tf.add_n(model_fn.losses)
       gradients = tape.gradient(loss, model_fn.trainable_variables)
-      # A scalar that waits for every gradient (tf.function prunes unused
-      # ones), so the step is a whole training step and cheap to fetch.
-      with tf.control_dependencies(gradients):
-        return tf.identity(loss)
+      # Applied (plain SGD), as in the project's step: gradients nothing
+      # uses are pruned, and the step would time the forward pass only.
+      for variable, gradient in zip(model_fn.trainable_variables, gradients):
+        variable.assign_sub(SGD_LEARNING_RATE * gradient)
+      return loss
 
     self._step = forward if mode == 'forward' else forward_backward
     self.name = KERAS_NAMES[model]

@@ -2,6 +2,9 @@
 
 import json
 
+import numpy as np
+import tensorflow as tf
+
 import pytest
 
 from benchmarks import cli
@@ -97,3 +100,29 @@ def test_plot_refuses_files_that_are_not_results(tmp_path):
     plot.load_results([str(bad)])
   with pytest.raises(ValueError, match='not a readable JSON'):
     plot.load_results([str(tmp_path / 'missing.json')])
+
+
+def weights_after_steps(step, variables_of, count=2):
+  before = [np.array(v) for v in variables_of(step)]
+  for _ in range(count):
+    step()
+  after = [np.array(v) for v in variables_of(step)]
+  return sum(not np.array_equal(a, b) for a, b in zip(before, after)), len(
+      before)
+
+
+def test_forward_backward_steps_really_train_every_weight():
+  # A step whose gradients nothing uses is pruned by grappler and computes
+  # nothing: both implementations must change every trainable weight.
+  from benchmarks import steps  # pylint: disable=g-import-not-at-top
+  ours = steps.ProjectStep('resnet_v2_50', 2, 32, 'forward-backward')
+
+  def our_weights(step):
+    with step.graph.as_default():
+      return step.session.run(tf.compat.v1.trainable_variables())
+  changed, total = weights_after_steps(ours, our_weights)
+  assert changed == total
+  keras = steps.KerasStep('resnet_v2_50', 2, 32, 'forward-backward')
+  changed, total = weights_after_steps(
+      keras, lambda step: [v.numpy() for v in step.model.trainable_variables])
+  assert changed == total
