@@ -8,7 +8,9 @@ variable names, so the published TF-Slim checkpoints restore.
 from resnet_v2.arg_scope import arg_scope
 from resnet_v2.arg_scope import resnet_arg_scope
 from resnet_v2.blocks import Block
+from resnet_v2.blocks import basic_v1
 from resnet_v2.blocks import bottleneck
+from resnet_v2.blocks import bottleneck_v1
 from resnet_v2.blocks import conv2d_same
 from resnet_v2.blocks import stack_blocks_dense
 from resnet_v2.blocks import subsample
@@ -16,8 +18,13 @@ from resnet_v2.layers import batch_norm
 from resnet_v2.layers import conv2d
 from resnet_v2.layers import max_pool2d
 from resnet_v2.layers import softmax
+from resnet_v2.cifar import cifar_resnet
 from resnet_v2.nets import NETS
+from resnet_v2.nets import Root
 from resnet_v2.nets import default_image_size
+from resnet_v2.nets import resnet
+from resnet_v2.nets import resnet_v1_50
+from resnet_v2.nets import resnet_v1_block
 from resnet_v2.nets import resnet_v2
 from resnet_v2.nets import resnet_v2_101
 from resnet_v2.nets import resnet_v2_152

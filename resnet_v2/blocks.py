@@ -230,7 +230,8 @@ def stack_blocks_dense(net, blocks, output_stride=None,
 
 @add_arg_scope
 def bottleneck(inputs, depth, depth_bottleneck, stride, rate=1,
-               outputs_collections=None, scope=None, data_format='NHWC'):
+               outputs_collections=None, scope=None, data_format='NHWC',
+               plain=False):
   """The full pre-activation bottleneck unit of He et al. (2016b), Fig. 1(b).
 
   preact = ReLU(BN(inputs)); the residual is 1x1 -> 3x3 (strided, atrous)
@@ -247,21 +248,19 @@ def bottleneck(inputs, depth, depth_bottleneck, stride, rate=1,
     outputs_collections: Collections to add the unit's output to.
     scope: Optional variable scope; defaults to 'bottleneck_v2'.
     data_format: 'NHWC' or 'NCHW'.
+    plain: If True, no shortcut: the unit is its residual branch alone (for
+      the plain-versus-residual experiment).
 
   Returns:
     The unit's output: height ceil(height / stride), width
     ceil(width / stride), `depth` channels.
   """
   with tf.compat.v1.variable_scope(scope, 'bottleneck_v2', [inputs]) as sc:
-    depth_in = inputs.shape[-1 if data_format == 'NHWC' else 1]
     preact = layers.batch_norm(inputs, activation_fn=tf.nn.relu,
                                scope='preact', data_format=data_format)
-    if depth == depth_in:
-      shortcut = subsample(inputs, stride, 'shortcut', data_format)
-    else:
-      shortcut = layers.conv2d(preact, depth, [1, 1], stride=stride,
-                               normalizer_fn=None, activation_fn=None,
-                               scope='shortcut', data_format=data_format)
+    if not plain:
+      shortcut = _shortcut(inputs, preact, depth, stride, data_format,
+                           normalizer_fn=None)
     residual = layers.conv2d(preact, depth_bottleneck, [1, 1], stride=1,
                              scope='conv1', data_format=data_format)
     residual = conv2d_same(residual, depth_bottleneck, 3, stride, rate=rate,
@@ -269,6 +268,99 @@ def bottleneck(inputs, depth, depth_bottleneck, stride, rate=1,
     residual = layers.conv2d(residual, depth, [1, 1], stride=1,
                              normalizer_fn=None, activation_fn=None,
                              scope='conv3', data_format=data_format)
-    output = shortcut + residual
+    output = residual if plain else shortcut + residual
+    return slim_utils.collect_named_outputs(outputs_collections, sc.name,
+                                            output)
+
+
+def _shortcut(inputs, projected_from, depth, stride, data_format, **kwargs):
+  """The identity (subsampled) when the depth is unchanged, else a strided
+  1x1 projection of `projected_from`, scoped 'shortcut'; kwargs go to the
+  projection's conv2d."""
+  if depth == inputs.shape[-1 if data_format == 'NHWC' else 1]:
+    return subsample(inputs, stride, 'shortcut', data_format)
+  return layers.conv2d(projected_from, depth, [1, 1], stride=stride,
+                       activation_fn=None, scope='shortcut',
+                       data_format=data_format, **kwargs)
+
+
+def _post_activation_sum(inputs, residual, depth, stride, data_format,
+                         plain):
+  """ReLU(shortcut + residual) of a v1 unit; ReLU(residual) when plain."""
+  if not plain:
+    residual += _shortcut(inputs, inputs, depth, stride, data_format)
+  return tf.nn.relu(residual)
+
+
+@add_arg_scope
+def basic_v1(inputs, depth, stride, rate=1, outputs_collections=None,
+             scope=None, data_format='NHWC', plain=False):
+  """The basic unit of He et al. (2016a), as in their CIFAR-10 nets.
+
+  Two 3x3 convolutions, each with BN, the first with ReLU; the shortcut
+  (identity, or a strided 1x1 conv + BN when the depth changes) is added
+  before the final ReLU. Its args are {'depth', 'stride'} (no bottleneck).
+
+  Args:
+    inputs: A tensor [batch, height, width, channels] (or NCHW).
+    depth: Output depth of both convolutions.
+    stride: Stride of the first convolution and the shortcut.
+    rate: Atrous rate of the convolutions.
+    outputs_collections: Collections to add the unit's output to.
+    scope: Optional variable scope; defaults to 'basic_v1'.
+    data_format: 'NHWC' or 'NCHW'.
+    plain: If True, no shortcut.
+
+  Returns:
+    The unit's output, `depth` channels, spatially divided by `stride`.
+  """
+  with tf.compat.v1.variable_scope(scope, 'basic_v1', [inputs]) as sc:
+    residual = conv2d_same(inputs, depth, 3, stride, rate=rate, scope='conv1',
+                           data_format=data_format)
+    residual = layers.conv2d(residual, depth, [3, 3], stride=1, rate=rate,
+                             activation_fn=None, scope='conv2',
+                             data_format=data_format)
+    output = _post_activation_sum(inputs, residual, depth, stride,
+                                  data_format, plain)
+    return slim_utils.collect_named_outputs(outputs_collections, sc.name,
+                                            output)
+
+
+@add_arg_scope
+def bottleneck_v1(inputs, depth, depth_bottleneck, stride, rate=1,
+                  outputs_collections=None, scope=None, data_format='NHWC',
+                  plain=False):
+  """The post-activation bottleneck unit of ResNet-50 v1 (He et al. 2016a).
+
+  1x1 -> 3x3 (strided, atrous) -> 1x1 convolutions with BN, ReLU after the
+  first two; the shortcut is added before the last ReLU. With the depth
+  unchanged this is Keras's 'identity block'; with a projection shortcut
+  (strided 1x1 conv + BN) its 'convolutional block'. Variable names are
+  tf-slim's resnet_v1 ones ('bottleneck_v1/conv1', ...).
+
+  Args:
+    inputs: A tensor [batch, height, width, channels] (or NCHW).
+    depth: Output depth of the unit.
+    depth_bottleneck: Depth of the first two convolutions.
+    stride: Stride of the 3x3 convolution and the shortcut.
+    rate: Atrous rate of the 3x3 convolution.
+    outputs_collections: Collections to add the unit's output to.
+    scope: Optional variable scope; defaults to 'bottleneck_v1'.
+    data_format: 'NHWC' or 'NCHW'.
+    plain: If True, no shortcut.
+
+  Returns:
+    The unit's output, `depth` channels, spatially divided by `stride`.
+  """
+  with tf.compat.v1.variable_scope(scope, 'bottleneck_v1', [inputs]) as sc:
+    residual = layers.conv2d(inputs, depth_bottleneck, [1, 1], stride=1,
+                             scope='conv1', data_format=data_format)
+    residual = conv2d_same(residual, depth_bottleneck, 3, stride, rate=rate,
+                           scope='conv2', data_format=data_format)
+    residual = layers.conv2d(residual, depth, [1, 1], stride=1,
+                             activation_fn=None, scope='conv3',
+                             data_format=data_format)
+    output = _post_activation_sum(inputs, residual, depth, stride,
+                                  data_format, plain)
     return slim_utils.collect_named_outputs(outputs_collections, sc.name,
                                             output)

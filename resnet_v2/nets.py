@@ -9,11 +9,13 @@ of `resnet_arg_scope()`; an arg scope the caller sets overrides them.
 """
 
 import collections
+import inspect
 import numbers
 
 import tensorflow as tf
 from tf_slim.layers import utils as slim_utils
 from tf_slim.ops.arg_scope import arg_scope
+from tf_slim.ops.arg_scope import has_arg_scope
 
 from resnet_v2 import blocks as blocks_lib
 from resnet_v2 import layers
@@ -21,8 +23,27 @@ from resnet_v2.arg_scope import with_resnet_defaults
 
 default_image_size = 224
 
-# The stride of conv1 times that of pool1.
-ROOT_STRIDE = 4
+Root = collections.namedtuple('Root', ['fn', 'stride'])
+Root.__doc__ = """The layers before the first block: `fn(net) -> net`, built in
+the net's scope, and the stride it applies."""
+
+
+def _imagenet_root_v2(net):
+  # No BN or ReLU on conv1: the first unit's 'preact' applies them.
+  with arg_scope([layers.conv2d], activation_fn=None, normalizer_fn=None):
+    net = blocks_lib.conv2d_same(net, 64, 7, stride=2, scope='conv1')
+  return layers.max_pool2d(net, [3, 3], stride=2, scope='pool1')
+
+
+def _imagenet_root_v1(net):
+  net = blocks_lib.conv2d_same(net, 64, 7, stride=2, scope='conv1')
+  return layers.max_pool2d(net, [3, 3], stride=2, scope='pool1')
+
+
+# conv1 (7x7/2) and pool1 (3x3/2): without BN/ReLU for pre-activation
+# nets, with them for post-activation (v1) nets.
+IMAGENET_ROOT_V2 = Root(_imagenet_root_v2, 4)
+IMAGENET_ROOT_V1 = Root(_imagenet_root_v1, 4)
 
 NetFacts = collections.namedtuple(
     'NetFacts', ['units_per_block', 'variables', 'parameters', 'gflops'])
@@ -100,43 +121,56 @@ def check_images(inputs, min_size, name='inputs', data_format='NHWC'):
   return inputs
 
 
-def _check_output_stride(output_stride, blocks, include_root_block):
+def _unit_fns_accepting(blocks, argument):
+  """The blocks' arg-scoped unit functions that take `argument`.
+
+  (tf-slim's arg_scoped_arguments lists local variables too, hence
+  inspect.)
+  """
+  unit_fns = {block.unit_fn for block in blocks}
+  return [fn for fn in unit_fns if has_arg_scope(fn) and
+          argument in inspect.signature(fn).parameters]
+
+
+def _check_output_stride(output_stride, blocks, root_stride):
   """Returns output_stride in units of the blocks, or raises ValueError."""
   if output_stride is None:
     return None
-  root = ROOT_STRIDE if include_root_block else 1
-  valid = [root * stride for stride in
+  valid = [root_stride * stride for stride in
            blocks_lib.reachable_output_strides(blocks)]
-  if include_root_block and _is_int(output_stride) and output_stride % 4:
-    raise ValueError('The output_stride needs to be a multiple of 4 (the '
-                     'stride of conv1 and pool1), got %d; use one of %s.' %
-                     (output_stride, valid))
+  if _is_int(output_stride) and output_stride % root_stride:
+    raise ValueError('The output_stride needs to be a multiple of %d (the '
+                     'stride of the root, conv1 and pool1), got %d; use one '
+                     'of %s.' % (root_stride, output_stride, valid))
   if not _is_int(output_stride) or output_stride not in valid:
     raise ValueError('output_stride=%r cannot be reached by this network; '
                      'use one of %s or None.' % (output_stride, valid))
-  return output_stride // root
+  return output_stride // root_stride
 
 
-def resnet_v2(inputs,
-              blocks,
-              num_classes=None,
-              is_training=True,
-              global_pool=True,
-              output_stride=None,
-              include_root_block=True,
-              reuse=None,
-              scope=None,
-              *,
-              spatial_squeeze=False,
-              data_format='NHWC'):
-  """Builds a ResNet v2 from a list of blocks.
+def resnet(inputs,
+           blocks,
+           num_classes=None,
+           is_training=True,
+           global_pool=True,
+           output_stride=None,
+           root=IMAGENET_ROOT_V2,
+           postnorm=True,
+           reuse=None,
+           scope=None,
+           default_scope='resnet',
+           spatial_squeeze=False,
+           data_format='NHWC'):
+  """Builds a ResNet: root, blocks, [postnorm], [global pool], [logits].
 
-  The positional order is tf-slim's, so tf-slim callers work unchanged;
-  `spatial_squeeze` (of the tensorflow/models version) is keyword-only.
+  The one builder behind every net here (`resnet_v2`, the published depths,
+  ResNet v1 and the CIFAR nets): what differs is data, the `Block`s and the
+  `Root`, plus `postnorm` for pre-activation nets.
 
   Args:
-    inputs: Float images [batch, height, width, channels]; batch, height and
-      width may be None.
+    inputs: Float images [batch, height, width, channels] (NHWC) or
+      [batch, channels, height, width] (NCHW); batch, height and width may
+      be None.
     blocks: A list of `Block`s.
     num_classes: Number of logits, or None to return features.
     is_training: Python bool or bool tensor: batch statistics and
@@ -144,9 +178,12 @@ def resnet_v2(inputs,
     global_pool: If True, average the final feature map to 1x1.
     output_stride: None, or the ratio of input to output resolution, e.g. 16
       for dense prediction (atrous convolution keeps that resolution).
-    include_root_block: If True, start with conv1 and pool1.
+    root: A `Root`, or None to feed `inputs` to the first block directly.
+    postnorm: If True, BN + ReLU after the last block (pre-activation nets
+      leave their last sum unnormalized).
     reuse: Whether to reuse the variables of `scope`.
-    scope: Variable scope; default 'resnet_v2'.
+    scope: Variable scope; default `default_scope`.
+    default_scope: Scope name used when `scope` is None.
     spatial_squeeze: If True, squeeze the [batch, 1, 1, channels] output to
       [batch, channels]; needs global_pool.
     data_format: 'NHWC', or 'NCHW' (inputs, outputs and end_points are then
@@ -174,36 +211,31 @@ def resnet_v2(inputs,
   if spatial_squeeze and not global_pool:
     raise ValueError('spatial_squeeze=True needs global_pool=True: without '
                      'pooling the output is not 1x1.')
-  block_stride = _check_output_stride(output_stride, blocks,
-                                      include_root_block)
-  nominal_stride = (ROOT_STRIDE if include_root_block else 1) * (
-      blocks_lib.reachable_output_strides(blocks)[-1])
+  root_stride = root.stride if root else 1
+  block_stride = _check_output_stride(output_stride, blocks, root_stride)
+  nominal_stride = root_stride * blocks_lib.reachable_output_strides(
+      blocks)[-1]
   inputs = check_images(inputs, nominal_stride, data_format=data_format)
   spatial_axes = [1, 2] if data_format == 'NHWC' else [2, 3]
 
   with tf.compat.v1.variable_scope(
-      scope, 'resnet_v2', [inputs], reuse=reuse) as sc, \
+      scope, default_scope, [inputs], reuse=reuse) as sc, \
       with_resnet_defaults():
     end_points_collection = sc.original_name_scope + '_end_points'
-    with arg_scope([layers.conv2d, blocks_lib.bottleneck,
-                    blocks_lib.stack_blocks_dense],
+    with arg_scope([layers.conv2d, blocks_lib.stack_blocks_dense] +
+                   _unit_fns_accepting(blocks, 'outputs_collections'),
                    outputs_collections=end_points_collection), \
         arg_scope([layers.batch_norm], is_training=is_training), \
         arg_scope([layers.conv2d, layers.batch_norm, layers.max_pool2d,
-                   blocks_lib.conv2d_same, blocks_lib.bottleneck],
+                   blocks_lib.conv2d_same] +
+                  _unit_fns_accepting(blocks, 'data_format'),
                   data_format=data_format):
-      net = inputs
-      if include_root_block:
-        # No BN or ReLU on conv1: the first unit's 'preact' applies them.
-        with arg_scope([layers.conv2d], activation_fn=None,
-                       normalizer_fn=None):
-          net = blocks_lib.conv2d_same(net, 64, 7, stride=2, scope='conv1')
-        net = layers.max_pool2d(net, [3, 3], stride=2, scope='pool1')
+      net = root.fn(inputs) if root else inputs
       net = blocks_lib.stack_blocks_dense(net, blocks, block_stride)
-      # Pre-activation units leave their sum unnormalized: normalize once
-      # more before pooling.
-      net = layers.batch_norm(net, activation_fn=tf.nn.relu, scope='postnorm',
-                              outputs_collections=end_points_collection)
+      if postnorm:
+        net = layers.batch_norm(net, activation_fn=tf.nn.relu,
+                                scope='postnorm',
+                                outputs_collections=end_points_collection)
       end_points = slim_utils.convert_collection_to_dict(
           end_points_collection)
       if global_pool:
@@ -224,6 +256,37 @@ def resnet_v2(inputs,
         end_points['predictions'] = tf.nn.softmax(net, axis=1,
                                                   name='predictions')
       return net, end_points
+
+
+resnet.default_image_size = default_image_size
+
+
+def resnet_v2(inputs,
+              blocks,
+              num_classes=None,
+              is_training=True,
+              global_pool=True,
+              output_stride=None,
+              include_root_block=True,
+              reuse=None,
+              scope=None,
+              *,
+              spatial_squeeze=False,
+              data_format='NHWC'):
+  """Builds a ResNet v2 (pre-activation) net from a list of blocks.
+
+  tf-slim's function: the positional order is tf-slim's, so its callers work
+  unchanged; `spatial_squeeze` and `data_format` are keyword-only. See
+  `resnet` for the arguments; `include_root_block` chooses between the
+  ImageNet root (conv1 7x7/2 + pool1) and none, in which case `inputs`
+  should be the output of an activation-less convolution.
+  """
+  return resnet(inputs, blocks, num_classes, is_training, global_pool,
+                output_stride,
+                root=IMAGENET_ROOT_V2 if include_root_block else None,
+                postnorm=True, reuse=reuse, scope=scope,
+                default_scope='resnet_v2', spatial_squeeze=spatial_squeeze,
+                data_format=data_format)
 
 
 resnet_v2.default_image_size = default_image_size
@@ -318,3 +381,40 @@ def resnet_v2_200(inputs, num_classes=None, is_training=True,
 for _net in (resnet_v2_50, resnet_v2_101, resnet_v2_152, resnet_v2_200):
   _net.default_image_size = default_image_size
 del _net
+
+
+def resnet_v1_block(scope, base_depth, num_units, stride):
+  """A block of ResNet v1 bottleneck units that subsamples in its last unit.
+
+  Args: as `resnet_v2_block`.
+
+  Returns:
+    A `Block` of `bottleneck_v1` units.
+  """
+  unit = {'depth': base_depth * 4, 'depth_bottleneck': base_depth}
+  return blocks_lib.Block(
+      scope, blocks_lib.bottleneck_v1,
+      [dict(unit, stride=1)] * (num_units - 1) + [dict(unit, stride=stride)])
+
+
+def resnet_v1_50(inputs, num_classes=None, is_training=True, global_pool=True,
+                 output_stride=None, reuse=None, scope='resnet_v1_50', *,
+                 spatial_squeeze=False, data_format='NHWC', plain=False):
+  """ResNet-50 v1 (He et al. 2016a) with tf-slim's resnet_v1 variable names.
+
+  Post-activation bottleneck units (identity and convolutional blocks),
+  conv1 with BN and ReLU, no postnorm. `plain=True` removes every shortcut.
+  See `resnet` for the other arguments.
+  """
+  blocks = [resnet_v1_block('block%d' % (index + 1), 64 * 2**index, units,
+                            stride)
+            for index, (units, stride) in enumerate(
+                zip((3, 4, 6, 3), (2, 2, 2, 1)))]
+  with arg_scope([blocks_lib.bottleneck_v1], plain=plain):
+    return resnet(inputs, blocks, num_classes, is_training, global_pool,
+                  output_stride, root=IMAGENET_ROOT_V1, postnorm=False,
+                  reuse=reuse, scope=scope, spatial_squeeze=spatial_squeeze,
+                  data_format=data_format)
+
+
+resnet_v1_50.default_image_size = default_image_size
