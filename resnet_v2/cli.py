@@ -1,4 +1,4 @@
-"""The `resnet-v2` command: features and predict."""
+"""The `resnet-v2` command: features, predict and train."""
 
 import argparse
 import sys
@@ -43,7 +43,47 @@ def build_parser():
       'names when the checkpoint has 1000 or 1001 classes.')
   _add_model_args(predict)
   predict.add_argument('--top', type=int, default=5, help='default: 5')
+  _add_train_parser(commands)
   return parser
+
+
+def _add_train_parser(commands):
+  from resnet_v2 import datasets  # pylint: disable=g-import-not-at-top
+  from resnet_v2 import training  # pylint: disable=g-import-not-at-top
+  defaults = training.TrainConfig()
+  train = commands.add_parser(
+      'train', help='train a CIFAR-style ResNet from scratch',
+      description='Train a CIFAR-style ResNet (v1 basic units, depth 6n+2, '
+      'or v2 pre-activation bottlenecks, depth 9n+2; --plain removes every '
+      'shortcut) with per-pixel mean subtraction, pad-4 random crops and '
+      'flips, weight decay and a step learning-rate schedule. Writes a '
+      'checkpoint each epoch, history.json and TensorBoard events to '
+      '--model-dir; --resume continues from the last checkpoint.')
+  source = train.add_mutually_exclusive_group()
+  source.add_argument('--cifar10', metavar='DIR',
+                      default=datasets.CIFAR10_DEFAULT_DIR,
+                      help='cifar-10-batches-py folder (default: %(default)s)')
+  source.add_argument('--image-folder', metavar='DIR',
+                      help='a folder with one subfolder of images per class')
+  train.add_argument('--image-size', type=int, default=32,
+                     help='with --image-folder (default: %(default)s)')
+  train.add_argument('--model-dir', required=True)
+  train.add_argument('--depth', type=int, default=defaults.depth)
+  train.add_argument('--version', type=int, choices=[1, 2],
+                     default=defaults.version)
+  train.add_argument('--plain', action='store_true',
+                     help='no shortcuts (the degradation experiment)')
+  train.add_argument('--epochs', type=int, default=defaults.epochs)
+  train.add_argument('--batch-size', type=int, default=defaults.batch_size)
+  train.add_argument('--optimizer', choices=training.OPTIMIZERS,
+                     default=defaults.optimizer)
+  train.add_argument('--learning-rate', type=float, default=None,
+                     help='starting rate (default: 0.1 momentum, 1e-3 adam)')
+  train.add_argument('--weight-decay', type=float,
+                     default=defaults.weight_decay)
+  train.add_argument('--no-augment', action='store_true')
+  train.add_argument('--seed', type=int, default=defaults.seed)
+  train.add_argument('--resume', action='store_true')
 
 
 def _report_skipped(skipped):
@@ -78,13 +118,37 @@ def run_predict(args):
   _report_skipped(model.skipped)
 
 
+def run_train(args):
+  from resnet_v2 import datasets  # pylint: disable=g-import-not-at-top
+  from resnet_v2 import training  # pylint: disable=g-import-not-at-top
+  # Data problems are reported before any graph is built.
+  if args.image_folder:
+    data = datasets.load_image_folder(args.image_folder, args.image_size,
+                                      seed=args.seed)
+  else:
+    data = datasets.load_cifar10(args.cifar10)
+  config = training.TrainConfig(
+      depth=args.depth, version=args.version, plain=args.plain,
+      epochs=args.epochs, batch_size=args.batch_size,
+      optimizer=args.optimizer, learning_rate=args.learning_rate,
+      weight_decay=args.weight_decay, augment=not args.no_augment,
+      seed=args.seed)
+  trainer = training.Trainer(data, args.model_dir, config)
+  history = trainer.train(resume=args.resume, progress=sys.stderr.isatty())
+  if history['epochs']:
+    print('test accuracy %.4f after %d epochs; checkpoints in %s' % (
+        history['epochs'][-1]['test_accuracy'], history['epochs'][-1]['epoch'],
+        args.model_dir))
+
+
 def main(argv=None):
   parser = build_parser()
   args = parser.parse_args(argv)
   if args.batch_size < 1:
     parser.error('--batch-size must be >= 1')
   try:
-    {'features': run_features, 'predict': run_predict}[args.command](args)
+    {'features': run_features, 'predict': run_predict,
+     'train': run_train}[args.command](args)
   except ValueError as error:
     print('resnet-v2 %s: error: %s' % (args.command, error), file=sys.stderr)
     return 1
