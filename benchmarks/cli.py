@@ -207,6 +207,7 @@ def run(args):
     timing.report('%s: %s' % (name, info), times)
   ours = stats(durations['resnet_v2'])
   result = {
+      'command': ' '.join(['python -m benchmarks'] + args.argv),
       'model': args.model, 'batch_size': args.batch_size,
       'image_size': args.image_size, 'mode': args.mode,
       'precision': args.precision, 'device': args.device,
@@ -257,8 +258,13 @@ def main(argv=None):
   check_args(parser, args)
   if args.intra_threads or args.inter_threads:
     # For Keras's eager runtime; graph sessions take it from their config.
-    tf.config.threading.set_intra_op_parallelism_threads(args.intra_threads)
-    tf.config.threading.set_inter_op_parallelism_threads(args.inter_threads)
+    try:
+      tf.config.threading.set_intra_op_parallelism_threads(args.intra_threads)
+      tf.config.threading.set_inter_op_parallelism_threads(args.inter_threads)
+    except RuntimeError:
+      print('note: TensorFlow\'s eager runtime was already started in this '
+            'process, so --threads applies to resnet_v2\'s session only, not '
+            'to Keras.', file=sys.stderr)
   if args.peak_rss_of:
     peak_rss_child(args)
     return 0

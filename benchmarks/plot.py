@@ -26,10 +26,21 @@ def load_results(paths):
 
 
 def label(result):
-  return '%s\n%s %s%s' % (result['model'].replace('resnet_v2_', 'R'),
-                          result['mode'].replace('forward-backward', 'fwd+bwd'),
-                          result['precision'],
-                          ' XLA' if result.get('xla') else '')
+  """Model, mode and precision, then whatever else sets the run apart."""
+  extras = []
+  if result.get('xla'):
+    extras.append('XLA')
+  if result.get('data_format', 'NHWC') != 'NHWC':
+    extras.append(result['data_format'])
+  if result.get('feed'):
+    extras.append('feed')
+  if any(result.get('threads', [0, 0])):
+    extras.append('threads %d:%d' % tuple(result['threads']))
+  extras.extend('no ' + name for name in result.get('disabled_rewrites', []))
+  return '%s\n%s %s%s' % (
+      result['model'].replace('resnet_v2_', 'R'),
+      result['mode'].replace('forward-backward', 'fwd+bwd'),
+      result['precision'], ''.join('\n' + e for e in extras))
 
 
 def plot_results(paths, png_path):

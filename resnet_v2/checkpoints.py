@@ -176,8 +176,9 @@ def restore(session, checkpoint_path, variables=None, scope_map=None,
   Args:
     session: The `tf.compat.v1.Session` of the net's graph.
     checkpoint_path: Checkpoint prefix or directory.
-    variables: Variables to restore; default every global variable of the
-      session's graph.
+    variables: Variables to restore; default the model variables of the
+      session's graph (every variable the nets create, not optimizer slots
+      or the global step).
     scope_map: Optional {model scope: checkpoint scope}.
     exclude: fnmatch patterns of model variable names not to restore.
 
@@ -190,7 +191,7 @@ def restore(session, checkpoint_path, variables=None, scope_map=None,
   """
   with session.graph.as_default():
     if variables is None:
-      variables = tf.compat.v1.global_variables()
+      variables = tf.compat.v1.model_variables()
     plan, path = plan_restore(variables, checkpoint_path, scope_map, exclude)
     saver = tf.compat.v1.train.Saver(
         {key: variable for variable, key in plan.assignments},

@@ -33,6 +33,8 @@ def test_json_holds_the_schema_and_consistent_numbers(tmp_path, capsys):
   assert (result['mode'], result['precision'], result['device']) == (
       'forward', 'fp32', 'cpu')
   assert result['threads'] == [2, 1]
+  assert result['command'].startswith('python -m benchmarks --model '
+                                      'resnet_v2_50')
   times = result['step_times_s']
   assert len(times) == 3
   assert result['mean_s'] == pytest.approx(sum(times) / 3)
