@@ -6,11 +6,11 @@ import os
 import resource
 import subprocess
 import sys
-import tempfile
 
 import tensorflow as tf
 
 import resnet_v2
+from resnet_v2 import files
 from resnet_v2 import runtime
 from resnet_v2 import timing
 from benchmarks import steps
@@ -171,15 +171,8 @@ def stats(durations):
 
 def write_json(path, result):
   """Writes result to path atomically (temp file, then rename)."""
-  directory = os.path.dirname(os.path.abspath(path))
-  handle, temp = tempfile.mkstemp(dir=directory, suffix='.tmp')
-  try:
-    with os.fdopen(handle, 'w') as out:
-      json.dump(result, out, indent=1)
-    os.replace(temp, path)
-  except BaseException:
-    os.unlink(temp)
-    raise
+  with files.atomic_write(path, 'w') as out:
+    json.dump(result, out, indent=1)
 
 
 def describe(args):

@@ -1,8 +1,8 @@
 """A PNG of time per batch across the runs of several --json result files."""
 
 import json
-import os
-import tempfile
+
+from resnet_v2 import files
 
 
 def load_results(paths):
@@ -77,14 +77,8 @@ def plot_results(paths, png_path):
                  fontsize=9)
   axes.legend()
   figure.tight_layout()
-  directory = os.path.dirname(os.path.abspath(png_path))
-  handle, temp = tempfile.mkstemp(dir=directory, suffix='.png')
-  os.close(handle)
   try:
-    figure.savefig(temp, dpi=100)
-    os.replace(temp, png_path)
-  except BaseException:
-    os.unlink(temp)
-    raise
+    with files.atomic_write(png_path) as out:
+      figure.savefig(out, format='png', dpi=100)
   finally:
     pyplot.close(figure)

@@ -7,6 +7,8 @@ import tempfile
 
 import tensorflow as tf
 
+from resnet_v2 import files
+
 
 def serving_key(end_point):
   """A signature output name for an end point ('resnet_v2_50/block4' ->
@@ -73,14 +75,6 @@ def export_frozen_graph(session, output_tensors, path):
   frozen = tf.compat.v1.graph_util.convert_variables_to_constants(
       session, session.graph.as_graph_def(), names)
   frozen = tf.compat.v1.graph_util.remove_training_nodes(frozen)
-  directory = os.path.dirname(os.path.abspath(path))
-  handle, temp = tempfile.mkstemp(dir=directory, suffix='.pb.tmp')
-  try:
-    with os.fdopen(handle, 'wb') as out:
-      out.write(frozen.SerializeToString())
-    os.replace(temp, path)
-  except BaseException:
-    if os.path.exists(temp):
-      os.unlink(temp)
-    raise
+  with files.atomic_write(path) as out:
+    out.write(frozen.SerializeToString())
   return names

@@ -8,7 +8,6 @@ chosen end_points of many files to one .npz, atomically.
 
 import os
 import sys
-import tempfile
 import time
 
 import numpy as np
@@ -16,6 +15,7 @@ import tensorflow as tf
 
 import resnet_v2
 from resnet_v2 import checkpoints
+from resnet_v2 import files
 from resnet_v2 import labels
 from resnet_v2 import preprocessing
 from resnet_v2 import timing
@@ -168,16 +168,8 @@ class ImageModel:
 
 def write_npz_atomically(path, arrays):
   """Writes arrays to path via a temp file and rename: never half-written."""
-  directory = os.path.dirname(os.path.abspath(path)) or '.'
-  handle, temp = tempfile.mkstemp(dir=directory, suffix='.npz.tmp')
-  try:
-    with os.fdopen(handle, 'wb') as out:
-      np.savez(out, **arrays)
-    os.replace(temp, path)
-  except BaseException:
-    if os.path.exists(temp):
-      os.unlink(temp)
-    raise
+  with files.atomic_write(path) as out:
+    np.savez(out, **arrays)
 
 
 def extract_features(inputs, output, model='resnet_v2_50', end_points=(

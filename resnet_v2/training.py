@@ -12,13 +12,13 @@ loses at most the epoch in progress).
 import collections
 import json
 import os
-import tempfile
 import time
 
 import numpy as np
 import tensorflow as tf
 
 from resnet_v2 import cifar
+from resnet_v2 import files
 from resnet_v2.arg_scope import arg_scope
 from resnet_v2.arg_scope import resnet_arg_scope
 from resnet_v2 import timing
@@ -73,11 +73,10 @@ def augment(images, rng, pad=4):
   return out
 
 
-def _write_json_atomically(path, data):
-  handle, temp = tempfile.mkstemp(dir=os.path.dirname(path), suffix='.tmp')
-  with os.fdopen(handle, 'w') as out:
+def write_json(path, data):
+  """Writes data as JSON to path, whole or not at all."""
+  with files.atomic_write(path, 'w') as out:
     json.dump(data, out)
-  os.replace(temp, path)
 
 
 class Trainer:
@@ -261,8 +260,7 @@ class Trainer:
           'train_loss': float(np.mean(losses)),
           'train_error': float(np.mean(errors)),
           'test_accuracy': accuracy, 'seconds': time.time() - started})
-      _write_json_atomically(os.path.join(self.model_dir, HISTORY_NAME),
-                             history)
+      write_json(os.path.join(self.model_dir, HISTORY_NAME), history)
       log('epoch %d/%d: loss %.4f, train error %.4f, test accuracy %.4f '
           '(%.0f s)' % (epoch + 1, config.epochs, np.mean(losses),
                         np.mean(errors), accuracy, time.time() - started))

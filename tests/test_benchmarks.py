@@ -21,7 +21,7 @@ FIELDS = {'model', 'batch_size', 'image_size', 'mode', 'precision', 'device',
 def run_cli(tmp_path, *extra):
   path = tmp_path / 'result.json'
   assert cli.main(TINY + ['--json', str(path)] + list(extra)) == 0
-  assert not [p for p in tmp_path.iterdir() if p.suffix == '.tmp']
+  assert not [p for p in tmp_path.iterdir() if p.name.startswith('.tmp_')]
   return json.loads(path.read_text())
 
 

@@ -1,0 +1,34 @@
+"""Writing files whole or not at all."""
+
+import contextlib
+import os
+import tempfile
+
+
+@contextlib.contextmanager
+def atomic_write(path, mode='wb'):
+  """Yields a file object whose contents replace `path` only on success.
+
+  The data goes to a temporary file beside `path`, renamed over it when the
+  block ends without an exception (an interrupt included), so readers see
+  the old file or the new one, never half of one. The new file gets the
+  permissions an ordinary `open` would give it.
+
+  Args:
+    path: The file to write.
+    mode: 'wb' or 'w'.
+  """
+  directory = os.path.dirname(os.path.abspath(path))
+  handle, temp = tempfile.mkstemp(dir=directory, prefix='.tmp_',
+                                  suffix=os.path.basename(path))
+  try:
+    with os.fdopen(handle, mode) as out:
+      yield out
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(temp, 0o666 & ~umask)
+    os.replace(temp, path)
+  except BaseException:
+    if os.path.exists(temp):
+      os.unlink(temp)
+    raise
