@@ -84,8 +84,7 @@ def run(data, depths=(20, 56), epochs=12, batch_size=64, out=None,
   results['seconds'] = time.time() - started
   if out:
     os.makedirs(out, exist_ok=True)
-    training._write_json_atomically(os.path.join(out, 'results.json'),  # pylint: disable=protected-access
-                                    results)
+    training.write_json(os.path.join(out, 'results.json'), results)
     plot(results, out)
   return results
 
@@ -112,7 +111,7 @@ def plot(results, out):
   figure, axes = pyplot.subplots(figsize=(7, 4.5))
   for name, net in results['nets'].items():
     steps = np.array(net['steps'])
-    window = 10
+    window = min(10, len(steps))  # short runs have fewer steps
     smooth = np.convolve(steps[:, 2], np.ones(window) / window, 'valid')
     axes.plot(steps[window - 1:, 0], 100 * smooth,
               linestyle='--' if name.startswith('plain') else '-', label=name)

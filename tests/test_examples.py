@@ -27,3 +27,24 @@ def test_cached_features_are_reused(tmp_path, monkeypatch):
   pooled = transfer_digits.cached_features(model, images, 'global_pool',
                                            str(cache))
   assert pooled.shape == (1797, 16)
+
+
+def test_degradation_experiment_end_to_end(tmp_path):
+  from examples import degradation  # pylint: disable=g-import-not-at-top
+  data = degradation.digits_dataset(image_size=16)
+  small = data._replace(train_images=data.train_images[:128],
+                        train_labels=data.train_labels[:128],
+                        test_images=data.test_images[:64],
+                        test_labels=data.test_labels[:64])
+  results = degradation.run(small, depths=(8, 14), epochs=1, batch_size=32,
+                            out=str(tmp_path), log=lambda line: None)
+  assert sorted(results['nets']) == ['plain-14', 'plain-8', 'resnet-14',
+                                     'resnet-8']
+  plain, residual = results['nets']['plain-14'], results['nets']['resnet-14']
+  # Every conv weight has a norm; the residual net has 2 projection convs.
+  assert len(residual['gradient_norms_initial']) == len(
+      plain['gradient_norms_initial']) + 2 == 14 + 2
+  assert len(plain['steps']) == 4
+  for name in ('training_error.png', 'gradient_norms.png', 'results.json'):
+    assert (tmp_path / name).stat().st_size > 1000
+  assert '| plain-14 |' in degradation.table(results)
