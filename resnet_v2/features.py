@@ -75,13 +75,14 @@ class ImageModel:
       ones were trained at), else 224.
     num_classes: Logits to build; default what the checkpoint has, or None.
     scope_map: Optional {model scope: checkpoint scope} for the restore.
+    seed: Graph-level random seed, so random weights are reproducible.
 
   Raises:
     ValueError: on an unknown model or an unusable checkpoint.
   """
 
   def __init__(self, model, checkpoint=None, image_size=None,
-               num_classes=None, scope_map=None):
+               num_classes=None, scope_map=None, seed=None):
     if model not in resnet_v2.NETS:
       raise ValueError('Unknown model %r; choose from %s.' %
                        (model, sorted(resnet_v2.NETS)))
@@ -95,6 +96,8 @@ class ImageModel:
         if checkpoint else resnet_v2.default_image_size)
     self.graph = tf.Graph()
     with self.graph.as_default():
+      if seed is not None:
+        tf.compat.v1.set_random_seed(seed)
       self._path = tf.compat.v1.placeholder(tf.string, [], name='path')
       self._image = preprocessing.preprocess_for_eval(
           preprocessing.read_image(self._path), self.image_size,
