@@ -17,10 +17,11 @@ def tiny_net(images, num_classes=5, scope='tiny', **kwargs):
                              spatial_squeeze=num_classes is not None, **kwargs)
 
 
-def randomize(session, rng, variables=None):
-  """Loads random values (positive where batch norm needs it); returns them."""
+def random_values(variables, rng):
+  """{variable: random value}: He-scaled weights, gamma and moving variance
+  in [0.5, 1.5] (batch norm needs them positive), the rest N(0, 0.2)."""
   values = {}
-  for v in variables or tf.compat.v1.global_variables():
+  for v in variables:
     shape = v.shape.as_list()
     if v.op.name.endswith(('gamma', 'moving_variance')):
       value = rng.uniform(0.5, 1.5, shape)
@@ -28,9 +29,16 @@ def randomize(session, rng, variables=None):
       value = rng.normal(0, np.sqrt(2.0 / max(1, np.prod(shape[:-1]))), shape)
     else:
       value = rng.normal(0, 0.2, shape)
-    values[v.op.name] = value.astype(np.float32)
-    v.load(values[v.op.name], session)
+    values[v] = value.astype(np.float32)
   return values
+
+
+def randomize(session, rng, variables=None):
+  """Loads random_values into the variables; returns {name: value}."""
+  values = random_values(variables or tf.compat.v1.global_variables(), rng)
+  for v, value in values.items():
+    v.load(value, session)
+  return {v.op.name: value for v, value in values.items()}
 
 
 def write_checkpoint(path, build, rng, extra=None):

@@ -5,6 +5,7 @@ import pytest
 import tensorflow as tf
 
 import resnet_v2
+from nets_for_tests import randomize
 from reference_resnet import resnet_v2_forward
 
 GraphKeys = tf.compat.v1.GraphKeys
@@ -98,22 +99,6 @@ def tiny_net(inputs, is_training, **kwargs):
                              is_training=is_training, scope='tiny', **kwargs)
 
 
-def randomize_variables(session, rng):
-  """Gives every variable random values (positive where BN needs it)."""
-  values = {}
-  for v in tf.compat.v1.global_variables():
-    shape = v.shape.as_list()
-    if v.op.name.endswith(('gamma', 'moving_variance')):
-      value = rng.uniform(0.5, 1.5, shape)
-    elif v.op.name.endswith('weights'):
-      value = rng.normal(0, np.sqrt(2.0 / np.prod(shape[:-1])), shape)
-    else:
-      value = rng.normal(0, 0.3, shape)
-    values[v.op.name] = value.astype(np.float32)
-    v.load(values[v.op.name], session)
-  return values
-
-
 @pytest.mark.parametrize('is_training', [False, True])
 def test_outputs_agree_with_an_independent_implementation(session, rng,
                                                           is_training):
@@ -121,7 +106,7 @@ def test_outputs_agree_with_an_independent_implementation(session, rng,
   logits, end_points = tiny_net(tf.constant(images), is_training,
                                 spatial_squeeze=True)
   session.run(tf.compat.v1.global_variables_initializer())
-  weights = randomize_variables(session, rng)
+  weights = randomize(session, rng)
   expected_logits, expected_blocks = resnet_v2_forward(
       images, weights, 'tiny', TINY_UNITS, is_training)
   got, want = session.run([(logits, end_points['tiny/block1']),
@@ -159,7 +144,7 @@ def test_reuse_shares_every_variable(session, rng):
   second, _ = tiny_net(images, is_training=False, reuse=True)
   assert len(tf.compat.v1.global_variables()) == count
   session.run(tf.compat.v1.global_variables_initializer())
-  randomize_variables(session, rng)
+  randomize(session, rng)
   a, b = session.run([first, second])
   np.testing.assert_array_equal(a, b)
 
@@ -174,7 +159,7 @@ def test_without_arg_scope_the_published_net_is_built(session, rng):
   assert bare_losses == sum(1 for v in tf.compat.v1.global_variables()
                             if v.op.name.endswith('weights'))
   session.run(tf.compat.v1.global_variables_initializer())
-  randomize_variables(session, rng)
+  randomize(session, rng)
   a, b = session.run([bare, scoped])
   np.testing.assert_array_equal(a, b)
 
@@ -272,7 +257,7 @@ def test_nchw_computes_what_nhwc_computes(session, rng, is_training):
                                is_training, reuse=True, data_format='NCHW')
   assert nchw.shape.as_list() == [2, 5, 1, 1]
   session.run(tf.compat.v1.global_variables_initializer())
-  randomize_variables(session, rng)
+  randomize(session, rng)
   for key in ('tiny/block1', 'tiny/postnorm', 'predictions'):
     a, b = session.run([nhwc_points[key], nchw_points[key]])
     np.testing.assert_allclose(a, b.transpose(0, 2, 3, 1), rtol=1e-5,

@@ -6,6 +6,7 @@ import tensorflow as tf
 
 import resnet_v2
 from resnet_v2 import runtime
+from nets_for_tests import random_values
 
 
 def test_bf16_config_turns_the_onednn_rewrite_on():
@@ -61,15 +62,7 @@ def test_bf16_features_agree_with_fp32(rng):
               resnet_v2.resnet_v2_block('block2', 16, 2, 1)]
     features, _ = resnet_v2.resnet_v2(images, blocks, is_training=False,
                                       spatial_squeeze=True)
-    values = {}
-    for v in tf.compat.v1.global_variables():
-      shape = v.shape.as_list()
-      if v.op.name.endswith(('gamma', 'moving_variance')):
-        values[v] = rng.uniform(0.5, 1.5, shape)
-      elif v.op.name.endswith('weights'):
-        values[v] = rng.normal(0, np.sqrt(2 / np.prod(shape[:-1])), shape)
-      else:
-        values[v] = rng.normal(0, 0.1, shape)
+    values = random_values(tf.compat.v1.global_variables(), rng)
   fp32, fp32_graphs = run_with(runtime.session_config('fp32'), graph,
                                features, values)
   bf16, bf16_graphs = run_with(runtime.session_config('bf16'), graph,
