@@ -22,19 +22,14 @@ import time
 
 import numpy as np
 
+from examples import transfer_digits
 from resnet_v2 import datasets
 from resnet_v2 import training
 
 
 def digits_dataset(image_size=32, test_fraction=0.2, seed=0):
-  """scikit-learn's 1797 digits, upsampled to image_size, 3 channels."""
-  import tensorflow as tf  # pylint: disable=g-import-not-at-top
-  from sklearn import datasets as sk_datasets  # pylint: disable=g-import-not-at-top
-  digits = sk_datasets.load_digits()
-  pixels = (digits.images / 16.0 * 255)[..., None].astype(np.float32)
-  images = tf.image.resize(pixels, [image_size, image_size]).numpy()
-  images = np.repeat(np.clip(images.round(), 0, 255).astype(np.uint8), 3, -1)
-  labels = digits.target.astype(np.int64)
+  """The digits of `transfer_digits.load_digits_images`, split."""
+  images, labels = transfer_digits.load_digits_images(image_size)
   order = np.random.default_rng(seed).permutation(len(labels))
   test = int(len(labels) * test_fraction)
   return datasets.Dataset(images[order[test:]], labels[order[test:]],

@@ -24,27 +24,39 @@ NUM_CLASSES = 10
 
 
 def load_digits_images(image_size):
-  """Returns (uint8 images [N, size, size, 3], labels [N])."""
+  """scikit-learn's 1797 8x8 digits, bilinearly upsampled to image_size and
+  tiled to 3 channels.
+
+  Returns:
+    (uint8 images [1797, size, size, 3], int64 labels [1797]).
+  """
   from sklearn import datasets  # pylint: disable=g-import-not-at-top
   digits = datasets.load_digits()
-  pixels = (digits.images / 16.0 * 255).astype(np.uint8)[..., None]
-  images = tf.image.resize(pixels, [image_size, image_size],
-                           method='bilinear').numpy()
-  return np.repeat(images.round().astype(np.uint8), 3, -1), digits.target
+  pixels = (digits.images / 16.0 * 255)[..., None].astype(np.float32)
+  images = tf.image.resize(pixels, [image_size, image_size]).numpy()
+  images = np.clip(images.round(), 0, 255).astype(np.uint8)
+  return np.repeat(images, 3, -1), digits.target.astype(np.int64)
 
 
-def cached_features(model, images, end_point, cache_path):
-  """Pooled features of images, computed once and kept in cache_path."""
+def cached_features(model, images, end_point, cache_path, settings=''):
+  """Pooled features of images, computed once and kept in cache_path.
+
+  The cache is reused only when it was made with the same `settings` (a
+  string naming model, weights, size, end point and seed) and image count;
+  otherwise it is recomputed and replaced.
+  """
   if cache_path and os.path.exists(cache_path):
     cached = np.load(cache_path)
-    if cached['features'].shape[0] == len(images):
+    if (cached['features'].shape[0] == len(images) and 'settings' in cached
+        and str(cached['settings']) == settings):
       return cached['features']
   scaled = images.astype(np.float32) / 127.5 - 1.0   # Inception's [-1, 1]
   batches = [model.run(scaled[i:i + 64], [end_point])[end_point]
              for i in range(0, len(scaled), 64)]
   pooled = np.concatenate(batches).reshape(len(images), -1)
   if cache_path:
-    features.write_npz_atomically(cache_path, {'features': pooled})
+    features.write_npz_atomically(cache_path, {
+        'features': pooled, 'settings': np.array(settings)})
   return pooled
 
 
@@ -82,8 +94,10 @@ def run(model_name='resnet_v2_50', checkpoint=None, image_size=64,
         seed=0):
   """The whole example; returns (train accuracy, test accuracy)."""
   images, labels = load_digits_images(image_size)
-  model = features.ImageModel(model_name, checkpoint, image_size)
-  pooled = cached_features(model, images, end_point, cache_path)
+  model = features.ImageModel(model_name, checkpoint, image_size, seed=seed)
+  settings = 'model=%s checkpoint=%s size=%d end_point=%s seed=%d' % (
+      model_name, checkpoint, image_size, end_point, seed)
+  pooled = cached_features(model, images, end_point, cache_path, settings)
   order = np.random.default_rng(seed).permutation(len(labels))
   split = int(len(labels) * (1 - test_fraction))
   train, test = order[:split], order[split:]
@@ -103,10 +117,12 @@ def main(argv=None):
   parser.add_argument('--cache', default='digits_features.npz',
                       help='feature cache (default: %(default)s)')
   parser.add_argument('--steps', type=int, default=300)
+  parser.add_argument('--seed', type=int, default=0,
+                      help='seeds random weights, the split and the head')
   args = parser.parse_args(argv)
   train_accuracy, test_accuracy = run(
       args.model, args.checkpoint, args.image_size, args.end_point,
-      args.cache, args.steps)
+      args.cache, args.steps, seed=args.seed)
   print('digits, %s %s features, new softmax head: train accuracy %.3f, '
         'test accuracy %.3f (chance 0.100)' % (
             args.model, args.end_point, train_accuracy, test_accuracy))

@@ -15,18 +15,27 @@ def test_new_head_on_frozen_features_beats_chance(tmp_path):
   assert np.load(cache)['features'].shape == (1797, 2048)
 
 
-def test_cached_features_are_reused(tmp_path, monkeypatch):
+def test_cached_features_are_reused_only_for_the_same_settings(
+    tmp_path, monkeypatch):
   cache = tmp_path / 'digits.npz'
-  np.savez(cache, features=np.eye(1797, 16, dtype=np.float32))
+  np.savez(cache, features=np.eye(1797, 16, dtype=np.float32),
+           settings=np.array('seed=0'))
+  images, _ = transfer_digits.load_digits_images(32)
+  model = transfer_digits.features.ImageModel('resnet_v2_50', image_size=32)
+  real_run = model.run
 
   def no_net(*args, **kwargs):
     raise AssertionError('the backbone ran despite the cache')
-  monkeypatch.setattr(transfer_digits.features.ImageModel, 'run', no_net)
-  images, _ = transfer_digits.load_digits_images(32)
-  model = transfer_digits.features.ImageModel('resnet_v2_50', image_size=32)
+  monkeypatch.setattr(model, 'run', no_net)
   pooled = transfer_digits.cached_features(model, images, 'global_pool',
-                                           str(cache))
+                                           str(cache), 'seed=0')
   assert pooled.shape == (1797, 16)
+  # Other settings (another seed, model or checkpoint): recomputed.
+  monkeypatch.setattr(model, 'run', real_run)
+  pooled = transfer_digits.cached_features(model, images, 'global_pool',
+                                           str(cache), 'seed=1')
+  assert pooled.shape == (1797, 2048)
+  assert str(np.load(cache)['settings']) == 'seed=1'
 
 
 def test_degradation_experiment_end_to_end(tmp_path):
