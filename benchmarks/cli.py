@@ -169,12 +169,6 @@ def stats(durations):
   return {'step_times_s': durations, 'mean_s': mean, 'std_s': sd}
 
 
-def write_json(path, result):
-  """Writes result to path atomically (temp file, then rename)."""
-  with files.atomic_write(path, 'w') as out:
-    json.dump(result, out, indent=1)
-
-
 def describe(args):
   return '%s %s %s batch %d %dx%d %s on %s' % (
       args.model, args.mode, args.precision, args.batch_size, args.image_size,
@@ -263,6 +257,6 @@ def main(argv=None):
     return 0
   result = run(args)
   if args.json:
-    write_json(args.json, result)
+    files.write_json(args.json, result, indent=1)
     print('wrote %s' % args.json)
   return 0

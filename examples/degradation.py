@@ -24,6 +24,7 @@ import numpy as np
 
 from examples import transfer_digits
 from resnet_v2 import datasets
+from resnet_v2 import files
 from resnet_v2 import training
 
 
@@ -79,7 +80,7 @@ def run(data, depths=(20, 56), epochs=12, batch_size=64, out=None,
   results['seconds'] = time.time() - started
   if out:
     os.makedirs(out, exist_ok=True)
-    training.write_json(os.path.join(out, 'results.json'), results)
+    files.write_json(os.path.join(out, 'results.json'), results)
     plot(results, out)
   return results
 

@@ -1,6 +1,7 @@
 """Writing files whole or not at all."""
 
 import contextlib
+import json
 import os
 import tempfile
 
@@ -32,3 +33,9 @@ def atomic_write(path, mode='wb'):
     if os.path.exists(temp):
       os.unlink(temp)
     raise
+
+
+def write_json(path, data, indent=None):
+  """Writes data as JSON to path, whole or not at all."""
+  with atomic_write(path, 'w') as out:
+    json.dump(data, out, indent=indent)

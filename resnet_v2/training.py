@@ -73,12 +73,6 @@ def augment(images, rng, pad=4):
   return out
 
 
-def write_json(path, data):
-  """Writes data as JSON to path, whole or not at all."""
-  with files.atomic_write(path, 'w') as out:
-    json.dump(data, out)
-
-
 class Trainer:
   """Builds the nets for `dataset` and trains them into `model_dir`.
 
@@ -260,7 +254,7 @@ class Trainer:
           'train_loss': float(np.mean(losses)),
           'train_error': float(np.mean(errors)),
           'test_accuracy': accuracy, 'seconds': time.time() - started})
-      write_json(os.path.join(self.model_dir, HISTORY_NAME), history)
+      files.write_json(os.path.join(self.model_dir, HISTORY_NAME), history)
       log('epoch %d/%d: loss %.4f, train error %.4f, test accuracy %.4f '
           '(%.0f s)' % (epoch + 1, config.epochs, np.mean(losses),
                         np.mean(errors), accuracy, time.time() - started))
