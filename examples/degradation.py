@@ -15,7 +15,6 @@ trained with the same budget, on scikit-learn's bundled digits upsampled to
 """
 
 import argparse
-import json
 import os
 import sys
 import time

@@ -33,4 +33,34 @@ from resnet_v2.nets import resnet_v2_50
 from resnet_v2.nets import resnet_v2_block
 from resnet_v2.nets import resnet_v2_blocks
 
+__all__ = [
+    'Block',
+    'NETS',
+    'Root',
+    'arg_scope',
+    'basic_v1',
+    'batch_norm',
+    'bottleneck',
+    'bottleneck_v1',
+    'cifar_resnet',
+    'conv2d',
+    'conv2d_same',
+    'default_image_size',
+    'max_pool2d',
+    'resnet',
+    'resnet_arg_scope',
+    'resnet_v1_50',
+    'resnet_v1_block',
+    'resnet_v2',
+    'resnet_v2_101',
+    'resnet_v2_152',
+    'resnet_v2_200',
+    'resnet_v2_50',
+    'resnet_v2_block',
+    'resnet_v2_blocks',
+    'softmax',
+    'stack_blocks_dense',
+    'subsample',
+]
+
 __version__ = '0.1.0'

@@ -1,7 +1,6 @@
 """resnet_arg_scope and the defaults the nets build under."""
 
 import numpy as np
-import pytest
 import tensorflow as tf
 from tf_slim.ops.arg_scope import arg_scope_func_key
 

@@ -11,7 +11,6 @@ import importlib.util
 import pathlib
 import types
 
-import pytest
 import tensorflow as tf
 from tensorflow.python.framework import test_util  # pylint: disable=g-direct-tensorflow-import
 
