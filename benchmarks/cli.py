@@ -6,6 +6,7 @@ import os
 import resource
 import subprocess
 import sys
+import tempfile
 
 import tensorflow as tf
 
@@ -22,9 +23,20 @@ arguments: resnet_v2_152, batch 32, 224x224, forward, fp32, on the best
 device. Also reports FLOPs per image (counted from the graph), achieved
 GFLOP/s and the peak resident memory of a forward run in a fresh process.
 
+oneDNN: TensorFlow decides when it loads whether its CPU ops use oneDNN
+(TF_ENABLE_ONEDNN_OPTS=1/0; default on for CPUs with AVX-512 VNNI, BF16 or
+AMX). `--onednn on|off` runs the timing in a child process with that
+setting; `--onednn best` runs both and reports each implementation in its
+fastest setting (so `--compare keras --onednn best` compares against
+Keras's best on this machine). `--batch-sizes 1,8,32` sweeps batch sizes,
+each in fresh child processes; `--sweep-plot PNG` draws latency and
+images/s against batch size.
+
 Plot mode: `python -m benchmarks --plot out.png a.json b.json ...` draws the
 time per batch of earlier --json results (needs matplotlib:
 pip install 'resnet_v2[plot]')."""
+
+ONEDNN_SETTINGS = {'on': ['1'], 'off': ['0'], 'best': ['1', '0']}
 
 
 def parse_threads(text):
@@ -49,6 +61,18 @@ def positive_int(text):
   if value < 1:
     raise argparse.ArgumentTypeError('must be an integer >= 1, got %r' % text)
   return value
+
+
+def batch_size_list(text):
+  try:
+    values = [int(part) for part in text.split(',')]
+  except ValueError:
+    values = []
+  if not values or min(values) < 1:
+    raise argparse.ArgumentTypeError(
+        'must be a comma-separated list of integers >= 1, e.g. 1,8,32; got '
+        '%r' % text)
+  return values
 
 
 def build_parser():
@@ -93,6 +117,15 @@ def build_parser():
   parser.add_argument('--compare', choices=['keras'],
                       help='also time keras.applications ResNet V2 '
                       '(weights=None, fp32) interleaved, in the same process')
+  parser.add_argument('--onednn', choices=['default', 'on', 'off', 'best'],
+                      default='default', help='oneDNN setting: as TensorFlow '
+                      'chooses for this CPU (default), on, off, or best of '
+                      'both per implementation (child processes)')
+  parser.add_argument('--batch-sizes', type=batch_size_list, metavar='B,B,..',
+                      help='sweep these batch sizes (child processes); '
+                      'overrides --batch-size')
+  parser.add_argument('--sweep-plot', metavar='PNG',
+                      help='with --batch-sizes: plot latency and images/s')
   parser.add_argument('--no-memory', action='store_true',
                       help='skip the peak-memory runs (fresh processes)')
   parser.add_argument('--json', metavar='PATH',
@@ -109,6 +142,8 @@ def build_parser():
 def check_args(parser, args):
   if args.results and not args.plot:
     parser.error('result files are only read with --plot PNG')
+  if args.sweep_plot and not args.batch_sizes:
+    parser.error('--sweep-plot needs --batch-sizes')
   if args.burn_in < 0:
     parser.error('--burn-in must be >= 0')
   if args.image_size < 32:
@@ -183,6 +218,11 @@ def run(args):
     if args.compare:
       memory['keras'] = measure_peak_rss('keras', args.argv)
   project = make_project_step(args)
+  effective = runtime.effective_precision(project.session, project.target,
+                                          project.feed)
+  if effective != args.precision:
+    raise RuntimeError('asked for %s, but the convolutions ran in %s; '
+                       'nothing timed.' % (args.precision, effective))
   runners = {'resnet_v2': project}
   if args.compare:
     keras_step = make_keras_step(args)
@@ -199,6 +239,10 @@ def run(args):
       'image_size': args.image_size, 'mode': args.mode,
       'precision': args.precision, 'device': args.device,
       'device_name': steps.device_name(args.device),
+      'effective_precision': effective,
+      'onednn': runtime.onednn_enabled(),
+      'onednn_max_cpu_isa': os.environ.get('ONEDNN_MAX_CPU_ISA'),
+      'cpu_flags': steps.cpu_isa_flags(),
       'data_format': args.data_format, 'tensorflow': tf.__version__,
       'threads': list(args.threads), 'xla': args.xla,
       'disabled_rewrites': args.disable_rewrite, 'feed': args.feed,
@@ -226,8 +270,99 @@ def run(args):
         name, theirs['mean_s'], theirs['std_s'],
         ', peak RSS %.2f GiB' % (memory['keras'] / 2**30)
         if 'keras' in memory else '', result['ratio_to_keras']))
-  print('device: %s; TensorFlow %s' % (result['device_name'], tf.__version__))
+  print('device: %s; TensorFlow %s; oneDNN %s' % (
+      result['device_name'], tf.__version__,
+      'on' if result['onednn'] else 'off'))
   return result
+
+
+def strip_options(argv, names):
+  """argv without the options in `names` and their values."""
+  kept, skip = [], False
+  for item in argv:
+    if skip:
+      skip = False
+    elif item in names:
+      skip = True
+    elif not any(item.startswith(name + '=') for name in names):
+      kept.append(item)
+  return kept
+
+
+def run_child(argv, setting):
+  """Runs one timing in a child process with TF_ENABLE_ONEDNN_OPTS=setting.
+
+  Returns:
+    Its result dict, or None when the child refused the setting (e.g. bf16
+    with oneDNN off), after saying so.
+  """
+  with tempfile.TemporaryDirectory() as temp:
+    path = os.path.join(temp, 'result.json')
+    command = [sys.executable, '-m', 'benchmarks'] + argv + [
+        '--onednn', 'default', '--json', path]
+    print('running (TF_ENABLE_ONEDNN_OPTS=%s): %s' % (
+        setting, ' '.join(command[1:])), flush=True)
+    done = subprocess.run(command, capture_output=True, text=True,
+                          check=False, env=dict(
+                              os.environ, TF_ENABLE_ONEDNN_OPTS=setting))
+    summary = [line for line in done.stdout.splitlines()
+               if 's/batch' in line]
+    print('\n'.join(summary), flush=True)
+    if done.returncode:
+      reason = done.stderr.strip().splitlines()[-1:] or ['no output']
+      if 'cannot run here' in reason[0]:
+        print('skipped oneDNN=%s: %s' % (setting, reason[0]))
+        return None
+      raise RuntimeError('child run failed:\n%s' % done.stderr[-3000:])
+    with open(path) as handle:
+      return json.load(handle)
+
+
+def best_of(results):
+  """One result from runs in several oneDNN settings: each implementation's
+  fastest, with every run kept under 'runs'."""
+  results = [r for r in results if r]
+  if not results:
+    raise RuntimeError('no oneDNN setting could run this configuration.')
+  best = dict(min(results, key=lambda r: r['mean_s']))
+  best['runs'] = [{'onednn': r['onednn'], 'mean_s': r['mean_s'],
+                   'keras_mean_s': r.get('keras', {}).get('mean_s')}
+                  for r in results]
+  with_keras = [r for r in results if 'keras' in r]
+  if with_keras:
+    keras_best = min(with_keras, key=lambda r: r['keras']['mean_s'])
+    best['keras'] = dict(keras_best['keras'], onednn=keras_best['onednn'])
+    best['ratio_to_keras'] = best['mean_s'] / best['keras']['mean_s']
+  return best
+
+
+def run_settings(args, batch_size=None):
+  """Times args in child processes per oneDNN setting; returns best_of."""
+  argv = strip_options(args.argv, ('--onednn', '--batch-sizes', '--json',
+                                   '--sweep-plot'))
+  if batch_size is not None:
+    argv = strip_options(argv, ('--batch-size',)) + [
+        '--batch-size', str(batch_size)]
+  settings = ONEDNN_SETTINGS.get(args.onednn) or [
+      '1' if runtime.onednn_enabled() else '0']
+  best = best_of([run_child(argv, setting) for setting in settings])
+  best['command'] = ' '.join(['python -m benchmarks'] + args.argv)
+  line = '%s batch %d: resnet_v2 %.3f s (oneDNN %s)' % (
+      best['model'], best['batch_size'], best['mean_s'],
+      'on' if best['onednn'] else 'off')
+  if 'keras' in best:
+    line += ', keras %.3f s (oneDNN %s), ratio %.3f' % (
+        best['keras']['mean_s'], 'on' if best['keras']['onednn'] else 'off',
+        best['ratio_to_keras'])
+  print('best: ' + line, flush=True)
+  return best
+
+
+def run_sweep(args):
+  """Runs every batch size of --batch-sizes; returns the sweep dict."""
+  rows = [run_settings(args, batch_size) for batch_size in args.batch_sizes]
+  return {'command': ' '.join(['python -m benchmarks'] + args.argv),
+          'model': args.model, 'sweep': rows}
 
 
 def main(argv=None):
@@ -255,7 +390,16 @@ def main(argv=None):
   if args.peak_rss_of:
     peak_rss_child(args)
     return 0
-  result = run(args)
+  if args.batch_sizes:
+    result = run_sweep(args)
+    if args.sweep_plot:
+      from benchmarks import plot  # pylint: disable=g-import-not-at-top
+      plot.plot_sweep(result, args.sweep_plot)
+      print('wrote %s' % args.sweep_plot)
+  elif args.onednn != 'default':
+    result = run_settings(args)
+  else:
+    result = run(args)
   if args.json:
     files.write_json(args.json, result, indent=1)
     print('wrote %s' % args.json)

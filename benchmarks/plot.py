@@ -51,13 +51,7 @@ def plot_results(paths, png_path):
     ImportError: when matplotlib is missing, saying how to install it.
   """
   results = load_results(paths)
-  try:
-    import matplotlib  # pylint: disable=g-import-not-at-top
-    matplotlib.use('Agg')
-    from matplotlib import pyplot  # pylint: disable=g-import-not-at-top
-  except ImportError as error:
-    raise ImportError("--plot needs matplotlib: pip install 'resnet_v2[plot]'"
-                      ) from error
+  pyplot = _pyplot()
   figure, axes = pyplot.subplots(figsize=(max(6, 1.3 * len(results)), 4.5))
   positions = range(len(results))
   axes.bar([p - 0.2 for p in positions], [r['mean_s'] for r in results], 0.4,
@@ -77,6 +71,57 @@ def plot_results(paths, png_path):
                  fontsize=9)
   axes.legend()
   figure.tight_layout()
+  _save(figure, pyplot, png_path)
+
+
+def plot_sweep(sweep, png_path):
+  """Draws seconds per batch and images/s against batch size, ours and
+  Keras's (each in its best oneDNN setting), from a --batch-sizes result.
+
+  Raises:
+    ImportError: when matplotlib is missing, saying how to install it.
+  """
+  pyplot = _pyplot()
+  rows = sweep['sweep']
+  sizes = [r['batch_size'] for r in rows]
+  figure, (latency, throughput) = pyplot.subplots(1, 2, figsize=(10, 4.2))
+  series = [('resnet_v2 (%s)' % rows[0]['precision'],
+             [r['mean_s'] for r in rows])]
+  if all('keras' in r for r in rows):
+    series.append(('keras (fp32)', [r['keras']['mean_s'] for r in rows]))
+  for name, means in series:
+    latency.plot(sizes, means, marker='o', label=name)
+    throughput.plot(sizes, [b / m for b, m in zip(sizes, means)], marker='o',
+                    label=name)
+  for axes, ylabel in ((latency, 'seconds per batch'),
+                       (throughput, 'images per second')):
+    axes.set_xscale('log', base=2)
+    axes.set_xticks(sizes)
+    axes.set_xticklabels([str(s) for s in sizes])
+    axes.set_xlabel('batch size')
+    axes.set_ylabel(ylabel)
+    axes.grid(alpha=0.3)
+    axes.legend()
+  latency.set_yscale('log')
+  figure.suptitle('%s forward, %dx%d, %s' % (
+      sweep['model'], rows[0]['image_size'], rows[0]['image_size'],
+      rows[0].get('device_name', '')), fontsize=9)
+  figure.tight_layout()
+  _save(figure, pyplot, png_path)
+
+
+def _pyplot():
+  try:
+    import matplotlib  # pylint: disable=g-import-not-at-top
+    matplotlib.use('Agg')
+    from matplotlib import pyplot  # pylint: disable=g-import-not-at-top
+  except ImportError as error:
+    raise ImportError("plots need matplotlib: pip install 'resnet_v2[plot]'"
+                      ) from error
+  return pyplot
+
+
+def _save(figure, pyplot, png_path):
   try:
     with files.atomic_write(png_path) as out:
       figure.savefig(out, format='png', dpi=100)

@@ -46,11 +46,11 @@ class ProjectStep:
     with self.graph.as_default(), tf.device('/%s:0' % device):
       if feed:
         images = tf.compat.v1.placeholder(tf.float32, shape, name='images')
-        self._feed = {images: rng.uniform(-1, 1, shape).astype(np.float32)}
+        self.feed = {images: rng.uniform(-1, 1, shape).astype(np.float32)}
       else:
         images = tf.Variable(tf.random.uniform(shape, -1, 1), trainable=False,
                              name='images')
-        self._feed = None
+        self.feed = None
       training = mode == 'forward-backward'
       logits, end_points = getattr(resnet_v2, model)(
           images, num_classes=NUM_CLASSES, is_training=training,
@@ -63,18 +63,18 @@ class ProjectStep:
         gradients = tf.gradients(loss, variables)
         with tf.control_dependencies(tf.compat.v1.get_collection(
             tf.compat.v1.GraphKeys.UPDATE_OPS)):
-          self._target = tf.compat.v1.train.GradientDescentOptimizer(
+          self.target = tf.compat.v1.train.GradientDescentOptimizer(
               SGD_LEARNING_RATE).apply_gradients(zip(gradients, variables))
       else:
-        self._target = end_points['predictions']
+        self.target = end_points['predictions']
       init = tf.compat.v1.global_variables_initializer()
     self.flops_per_image = timing.graph_flops(
-        self.graph, self._target) / batch_size
+        self.graph, self.target) / batch_size
     self.session = tf.compat.v1.Session(graph=self.graph, config=config)
     self.session.run(init)
 
   def __call__(self):
-    self.session.run(self._target, feed_dict=self._feed)
+    self.session.run(self.target, feed_dict=self.feed)
 
   def close(self):
     self.session.close()
@@ -142,6 +142,17 @@ def cpu_name():
   except OSError:
     pass
   return platform.processor() or platform.machine()
+
+
+# The CPU features that decide which kernels run.
+ISA_FLAGS = ('avx2', 'fma', 'avx512f', 'avx512_vnni', 'avx512_bf16',
+             'amx_bf16', 'amx_int8', 'avx_vnni')
+
+
+def cpu_isa_flags():
+  """Which of ISA_FLAGS this CPU has (None where flags cannot be read)."""
+  flags = runtime.cpu_flags()
+  return None if flags is None else [f for f in ISA_FLAGS if f in flags]
 
 
 def device_name(device):

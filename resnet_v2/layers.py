@@ -5,9 +5,11 @@ tf-slim 1.1.0's `batch_norm` imports `tf_keras.legacy_tf_layers` and fails on
 every TensorFlow since 2.13. `batch_norm` here is written on the fused
 batch-norm kernel directly, keeps slim's variable names (`beta`, `gamma`,
 `moving_mean`, `moving_variance` under `BatchNorm`), its update mechanism
-(`UPDATE_OPS` or in place) and its arg-scope behaviour. `conv2d`,
-`max_pool2d` and `softmax` are tf-slim's own, re-exported so that one
-`arg_scope([conv2d], ...)` reaches slim code and ours alike.
+(`UPDATE_OPS` or in place) and its arg-scope behaviour. `max_pool2d` is
+slim's interface over `tf.nn.max_pool2d`, so that NCHW also runs on CPUs
+(TensorFlow's own CPU kernel pools NHWC only). `conv2d` and `softmax` are
+tf-slim's own, re-exported so that one `arg_scope([conv2d], ...)` reaches
+slim code and ours alike.
 """
 
 import warnings
@@ -18,8 +20,9 @@ from tf_slim.layers import utils as slim_utils
 from tf_slim.ops import variables as slim_variables
 from tf_slim.ops.arg_scope import add_arg_scope
 
+from resnet_v2 import runtime
+
 conv2d = slim_layers.conv2d
-max_pool2d = slim_layers.max_pool2d
 softmax = slim_layers.softmax
 
 _DATA_FORMATS = ('NHWC', 'NCHW')
@@ -43,6 +46,49 @@ def _select(is_training, if_training, if_inference):
   if static is None:
     return tf.compat.v1.cond(is_training, if_training, if_inference)
   return if_training() if static else if_inference()
+
+
+@add_arg_scope
+def max_pool2d(inputs,
+               kernel_size,
+               stride=2,
+               padding='VALID',
+               data_format='NHWC',
+               outputs_collections=None,
+               scope=None):
+  """2D max pooling with tf-slim's interface, NHWC or NCHW on any device.
+
+  TensorFlow's CPU kernel pools NHWC tensors only (with oneDNN off it fails
+  on NCHW at run time), so NCHW inputs are transposed to NHWC and back. On
+  GPUs grappler's layout optimizer cancels the pair of transposes.
+
+  Args:
+    inputs: A rank-4 tensor in `data_format`.
+    kernel_size: int or [height, width] of the pooling window.
+    stride: int or [height, width] of the stride.
+    padding: 'VALID' or 'SAME'.
+    data_format: 'NHWC' or 'NCHW'.
+    outputs_collections: Collections to add the output to.
+    scope: Optional name scope; default 'MaxPool2D'.
+
+  Returns:
+    The pooled tensor, in `data_format`.
+
+  Raises:
+    ValueError: on a bad data_format.
+  """
+  if data_format not in _DATA_FORMATS:
+    raise ValueError('data_format must be one of %s, got %r.' %
+                     (_DATA_FORMATS, data_format))
+  with tf.name_scope(scope or 'MaxPool2D') as sc:
+    inputs = tf.convert_to_tensor(inputs)
+    if data_format == 'NCHW':
+      inputs = tf.transpose(inputs, [0, 2, 3, 1], name='to_nhwc')
+    outputs = tf.nn.max_pool2d(inputs, kernel_size, stride, padding,
+                               name='MaxPool')
+    if data_format == 'NCHW':
+      outputs = tf.transpose(outputs, [0, 3, 1, 2], name='to_nchw')
+    return slim_utils.collect_named_outputs(outputs_collections, sc, outputs)
 
 
 def _moving_average_update(variable, value, decay, name):
@@ -96,8 +142,11 @@ def batch_norm(inputs,
       extra collections for the variables.
     outputs_collections: Collections to add the output to.
     trainable: If True, `beta` and `gamma` go to TRAINABLE_VARIABLES.
-    fused: None or True to use the fused kernel on rank-4 inputs; False to
-      use separate ops (always used for other ranks).
+    fused: True to use the fused kernel on rank-4 inputs; False to use
+      separate ops (always used for other ranks); None (default) for the
+      faster of the two in this process: fused, except inference under
+      oneDNN without AVX-512 kernels, where separate ops (a scale and a
+      shift) avoid oneDNN's slow convolution + batch norm fusion.
     data_format: 'NHWC' or 'NCHW'.
     scope: Optional variable scope; defaults to 'BatchNorm'.
 
@@ -150,7 +199,10 @@ def batch_norm(inputs,
     moving_variance = make('moving_variance',
                            tf.compat.v1.ones_initializer(), False)
 
-    use_fused = fused is not False and rank == 4
+    if fused is None:
+      fused = not (_as_static_bool(is_training) is False and
+                   runtime.onednn_runs_below_avx512())
+    use_fused = fused and rank == 4
     if use_fused:
       outputs, mean, variance = _fused_normalize(
           inputs, beta, gamma, moving_mean, moving_variance, epsilon,

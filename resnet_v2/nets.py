@@ -19,6 +19,7 @@ from tf_slim.ops.arg_scope import has_arg_scope
 
 from resnet_v2 import blocks as blocks_lib
 from resnet_v2 import layers
+from resnet_v2 import runtime
 from resnet_v2.arg_scope import with_resnet_defaults
 
 default_image_size = 224
@@ -148,6 +149,13 @@ def _check_output_stride(output_stride, blocks, root_stride):
   return output_stride // root_stride
 
 
+def _to_nchw(tensor):
+  if tensor.shape.rank != 4:
+    return tensor
+  return tf.transpose(tensor, [0, 3, 1, 2],
+                      name=tensor.op.name.split('/')[-1] + '_nchw')
+
+
 def resnet(inputs,
            blocks,
            num_classes=None,
@@ -187,7 +195,9 @@ def resnet(inputs,
     spatial_squeeze: If True, squeeze the [batch, 1, 1, channels] output to
       [batch, channels]; needs global_pool.
     data_format: 'NHWC', or 'NCHW' (inputs, outputs and end_points are then
-      [batch, channels, height, width]; variables are the same).
+      [batch, channels, height, width]; variables are the same). Where
+      NCHW convolutions cannot run (a CPU with oneDNN off), the net is
+      built NHWC between transposes of its inputs and outputs.
 
   Returns:
     net: Logits if num_classes is set, else features; [batch, 1, 1, C] with
@@ -216,6 +226,14 @@ def resnet(inputs,
   nominal_stride = root_stride * blocks_lib.reachable_output_strides(
       blocks)[-1]
   inputs = check_images(inputs, nominal_stride, data_format=data_format)
+  if data_format == 'NCHW' and not runtime.runs_nchw_natively():
+    # Same variables and results, built NHWC between two transposes.
+    net, end_points = resnet(
+        tf.transpose(inputs, [0, 2, 3, 1]), blocks, num_classes,
+        is_training, global_pool, output_stride, root, postnorm, reuse,
+        scope, default_scope, spatial_squeeze, data_format='NHWC')
+    return _to_nchw(net), {name: _to_nchw(point)
+                           for name, point in end_points.items()}
   spatial_axes = [1, 2] if data_format == 'NHWC' else [2, 3]
 
   with tf.compat.v1.variable_scope(

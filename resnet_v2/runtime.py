@@ -7,10 +7,13 @@ auto-mixed-precision pass runs the matrix work in bfloat16 (oneDNN, on CPUs)
 or float16 (CUDA), keeping float32 where accuracy needs it.
 """
 
+import functools
 import os
+import warnings
 
 import tensorflow as tf
 from tensorflow.core.protobuf import rewriter_config_pb2
+from tensorflow.python.util import _pywrap_util_port  # pylint: disable=g-direct-tensorflow-import
 
 PRECISIONS = ('fp32', 'bf16', 'fp16')
 DEVICES = ('cpu', 'gpu')
@@ -22,6 +25,96 @@ _OFF = rewriter_config_pb2.RewriterConfig.OFF
 REWRITES = ('remapping', 'constant_folding', 'arithmetic_optimization',
             'layout_optimizer', 'dependency_optimization',
             'common_subgraph_elimination')
+
+
+# CPU flags (as /proc/cpuinfo spells them) of native bf16 arithmetic.
+BF16_FLAGS = ('avx512_bf16', 'amx_bf16', 'avx_ne_convert')
+# oneDNN emulates bf16 with plain AVX-512 (slowly); below that it cannot.
+AVX512_CORE_FLAGS = ('avx512f', 'avx512bw', 'avx512vl', 'avx512dq')
+
+
+@functools.lru_cache(maxsize=1)
+def cpu_flags():
+  """The CPU's feature flags, from /proc/cpuinfo; None where it is absent.
+
+  Returns:
+    A frozenset of lower-case flag names, e.g. {'avx2', 'avx512_bf16'}, or
+    None where the flags cannot be read (not Linux).
+  """
+  try:
+    with open('/proc/cpuinfo') as cpuinfo:
+      for line in cpuinfo:
+        if line.startswith('flags'):
+          return frozenset(line.split(':', 1)[1].split())
+  except OSError:
+    pass
+  return None
+
+
+def onednn_enabled():
+  """Whether TensorFlow runs its CPU ops with oneDNN in this process.
+
+  TensorFlow decides when it loads: `TF_ENABLE_ONEDNN_OPTS=1` or `=0` in
+  the environment, else on by default on CPUs with AVX-512 VNNI, BF16 or
+  AMX, off on others (e.g. AVX2-only ones). It cannot change afterwards.
+  """
+  return bool(_pywrap_util_port.IsMklEnabled())
+
+
+def onednn_runs_below_avx512():
+  """Whether oneDNN is on but runs AVX2 (or older) kernels in this process.
+
+  True on AVX2-only CPUs with TF_ENABLE_ONEDNN_OPTS=1, and where
+  ONEDNN_MAX_CPU_ISA caps oneDNN below AVX-512. There oneDNN's convolution
+  fused with inference batch norm (what grappler's remapper makes of
+  Conv2D + FusedBatchNorm) is slow: 3.2x at batch 1, 4% at batch 32 on
+  resnet_v2_152 (BENCHMARKS.md), so `layers.batch_norm` avoids it.
+  """
+  if not onednn_enabled():
+    return False
+  cap = os.environ.get('ONEDNN_MAX_CPU_ISA', 'ALL').upper()
+  if cap != 'ALL' and not cap.startswith(('AVX512', 'AVX10')):
+    return True
+  flags = cpu_flags()
+  return flags is not None and not all(f in flags for f in AVX512_CORE_FLAGS)
+
+
+def runs_nchw_natively():
+  """Whether this process can run NCHW convolutions as they are.
+
+  TensorFlow's CPU convolutions without oneDNN take NHWC only (they fail on
+  NCHW at run time); GPUs and oneDNN take both.
+  """
+  return onednn_enabled() or available_device() == 'gpu'
+
+
+def bf16_support():
+  """How this process would run `precision='bf16'` on the CPU.
+
+  Returns:
+    (kind, reason): kind is 'native' (bf16 instructions), 'emulated' (oneDNN
+    on plain AVX-512: correct, slower than fp32) or None (the rewrite would
+    not run: fp32 would run instead); reason says why, naming what is
+    missing and what to do.
+  """
+  if not onednn_enabled():
+    return None, ('oneDNN is off in this process (TF_ENABLE_ONEDNN_OPTS=%s), '
+                  "and TensorFlow's bf16 rewrite needs it; set "
+                  'TF_ENABLE_ONEDNN_OPTS=1 before TensorFlow is imported' %
+                  os.environ.get('TF_ENABLE_ONEDNN_OPTS', 'unset; off by '
+                                 'default on this CPU'))
+  flags = cpu_flags()
+  if flags is None:
+    return 'native', 'CPU flags unknown; oneDNN decides'
+  native = [f for f in BF16_FLAGS if f in flags]
+  if native:
+    return 'native', 'the CPU has %s' % ', '.join(native)
+  missing = [f for f in AVX512_CORE_FLAGS if f not in flags]
+  if not missing:
+    return 'emulated', ('the CPU has AVX-512 but none of %s: oneDNN emulates '
+                        'bf16, slower than fp32' % (BF16_FLAGS,))
+  return None, ('the CPU has none of %s and lacks %s, so oneDNN cannot run '
+                'bf16 here' % (BF16_FLAGS, ', '.join(missing)))
 
 
 def available_device():
@@ -50,7 +143,8 @@ def session_config(precision='fp32', device='cpu', intra_op_threads=0,
 
   Raises:
     ValueError: on an unknown or unsupported choice, naming the ones that
-      work.
+      work; for bf16 where this process cannot run it (oneDNN off, or a CPU
+      without AVX-512), saying why, rather than run fp32 labelled bf16.
   """
   if precision not in PRECISIONS:
     raise ValueError('precision must be one of %s, got %r.' %
@@ -63,6 +157,12 @@ def session_config(precision='fp32', device='cpu', intra_op_threads=0,
   if precision == 'bf16' and device == 'gpu':
     raise ValueError("TensorFlow's automatic bf16 rewrite is CPU-only; on a "
                      'GPU use fp16 (mixed precision) or fp32.')
+  if precision == 'bf16':
+    kind, reason = bf16_support()
+    if kind is None:
+      raise ValueError('bf16 cannot run here: %s. Use fp32.' % reason)
+    if kind == 'emulated':
+      warnings.warn('bf16 will be emulated: %s.' % reason, RuntimeWarning)
   unknown = sorted(set(disabled_rewrites) - set(REWRITES))
   if unknown:
     raise ValueError('Unknown rewrites %s; choose from %s.' %
@@ -89,6 +189,28 @@ def session_config(precision='fp32', device='cpu', intra_op_threads=0,
     if device == 'cpu':
       _enable_cpu_global_jit()
   return config
+
+
+def effective_precision(session, fetches, feed_dict=None):
+  """Runs fetches once and reports the precision the convolutions ran in.
+
+  The answer comes from the graphs the session really executed (after
+  grappler's rewrites), so a bf16 or fp16 request that TensorFlow did not
+  carry out reads 'fp32'.
+
+  Returns:
+    'bf16', 'fp16' or 'fp32'.
+  """
+  metadata = tf.compat.v1.RunMetadata()
+  session.run(fetches, feed_dict, options=tf.compat.v1.RunOptions(
+      output_partition_graphs=True), run_metadata=metadata)
+  types = {node.attr['T'].type for graph in metadata.partition_graphs
+           for node in graph.node if 'Conv2D' in node.op}
+  if tf.bfloat16.as_datatype_enum in types:
+    return 'bf16'
+  if tf.float16.as_datatype_enum in types:
+    return 'fp16'
+  return 'fp32'
 
 
 def _enable_cpu_global_jit():

@@ -8,6 +8,7 @@ import tensorflow as tf
 import pytest
 
 from benchmarks import cli
+from resnet_v2 import runtime
 from benchmarks import plot
 
 TINY = ['--model', 'resnet_v2_50', '--batch-size', '2', '--image-size', '32',
@@ -15,7 +16,8 @@ TINY = ['--model', 'resnet_v2_50', '--batch-size', '2', '--image-size', '32',
 FIELDS = {'model', 'batch_size', 'image_size', 'mode', 'precision', 'device',
           'device_name', 'data_format', 'tensorflow', 'step_times_s', 'mean_s',
           'std_s', 'images_per_s', 'flops_per_image', 'achieved_gflops',
-          'peak_rss_bytes', 'threads', 'xla', 'feed'}
+          'peak_rss_bytes', 'threads', 'xla', 'feed', 'effective_precision',
+          'onednn', 'cpu_flags'}
 
 
 def run_cli(tmp_path, *extra):
@@ -44,6 +46,8 @@ def test_json_holds_the_schema_and_consistent_numbers(tmp_path, capsys):
   # resnet_v2_50 at 32x32 is (32/224)^2 of its 224x224 cost, roughly.
   assert 0.1e9 < result['flops_per_image'] < 0.2e9
   assert result['peak_rss_bytes'] is None
+  assert result['effective_precision'] == 'fp32'
+  assert result['onednn'] == runtime.onednn_enabled()
   out = capsys.readouterr().out
   assert 'across 3 steps' in out and 'GFLOP/s achieved' in out
 
@@ -73,6 +77,8 @@ def test_forward_backward_counts_the_backward_pass(tmp_path):
     (['--model', 'resnet_v2_200', '--compare', 'keras'], 'Keras has no'),
     (['--num-batches', '0'], 'integer >= 1'),
     (['x.json'], 'only read with --plot'),
+    (['--batch-sizes', '1,x'], 'comma-separated list'),
+    (['--sweep-plot', 'a.png'], '--sweep-plot needs --batch-sizes'),
 ])
 def test_bad_arguments_exit_with_a_message(argv, message, capsys):
   with pytest.raises(SystemExit) as exit_info:
@@ -128,3 +134,42 @@ def test_forward_backward_steps_really_train_every_weight():
   changed, total = weights_after_steps(
       keras, lambda step: [v.numpy() for v in step.model.trainable_variables])
   assert changed == total
+
+
+def test_onednn_best_runs_both_settings_and_keeps_each_best(tmp_path, capsys):
+  result = run_cli(tmp_path, '--onednn', 'best', '--compare', 'keras',
+                   '--no-memory')
+  runs = result['runs']
+  assert sorted(r['onednn'] for r in runs) == [False, True]
+  assert result['mean_s'] == min(r['mean_s'] for r in runs)
+  assert result['keras']['mean_s'] == min(r['keras_mean_s'] for r in runs)
+  assert result['ratio_to_keras'] == pytest.approx(
+      result['mean_s'] / result['keras']['mean_s'])
+  assert '--onednn best' in result['command']
+  assert 'TF_ENABLE_ONEDNN_OPTS=0' in capsys.readouterr().out
+
+
+def test_batch_size_sweep_writes_rows_and_a_plot(tmp_path):
+  pytest.importorskip('matplotlib')
+  png = tmp_path / 'sweep.png'
+  result = run_cli(tmp_path, '--batch-sizes', '1,3', '--no-memory',
+                   '--sweep-plot', str(png))
+  assert [row['batch_size'] for row in result['sweep']] == [1, 3]
+  assert all(len(row['step_times_s']) == 3 for row in result['sweep'])
+  assert png.read_bytes()[:8] == b'\x89PNG\r\n\x1a\n'
+
+
+def test_strip_options_drops_options_and_their_values():
+  argv = ['--model', 'm', '--onednn', 'best', '--json=x.json', '--xla']
+  assert cli.strip_options(argv, ('--onednn', '--json')) == [
+      '--model', 'm', '--xla']
+
+
+def test_a_refused_setting_is_skipped_and_recorded():
+  results = [None, {'mean_s': 2.0, 'onednn': True, 'batch_size': 1,
+                    'model': 'm'}]
+  best = cli.best_of(results)
+  assert best['runs'] == [{'onednn': True, 'mean_s': 2.0,
+                           'keras_mean_s': None}]
+  with pytest.raises(RuntimeError, match='no oneDNN setting'):
+    cli.best_of([None])

@@ -6,6 +6,7 @@ import tensorflow as tf
 
 import resnet_v2
 from resnet_v2 import layers
+from resnet_v2 import runtime
 
 GraphKeys = tf.compat.v1.GraphKeys
 
@@ -184,3 +185,70 @@ def test_bad_inputs_are_refused(graph, inputs, error, message):
 def test_bad_data_format_is_refused(graph):
   with pytest.raises(ValueError, match='data_format'):
     layers.batch_norm(tf.zeros([1, 2, 2, 3]), data_format='CHWN')
+
+
+@pytest.mark.onednn
+@pytest.mark.parametrize('padding', ['VALID', 'SAME'])
+def test_max_pool2d_nchw_pools_what_nhwc_pools(session, rng, padding):
+  images = rng.normal(size=(2, 9, 7, 3)).astype(np.float32)
+  nhwc = layers.max_pool2d(images, [3, 3], stride=2, padding=padding)
+  nchw = layers.max_pool2d(images.transpose(0, 3, 1, 2), [3, 3], stride=2,
+                           padding=padding, data_format='NCHW')
+  grad = tf.gradients(tf.reduce_sum(nchw * nchw), nchw)[0]
+  a, b, _ = session.run([nhwc, nchw, grad])
+  np.testing.assert_array_equal(a, b.transpose(0, 2, 3, 1))
+  assert nhwc.op.name.endswith('MaxPool2D/MaxPool')
+
+
+def test_max_pool2d_names_its_end_point(graph):
+  collection = 'points'
+  layers.max_pool2d(tf.zeros([1, 4, 4, 1]), [2, 2], scope='pool1',
+                    outputs_collections=collection)
+  assert [t.aliases for t in tf.compat.v1.get_collection(collection)] == [
+      ['pool1']]
+  with pytest.raises(ValueError, match='data_format must be one of'):
+    layers.max_pool2d(tf.zeros([1, 4, 4, 1]), [2, 2], data_format='HWNC')
+
+
+def _fused_ops(graph):
+  return [op for op in graph.get_operations()
+          if op.type.startswith('FusedBatchNorm')]
+
+
+@pytest.mark.parametrize('slow_fusion', [False, True])
+def test_default_fusion_avoids_onednn_avx2_conv_bn_fusion(
+    monkeypatch, session, rng, slow_fusion):
+  monkeypatch.setattr(runtime, 'onednn_runs_below_avx512',
+                      lambda: slow_fusion)
+  images = rng.normal(size=(2, 5, 5, 3)).astype(np.float32)
+  default = layers.batch_norm(images, is_training=False, scale=True,
+                              scope='default')
+  fused_ops = len(_fused_ops(session.graph))
+  reference = layers.batch_norm(images, is_training=False, scale=True,
+                                fused=True, scope='reference')
+  layers.batch_norm(images, is_training=True, scope='training')
+  # Inference is unfused exactly where oneDNN's fusion is slow; training
+  # always uses the fused kernel.
+  assert fused_ops == (0 if slow_fusion else 1)
+  assert len(_fused_ops(session.graph)) == fused_ops + 2
+  session.run(tf.compat.v1.global_variables_initializer())
+  for name in ('moving_mean', 'moving_variance', 'beta', 'gamma'):
+    value = rng.uniform(0.5, 1.5, 3).astype(np.float32)
+    variable('default/' + name).load(value, session)
+    variable('reference/' + name).load(value, session)
+  a, b = session.run([default, reference])
+  np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-5)
+
+
+def test_onednn_below_avx512_reads_flags_and_isa_cap(monkeypatch):
+  monkeypatch.setattr(runtime, 'onednn_enabled', lambda: True)
+  monkeypatch.delenv('ONEDNN_MAX_CPU_ISA', raising=False)
+  monkeypatch.setattr(runtime, 'cpu_flags', lambda: {'avx2', 'fma'})
+  assert runtime.onednn_runs_below_avx512()
+  monkeypatch.setattr(runtime, 'cpu_flags', lambda: set(
+      runtime.AVX512_CORE_FLAGS))
+  assert not runtime.onednn_runs_below_avx512()
+  monkeypatch.setenv('ONEDNN_MAX_CPU_ISA', 'AVX2')
+  assert runtime.onednn_runs_below_avx512()
+  monkeypatch.setattr(runtime, 'onednn_enabled', lambda: False)
+  assert not runtime.onednn_runs_below_avx512()

@@ -249,6 +249,7 @@ def test_malformed_blocks_are_refused(graph):
                                          [(64, 16)])])
 
 
+@pytest.mark.onednn
 @pytest.mark.parametrize('is_training', [False, True])
 def test_nchw_computes_what_nhwc_computes(session, rng, is_training):
   images = rng.normal(size=(2, 35, 33, 3)).astype(np.float32)
@@ -262,6 +263,21 @@ def test_nchw_computes_what_nhwc_computes(session, rng, is_training):
     a, b = session.run([nhwc_points[key], nchw_points[key]])
     np.testing.assert_allclose(a, b.transpose(0, 2, 3, 1), rtol=1e-5,
                                atol=1e-5)
+
+
+@pytest.mark.onednn
+def test_nchw_gradients_are_the_nhwc_gradients(session, rng):
+  images = rng.normal(size=(2, 35, 33, 3)).astype(np.float32)
+  nhwc, _ = tiny_net(tf.constant(images), True)
+  nchw, _ = tiny_net(tf.constant(images.transpose(0, 3, 1, 2)), True,
+                     reuse=True, data_format='NCHW')
+  variables = tf.compat.v1.trainable_variables()
+  grads_nhwc = tf.gradients(tf.reduce_sum(tf.square(nhwc)), variables)
+  grads_nchw = tf.gradients(tf.reduce_sum(tf.square(nchw)), variables)
+  session.run(tf.compat.v1.global_variables_initializer())
+  randomize(session, rng)
+  for a, b in zip(*session.run([grads_nhwc, grads_nchw])):
+    np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-4)
 
 
 def test_bad_data_format_is_refused(graph):

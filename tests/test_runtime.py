@@ -54,6 +54,14 @@ def run_with(config, graph, fetch, values):
   return result, metadata.partition_graphs
 
 
+def bf16_missing():
+  kind, reason = runtime.bf16_support()
+  return None if kind else reason
+
+
+@pytest.mark.onednn
+@pytest.mark.skipif(bf16_missing() is not None,
+                    reason='bf16 cannot run here: %s' % bf16_missing())
 def test_bf16_features_agree_with_fp32(rng):
   graph = tf.Graph()
   with graph.as_default():
@@ -75,6 +83,11 @@ def test_bf16_features_agree_with_fp32(rng):
   assert bf16_convolutions(fp32_graphs) == 0
   assert bf16_convolutions(bf16_graphs) > 0
   assert not np.array_equal(fp32, bf16)
+  with tf.compat.v1.Session(graph=graph,
+                            config=runtime.session_config('bf16')) as sess:
+    for variable, value in values.items():
+      variable.load(value, sess)
+    assert runtime.effective_precision(sess, features) == 'bf16'
   # ... and the features still point the same way.
   cosine = np.sum(fp32 * bf16, -1) / (
       np.linalg.norm(fp32, axis=-1) * np.linalg.norm(bf16, axis=-1))
@@ -106,3 +119,45 @@ def test_xla_really_compiles_on_cpu():
   done = subprocess.run([sys.executable, '-c', script], capture_output=True,
                         text=True, check=True)
   assert int(done.stdout.split()[-1]) > 0
+
+
+@pytest.mark.onednn
+@pytest.mark.skipif(bf16_missing() is None,
+                    reason='bf16 runs here; refusal is for machines without')
+def test_bf16_is_refused_where_it_cannot_run():
+  with pytest.raises(ValueError, match='bf16 cannot run here: .*Use fp32'):
+    runtime.session_config('bf16')
+
+
+def test_bf16_without_onednn_is_refused_naming_the_switch():
+  # A fresh process: oneDNN is chosen when TensorFlow loads.
+  import subprocess, sys, os  # pylint: disable=g-import-not-at-top,multiple-imports
+  script = ('from resnet_v2 import runtime\n'
+            'try:\n  runtime.session_config("bf16")\n'
+            'except ValueError as e:\n  print(e)\n')
+  done = subprocess.run([sys.executable, '-c', script], capture_output=True,
+                        text=True, check=True,
+                        env=dict(os.environ, TF_ENABLE_ONEDNN_OPTS='0'))
+  assert 'oneDNN is off' in done.stdout
+  assert 'TF_ENABLE_ONEDNN_OPTS=1' in done.stdout
+
+
+def test_fp32_graph_reports_fp32(graph):
+  x = tf.random.uniform([1, 8, 8, 3])
+  y = tf.nn.conv2d(x, tf.ones([3, 3, 3, 2]), 1, 'SAME')
+  with tf.compat.v1.Session(graph=graph) as sess:
+    assert runtime.effective_precision(sess, y) == 'fp32'
+
+
+def test_bf16_support_follows_the_cpu_flags(monkeypatch):
+  monkeypatch.setattr(runtime, 'onednn_enabled', lambda: True)
+  for flags, kind in [({'avx2', 'fma'}, None),
+                      ({'avx512f', 'avx512bw', 'avx512vl', 'avx512dq'},
+                       'emulated'),
+                      ({'avx512f', 'avx512_bf16'}, 'native')]:
+    monkeypatch.setattr(runtime, 'cpu_flags', lambda flags=flags: flags)
+    assert runtime.bf16_support()[0] == kind, flags
+  monkeypatch.setattr(runtime, 'cpu_flags', lambda: {'avx2'})
+  assert 'avx512f' in runtime.bf16_support()[1]
+  monkeypatch.setattr(runtime, 'onednn_enabled', lambda: False)
+  assert runtime.bf16_support()[0] is None
