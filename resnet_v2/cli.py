@@ -3,15 +3,15 @@
 import argparse
 import sys
 
-import resnet_v2
 from resnet_v2 import features
+from resnet_v2 import registry
 
 
 def _add_model_args(parser):
   parser.add_argument('inputs', nargs='+', metavar='IMAGE_OR_FOLDER',
                       help='image files (JPEG, PNG, GIF, BMP) and folders')
   parser.add_argument('--model', default='resnet_v2_50',
-                      choices=sorted(resnet_v2.NETS),
+                      choices=sorted(registry.NETWORKS),
                       help='default: %(default)s')
   parser.add_argument('--checkpoint', metavar='PREFIX',
                       help='TF-Slim checkpoint (prefix, e.g. '
@@ -90,8 +90,8 @@ def _report_skipped(skipped):
   if skipped:
     print('skipped %d file(s) that are not readable images:' % len(skipped),
           file=sys.stderr)
-    for _, reason in skipped:
-      print('  ' + reason, file=sys.stderr)
+    for path, reason in skipped:
+      print('  %s: %s' % (path, reason), file=sys.stderr)
 
 
 def run_features(args):

@@ -6,14 +6,15 @@ file and what was expected.
 
 import collections
 import os
-import pickle
 
 import numpy as np
 
+from resnet_v2 import inputs
+
 CIFAR10_DEFAULT_DIR = os.path.join(os.path.expanduser('~'), '.keras',
                                    'datasets', 'cifar-10-batches-py')
-CIFAR10_TRAIN_FILES = ['data_batch_%d' % i for i in range(1, 6)]
-CIFAR10_TEST_FILE = 'test_batch'
+CIFAR10_TRAIN_FILES = list(inputs.CIFAR10_TRAIN_FILES)
+CIFAR10_TEST_FILE = inputs.CIFAR10_TEST_FILE
 
 Dataset = collections.namedtuple(
     'Dataset', ['train_images', 'train_labels', 'test_images', 'test_labels',
@@ -21,27 +22,7 @@ Dataset = collections.namedtuple(
 Dataset.__doc__ = """uint8 images [N, H, W, 3] and int64 labels [N]."""
 
 
-def _read_cifar_batch(path):
-  try:
-    with open(path, 'rb') as handle:
-      batch = pickle.load(handle, encoding='bytes')
-  except (OSError, pickle.UnpicklingError, EOFError, ValueError) as error:
-    raise ValueError('%s is not a readable CIFAR-10 python batch: %s' %
-                     (path, error)) from None
-  if not isinstance(batch, dict) or b'data' not in batch or (
-      b'labels' not in batch):
-    raise ValueError('%s is not a CIFAR-10 batch: expected a dict with '
-                     "b'data' and b'labels'." % path)
-  data = np.asarray(batch[b'data'])
-  labels = np.asarray(batch[b'labels'], np.int64)
-  if data.ndim != 2 or data.shape[1] != 3072 or len(labels) != len(data):
-    raise ValueError('%s: expected data [N, 3072] and N labels, got data %s '
-                     'and %d labels.' % (path, data.shape, len(labels)))
-  if labels.min() < 0 or labels.max() > 9:
-    raise ValueError('%s: labels must be 0..9, got %d..%d.' %
-                     (path, labels.min(), labels.max()))
-  images = data.astype(np.uint8).reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1)
-  return images, labels
+_read_cifar_batch = inputs.read_cifar_batch
 
 
 def load_cifar10(directory=CIFAR10_DEFAULT_DIR):
@@ -63,8 +44,7 @@ def load_cifar10(directory=CIFAR10_DEFAULT_DIR):
            for f in CIFAR10_TRAIN_FILES]
   test_images, test_labels = _read_cifar_batch(
       os.path.join(directory, CIFAR10_TEST_FILE))
-  names = ['airplane', 'automobile', 'bird', 'cat', 'deer', 'dog', 'frog',
-           'horse', 'ship', 'truck']
+  names = list(inputs.CIFAR10_CLASSES)
   return Dataset(np.concatenate([p[0] for p in parts]),
                  np.concatenate([p[1] for p in parts]), test_images,
                  test_labels, names)

@@ -1,52 +1,29 @@
 """Image files in, features and predictions out: a net with its session.
 
-`ImageModel` builds a published net in inference mode, restores a
-checkpoint (or says loudly that its weights are random), decodes and
-preprocesses image files, and runs batches. `extract_features` writes the
-chosen end_points of many files to one .npz, atomically.
+`ImageModel` builds a registered net in inference mode, restores a
+checkpoint (or says loudly that its weights are random), and runs batches
+that the input pipeline (`inputs`) reads, decodes and preprocesses.
+`extract_features` writes the chosen end_points of many files to one .npz,
+atomically.
 """
 
-import os
 import sys
 import time
 
 import numpy as np
 import tensorflow as tf
 
-import resnet_v2
 from resnet_v2 import checkpoints
 from resnet_v2 import files
+from resnet_v2 import inputs
 from resnet_v2 import labels
 from resnet_v2 import preprocessing
+from resnet_v2 import registry
 from resnet_v2 import timing
 
-IMAGE_EXTENSIONS = ('.jpg', '.jpeg', '.png', '.gif', '.bmp')
-
-
-def list_image_files(inputs):
-  """Expands files and folders (recursively, sorted) into a list of files.
-
-  Every file under a folder is listed, images or not: files that do not
-  decode are reported as skipped later, so nothing is dropped silently.
-
-  Raises:
-    ValueError: if an input does not exist or nothing is found.
-  """
-  files = []
-  for item in inputs:
-    if os.path.isdir(item):
-      for root, dirs, names in os.walk(item):
-        dirs.sort()
-        files.extend(os.path.join(root, n) for n in sorted(names)
-                     if not n.startswith('.'))
-    elif os.path.isfile(item):
-      files.append(item)
-    else:
-      raise ValueError('%s does not exist: give image files or folders.' %
-                       item)
-  if not files:
-    raise ValueError('No files found in %s.' % list(inputs))
-  return files
+# Kept here for callers of the earlier API; the pipeline owns them now.
+list_image_files = inputs.list_image_files
+op_error_reason = inputs.op_error_reason
 
 
 def _logits_classes(checkpoint_path, scope):
@@ -56,19 +33,11 @@ def _logits_classes(checkpoint_path, scope):
   return biases[0] if biases else None
 
 
-def op_error_reason(error):
-  """The line of a TensorFlow op error that says what went wrong."""
-  lines = [line for line in error.message.splitlines() if line.strip()]
-  reasons = [line for line in lines if not line[0].isspace() and
-             not line.startswith(('Graph execution error', 'Detected at'))]
-  return (reasons or lines or ['unknown error'])[-1]
-
-
 class ImageModel:
-  """A published net in inference mode, with its own graph and session.
+  """A registered net in inference mode, with its own graph and session.
 
   Args:
-    model: 'resnet_v2_50', '_101', '_152' or '_200'.
+    model: A name from `registry.NETWORKS`, e.g. 'resnet_v2_50'.
     checkpoint: TF-Slim checkpoint to restore; None for random weights
       (a warning says so on stderr).
     image_size: Input size; default 299 for a checkpoint (what the published
@@ -83,31 +52,29 @@ class ImageModel:
 
   def __init__(self, model, checkpoint=None, image_size=None,
                num_classes=None, scope_map=None, seed=None):
-    if model not in resnet_v2.NETS:
-      raise ValueError('Unknown model %r; choose from %s.' %
-                       (model, sorted(resnet_v2.NETS)))
-    self.model = model
+    spec = registry.get_spec(model)
+    self.model, self.preprocessing = model, spec.preprocessing
     if checkpoint is not None and num_classes is None:
-      checkpoint_scope = dict(scope_map or {}).get(model, model)
+      checkpoint_scope = dict(scope_map or {}).get(spec.scope, spec.scope)
       num_classes = _logits_classes(checkpoint, checkpoint_scope)
     self.num_classes = num_classes
     self.image_size = image_size or (
         preprocessing.CHECKPOINT_PREPROCESSING.get(model, (None, 299))[1]
-        if checkpoint else resnet_v2.default_image_size)
+        if checkpoint and spec.preprocessing == 'inception'
+        else spec.image_size)
     self.graph = tf.Graph()
     with self.graph.as_default():
       if seed is not None:
         tf.compat.v1.set_random_seed(seed)
       self._path = tf.compat.v1.placeholder(tf.string, [], name='path')
-      self._image = preprocessing.preprocess_for_eval(
+      self._image = preprocessing.SCHEMES[self.preprocessing](
           preprocessing.read_image(self._path), self.image_size,
           self.image_size)
       self.images = tf.compat.v1.placeholder(
           tf.float32, [None, self.image_size, self.image_size, 3],
           name='images')
-      _, self.end_points = getattr(resnet_v2, model)(
-          self.images, num_classes=num_classes, is_training=False,
-          spatial_squeeze=num_classes is not None)
+      _, self.end_points = registry.get_network_fn(model, num_classes)(
+          self.images)
       init = tf.compat.v1.global_variables_initializer()
     self.session = tf.compat.v1.Session(graph=self.graph)
     self.session.run(init)
@@ -128,7 +95,8 @@ class ImageModel:
           [k for k in known if k.count('/') <= 1][:8]))
 
   def load(self, path):
-    """Decodes and preprocesses one file; raises ValueError if it can't."""
+    """Decodes and preprocesses one file (as the pipeline does); raises
+    ValueError if it can't."""
     try:
       return self.session.run(self._image, {self._path: path})
     except tf.errors.OpError as error:
@@ -140,33 +108,35 @@ class ImageModel:
                             {self.images: images})
 
   def iterate(self, paths, names, batch_size, progress_label=None):
-    """Yields (file names, outputs) per batch; collects unreadable files.
+    """Yields (file names, outputs) per batch, in file order.
 
-    After the loop, `self.skipped` lists (path, reason) of files that did
-    not decode; the run goes on without them.
+    The files stream through the input pipeline (parallel decoding,
+    prefetch). After the loop, `self.skipped` lists (path, reason) of files
+    that did not decode; the run goes on without them.
     """
     self.check_end_points(names)
-    self.skipped = []
+    skipped = inputs.SkippedFiles()
+    source = inputs.Source('files', paths, list(paths), None, None)
+    with self.graph.as_default():
+      batch = tf.compat.v1.data.make_one_shot_iterator(inputs.make_dataset(
+          source, self.preprocessing, self.image_size, batch_size,
+          skipped=skipped)).get_next()
     batches = (len(paths) + batch_size - 1) // batch_size
     progress = timing.Progress(batches, progress_label) if progress_label \
         else None
     durations = []
-    for index in range(batches):
-      chunk = paths[index * batch_size:(index + 1) * batch_size]
-      images, kept = [], []
-      for path in chunk:
-        try:
-          images.append(self.load(path))
-          kept.append(path)
-        except ValueError as error:
-          self.skipped.append((path, str(error)))
-      if kept:
-        start = time.perf_counter()
-        outputs = self.run(np.stack(images), names)
-        durations.append(time.perf_counter() - start)
-        yield kept, outputs
+    while True:
+      try:
+        images, _, kept = self.session.run(batch)
+      except tf.errors.OutOfRangeError:
+        break
+      start = time.perf_counter()
+      outputs = self.run(images, names)
+      durations.append(time.perf_counter() - start)
+      yield [k.decode('utf-8') for k in kept], outputs
       if progress:
-        progress.update(index + 1, durations or [0.0])
+        progress.update(len(durations), durations)
+    self.skipped = skipped.items()
 
 
 def write_npz_atomically(path, arrays):

@@ -56,15 +56,20 @@ def preprocess_for_eval(image, height, width,
   return (tf.clip_by_value(image, 0.0, 1.0) - 0.5) * 2.0
 
 
-def preprocess_for_train(image, height, width, seed=None,
+def preprocess_for_train(image, height, width, seed=(0, 0), bboxes=None,
                          area_range=(0.08, 1.0),
                          aspect_ratio_range=(3 / 4, 4 / 3)):
   """Inception training preprocessing: random crop, flip, resize, scale.
 
+  Stateless: the same `seed` gives the same crop and flip, so a resumed
+  epoch sees exactly the images the interrupted one would have.
+
   Args:
     image: One image [height, width, 3], uint8 or float in [0, 1].
     height, width: Output size.
-    seed: Optional op seed.
+    seed: Shape [2] int seed of the stateless random ops.
+    bboxes: Optional [1, N, 4] boxes (ymin, xmin, ymax, xmax in [0, 1]) the
+      crop should cover at least 10% of; None uses the whole image.
     area_range: Range of the crop's fraction of the image area.
     aspect_ratio_range: Range of the crop's width / height.
 
@@ -72,20 +77,87 @@ def preprocess_for_train(image, height, width, seed=None,
     float32 [height, width, 3] in [-1, 1].
   """
   image = tf.image.convert_image_dtype(_check_image(image), tf.float32)
-  begin, size, _ = tf.image.sample_distorted_bounding_box(
-      tf.shape(image), tf.zeros([0, 0, 4]), seed=seed,
-      min_object_covered=0.1, aspect_ratio_range=aspect_ratio_range,
-      area_range=area_range, max_attempts=100,
-      use_image_if_no_bounding_boxes=True)
+  if bboxes is None:
+    bboxes = tf.zeros([1, 0, 4])
+  begin, size, _ = tf.image.stateless_sample_distorted_bounding_box(
+      tf.shape(image), bboxes, seed=seed, min_object_covered=0.1,
+      aspect_ratio_range=aspect_ratio_range, area_range=area_range,
+      max_attempts=100, use_image_if_no_bounding_boxes=True)
   image = tf.slice(image, begin, size)
-  image = tf.image.random_flip_left_right(image, seed=seed)
+  image = tf.image.stateless_random_flip_left_right(image, seed=seed)
   image = tf.image.resize(image, [height, width], method='bilinear')
   return (tf.clip_by_value(image, 0.0, 1.0) - 0.5) * 2.0
 
 
+# ImageNet RGB means of TF-Slim's VGG preprocessing (ResNet v1 checkpoints).
+VGG_MEANS = (123.68, 116.78, 103.94)
+VGG_RESIZE_SIDE = 256
+
+
+def vgg_preprocess(image, height, width, training=False, seed=(0, 0)):
+  """TF-Slim's VGG preprocessing, as the ResNet v1 checkpoints expect.
+
+  Resizes the smaller side to 256 (scaled with the output size), crops
+  height x width (centre, or random in training with a flip) and subtracts
+  the ImageNet RGB means; pixels stay in 0..255.
+
+  Returns:
+    float32 [height, width, 3].
+  """
+  image = tf.cast(_check_image(image), tf.float32)
+  side = float(VGG_RESIZE_SIDE * max(height, width) / 224)
+  shape = tf.cast(tf.shape(image)[:2], tf.float32)
+  scale = side / tf.reduce_min(shape)
+  image = tf.image.resize(image, tf.cast(tf.round(shape * scale), tf.int32),
+                          method='bilinear')
+  if training:
+    image = tf.image.stateless_random_crop(image, [height, width, 3], seed)
+    image = tf.image.stateless_random_flip_left_right(image, seed=seed)
+  else:
+    image = tf.image.resize_with_crop_or_pad(image, height, width)
+  return image - tf.constant(VGG_MEANS)
+
+
+def cifar_preprocess(image, height, width, training=False, seed=(0, 0),
+                     pad=4):
+  """The CIFAR papers' preprocessing: [0, 1] pixels; in training, pad by 4,
+  crop back at a random offset and flip half (He et al. 2016, 4.2). The
+  per-pixel mean is subtracted by the net's input layer (`pixel_mean`).
+
+  Returns:
+    float32 [height, width, 3] in [0, 1].
+  """
+  image = tf.image.convert_image_dtype(_check_image(image), tf.float32)
+  image = tf.image.resize(image, [height, width], method='area')
+  if training:
+    image = tf.pad(image, [[pad, pad], [pad, pad], [0, 0]])
+    image = tf.image.stateless_random_crop(image, [height, width, 3], seed)
+    image = tf.image.stateless_random_flip_left_right(image, seed=seed)
+  return image
+
+
+def inception_preprocess(image, height, width, training=False, seed=(0, 0),
+                         bboxes=None):
+  """Inception preprocessing: `preprocess_for_train` or `_for_eval`."""
+  if training:
+    return preprocess_for_train(image, height, width, seed, bboxes)
+  return preprocess_for_eval(image, height, width)
+
+
+# name -> fn(image, height, width, training, seed) -> float32 image.
+SCHEMES = {'inception': inception_preprocess, 'vgg': vgg_preprocess,
+           'cifar': cifar_preprocess}
+
+
 def decode_image(contents):
-  """Decodes JPEG, PNG, GIF (first frame) or BMP bytes to uint8 [H, W, 3]."""
-  return tf.io.decode_image(contents, channels=3, expand_animations=False)
+  """Decodes JPEG, PNG, GIF (first frame) or BMP bytes to uint8 [H, W, 3].
+
+  Grayscale becomes RGB, alpha is dropped, 16-bit PNGs are scaled to 8 bits.
+  """
+  image = tf.io.decode_image(contents, channels=3, expand_animations=False,
+                             dtype=tf.uint8)
+  image.set_shape([None, None, 3])
+  return image
 
 
 def read_image(path):

@@ -28,14 +28,34 @@ def test_unit_range_scaling_is_inceptions_not_vggs():
 def test_train_crops_flips_and_stays_in_range():
   image = np.tile(np.linspace(0, 255, 64, dtype=np.float32)[None, :, None],
                   (64, 1, 3)).astype(np.uint8)
-  tf.random.set_seed(0)
-  outs = [preprocessing.preprocess_for_train(image, 24, 24).numpy()
-          for _ in range(8)]
+  outs = [preprocessing.preprocess_for_train(image, 24, 24, [0, i]).numpy()
+          for i in range(8)]
   assert all(o.shape == (24, 24, 3) for o in outs)
   assert all(-1.0 <= o.min() and o.max() <= 1.0 for o in outs)
   # The left-to-right ramp is mirrored in some crops and not in others.
   slopes = {np.sign(o[:, -1].mean() - o[:, 0].mean()) for o in outs}
   assert slopes == {-1.0, 1.0}
+  # Stateless: the same seed gives the same crop.
+  np.testing.assert_array_equal(
+      outs[3], preprocessing.preprocess_for_train(image, 24, 24, [0, 3]))
+
+
+@pytest.mark.parametrize('scheme', sorted(preprocessing.SCHEMES))
+def test_every_scheme_gives_the_size_asked_for(scheme):
+  image = np.random.default_rng(0).integers(0, 255, (40, 50, 3), np.uint8)
+  fn = preprocessing.SCHEMES[scheme]
+  for training in (False, True):
+    out = fn(image, 32, 32, training=training, seed=[1, 2]).numpy()
+    assert out.shape == (32, 32, 3) and out.dtype == np.float32
+  assert np.allclose(fn(image, 32, 32, True, [1, 2]),
+                     fn(image, 32, 32, True, [1, 2]))
+
+
+def test_vgg_subtracts_the_imagenet_means():
+  image = np.full((300, 400, 3), 128, np.uint8)
+  out = preprocessing.vgg_preprocess(image, 224, 224).numpy()
+  np.testing.assert_allclose(out[0, 0], 128 - np.array(
+      preprocessing.VGG_MEANS), atol=1e-3)
 
 
 def test_decode_png_and_jpeg_bytes():

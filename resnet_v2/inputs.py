@@ -1,0 +1,443 @@
+"""One input pipeline for every command: images on disk -> tf.data batches.
+
+Sources: class-per-folder trees (JPEG, PNG, GIF, BMP; classes are the
+sorted folder names), loose image files (for predict and features),
+TFRecords in TF-Slim's ImageNet format, and CIFAR-10 python batches. Only
+the list of file names is held in memory; images are read, decoded and
+preprocessed in parallel as batches are drawn, behind bounded shuffle and
+prefetch buffers.
+
+A file that does not decode is skipped and recorded, by name and reason, in
+a `SkippedFiles`: a run never dies on one bad image. Training order and
+augmentation are fixed by (seed, epoch) with stateless random ops, so an
+epoch resumed after step k yields exactly the batches it would have.
+"""
+
+import collections
+import glob
+import os
+import pickle
+import threading
+
+import numpy as np
+import tensorflow as tf
+
+from resnet_v2 import preprocessing
+
+IMAGE_EXTENSIONS = ('.jpg', '.jpeg', '.png', '.gif', '.bmp')
+CIFAR10_TRAIN_FILES = tuple('data_batch_%d' % i for i in range(1, 6))
+CIFAR10_TEST_FILE = 'test_batch'
+CIFAR10_CLASSES = ('airplane', 'automobile', 'bird', 'cat', 'deer', 'dog',
+                   'frog', 'horse', 'ship', 'truck')
+# TF-Slim's build_imagenet_data.py keys.
+TFRECORD_FEATURES = {
+    'image/encoded': tf.io.FixedLenFeature([], tf.string),
+    'image/class/label': tf.io.FixedLenFeature([], tf.int64),
+}
+TFRECORD_OPTIONAL = {
+    'image/class/text': tf.io.FixedLenFeature([], tf.string, ''),
+    'image/object/bbox/ymin': tf.io.VarLenFeature(tf.float32),
+    'image/object/bbox/xmin': tf.io.VarLenFeature(tf.float32),
+    'image/object/bbox/ymax': tf.io.VarLenFeature(tf.float32),
+    'image/object/bbox/xmax': tf.io.VarLenFeature(tf.float32),
+}
+SHUFFLE_BUFFER = 2048
+CYCLE_LENGTH = 4
+
+Source = collections.namedtuple(
+    'Source', ['kind', 'path', 'items', 'labels', 'class_names'])
+Source.__doc__ = """Where images come from.
+
+kind: 'folder' (items: image paths, labels: class indices), 'files' (items:
+  image paths, labels None), 'tfrecord' (items: record files; labels are in
+  the records) or 'cifar10' (items: batch files).
+path: what the user named.
+class_names: list of names, or None where the source does not say.
+"""
+
+
+class SkippedFiles:
+  """A thread-safe record of the files the pipeline skipped, and why."""
+
+  def __init__(self):
+    self._lock = threading.Lock()
+    self._items = []
+
+  def add(self, name, reason):
+    with self._lock:
+      self._items.append((name, reason))
+
+  def items(self):
+    """[(file name, reason)], in the order they were met."""
+    with self._lock:
+      return list(self._items)
+
+  def __len__(self):
+    with self._lock:
+      return len(self._items)
+
+
+def _visible(names):
+  return sorted(n for n in names if not n.startswith('.'))
+
+
+def _files_under(folder):
+  """Every visible file below folder, recursively, sorted."""
+  found = []
+  for root, dirs, names in os.walk(folder):
+    dirs[:] = _visible(dirs)
+    found.extend(os.path.join(root, n) for n in _visible(names))
+  return found
+
+
+def list_image_files(inputs):
+  """Expands files and folders (recursively, sorted) into a list of files.
+
+  Every file under a folder is listed, images or not: files that do not
+  decode are skipped and reported by the pipeline, so nothing is dropped
+  silently.
+
+  Raises:
+    ValueError: if an input does not exist or nothing is found.
+  """
+  found = []
+  for item in inputs:
+    if os.path.isdir(item):
+      found.extend(_files_under(item))
+    elif os.path.isfile(item):
+      found.append(item)
+    else:
+      raise ValueError('%s does not exist: give image files or folders.' %
+                       item)
+  if not found:
+    raise ValueError('No files found in %s.' % list(inputs))
+  return found
+
+
+def files_source(inputs):
+  """Loose image files and folders, unlabelled (predict, features)."""
+  return Source('files', list(inputs), list_image_files(inputs), None, None)
+
+
+def folder_source(directory):
+  """A folder with one subfolder of images per class.
+
+  Raises:
+    ValueError: if the folder is missing, has fewer than two class folders
+      or a class folder without files, naming them.
+  """
+  if not os.path.isdir(directory):
+    raise ValueError('Image folder %s does not exist.' % directory)
+  classes = [d for d in _visible(os.listdir(directory))
+             if os.path.isdir(os.path.join(directory, d))]
+  if len(classes) < 2:
+    raise ValueError('%s must hold one subfolder of images per class, at '
+                     'least two; found %s. Put each class in its own '
+                     'folder, e.g. %s/cats/1.jpg and %s/dogs/2.jpg.' %
+                     (directory, classes or 'none', directory, directory))
+  paths, labels, empty = [], [], []
+  for label, name in enumerate(classes):
+    found = _files_under(os.path.join(directory, name))
+    if not found:
+      empty.append(name)
+    paths.extend(found)
+    labels.extend([label] * len(found))
+  if empty:
+    raise ValueError('Class folders without files in %s: %s. Add images or '
+                     'remove the folders.' % (directory, empty))
+  return Source('folder', directory, paths, labels, classes)
+
+
+def _first_record(path):
+  for record in tf.data.TFRecordDataset(path).take(1):
+    return record.numpy()
+  return None
+
+
+def tfrecord_source(pattern):
+  """TFRecord files (a file, a glob pattern or a folder of them) in TF-Slim's
+  ImageNet format, checked on their first record.
+
+  Raises:
+    ValueError: if no file matches, or a record lacks the keys
+      `image/encoded` and `image/class/label`, naming the file.
+  """
+  if os.path.isdir(pattern):
+    files = [os.path.join(pattern, n) for n in _visible(os.listdir(pattern))
+             if os.path.isfile(os.path.join(pattern, n))]
+  else:
+    files = sorted(glob.glob(pattern))
+  if not files:
+    raise ValueError('No TFRecord files match %s.' % pattern)
+  try:
+    first = _first_record(files[0])
+  except tf.errors.OpError as error:
+    raise ValueError('%s is not a readable TFRecord file: %s' %
+                     (files[0], op_error_reason(error))) from None
+  if first is None:
+    raise ValueError('%s holds no records.' % files[0])
+  try:
+    keys = set(tf.train.Example.FromString(first).features.feature)
+  except Exception:  # pylint: disable=broad-except
+    keys = set()
+  missing = sorted(set(TFRECORD_FEATURES) - keys)
+  if missing:
+    raise ValueError('%s: records lack %s (has %s); expected TF-Slim\'s '
+                     'ImageNet format (build_imagenet_data.py): '
+                     'image/encoded and image/class/label.' %
+                     (files[0], missing, sorted(keys) or 'no Example'))
+  return Source('tfrecord', pattern, files, None, None)
+
+
+def cifar10_source(directory, split='train'):
+  """The `cifar-10-batches-py` folder: data_batch_1..5 or test_batch.
+
+  Raises:
+    ValueError: naming the missing folder or files.
+  """
+  if not os.path.isdir(directory):
+    raise ValueError('CIFAR-10 folder %s does not exist. Unpack '
+                     'cifar-10-python.tar.gz there (it holds data_batch_1..5 '
+                     'and test_batch).' % directory)
+  names = CIFAR10_TRAIN_FILES if split == 'train' else (CIFAR10_TEST_FILE,)
+  missing = [n for n in names
+             if not os.path.isfile(os.path.join(directory, n))]
+  if missing:
+    raise ValueError('CIFAR-10 folder %s lacks %s.' % (directory, missing))
+  return Source('cifar10', directory,
+                [os.path.join(directory, n) for n in names], None,
+                list(CIFAR10_CLASSES))
+
+
+def open_source(path, split='train'):
+  """Opens what `path` holds: CIFAR-10 batches, TFRecords or class folders.
+
+  Args:
+    path: A folder or a TFRecord file / glob pattern.
+    split: For CIFAR-10, 'train' or 'test'.
+
+  Returns:
+    A `Source`.
+
+  Raises:
+    ValueError: if nothing usable is there, saying what was expected.
+  """
+  if os.path.isdir(path):
+    names = os.listdir(path)
+    if CIFAR10_TEST_FILE in names or CIFAR10_TRAIN_FILES[0] in names:
+      return cifar10_source(path, split)
+    if any(os.path.isdir(os.path.join(path, n)) for n in names):
+      return folder_source(path)
+    if any('tfrecord' in n or n.startswith(('train-', 'validation-'))
+           for n in names):
+      return tfrecord_source(path)
+    raise ValueError('%s holds neither class folders, TFRecords nor CIFAR-10 '
+                     'batches.' % path)
+  if glob.glob(path):
+    return tfrecord_source(path)
+  raise ValueError('%s does not exist: give a folder of class folders, a '
+                   'TFRecord file or pattern, or a cifar-10-batches-py '
+                   'folder.' % path)
+
+
+def split_source(source, fraction=0.1, seed=0):
+  """Holds out a seeded, per-class `fraction` of a folder source.
+
+  Returns:
+    (train source, validation source).
+
+  Raises:
+    ValueError: for sources that cannot be split by file (give a validation
+      set), or a class too small to leave an image on each side.
+  """
+  if source.kind != 'folder':
+    raise ValueError('Only class folders are split automatically; give '
+                     'validation data for %s (%s).' % (source.path,
+                                                       source.kind))
+  rng = np.random.default_rng(seed)
+  labels = np.asarray(source.labels)
+  held = np.zeros(len(labels), bool)
+  for label, name in enumerate(source.class_names):
+    members = np.flatnonzero(labels == label)
+    if len(members) < 2:
+      raise ValueError('Class %r has %d image(s): a validation split needs '
+                       'at least 2 per class; add images or give validation '
+                       'data.' % (name, len(members)))
+    count = max(1, int(round(len(members) * fraction)))
+    held[rng.choice(members, count, replace=False)] = True
+
+  def part(mask):
+    return source._replace(
+        items=[p for p, m in zip(source.items, mask) if m],
+        labels=[int(l) for l, m in zip(labels, mask) if m])
+  return part(~held), part(held)
+
+
+def op_error_reason(error):
+  """The line of a TensorFlow op error that says what went wrong."""
+  lines = [line for line in error.message.splitlines() if line.strip()]
+  reasons = [line for line in lines if not line[0].isspace() and
+             not line.startswith(('Graph execution error', 'Detected at'))]
+  return (reasons or lines or ['unknown error'])[-1]
+
+
+def _decode_or_skip(contents, name, skipped):
+  """Decodes image bytes; an undecodable one is recorded and flagged."""
+
+  def decode(contents, name):
+    try:
+      return preprocessing.decode_image(contents), True
+    except (tf.errors.OpError, ValueError) as error:
+      reason = (op_error_reason(error) if isinstance(error, tf.errors.OpError)
+                else str(error))
+      skipped.add(name.numpy().decode('utf-8', 'replace'), reason)
+      return tf.zeros([1, 1, 3], tf.uint8), False
+
+  image, ok = tf.py_function(decode, [contents, name], [tf.uint8, tf.bool])
+  image.set_shape([None, None, 3])
+  ok.set_shape([])
+  return image, ok
+
+
+def _records(source, training, order_seed):
+  """A dataset of (encoded image or uint8 image, label, name) of a source."""
+  if source.kind in ('folder', 'files'):
+    labels = source.labels if source.labels is not None else [-1] * len(
+        source.items)
+    data = tf.data.Dataset.from_tensor_slices(
+        (source.items, tf.constant(labels, tf.int64)))
+    if training:
+      data = data.shuffle(len(source.items), seed=order_seed,
+                          reshuffle_each_iteration=False)
+    return data.map(lambda path, label: (tf.io.read_file(path), label, path),
+                    num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+  if source.kind == 'tfrecord':
+    files = tf.data.Dataset.from_tensor_slices(source.items)
+    if training:
+      files = files.shuffle(len(source.items), seed=order_seed,
+                            reshuffle_each_iteration=False)
+    data = files.interleave(
+        lambda f: tf.data.TFRecordDataset(f).map(lambda r: (r, f)),
+        cycle_length=CYCLE_LENGTH, num_parallel_calls=tf.data.AUTOTUNE,
+        deterministic=True)
+    if training:
+      data = data.shuffle(SHUFFLE_BUFFER, seed=order_seed,
+                          reshuffle_each_iteration=False)
+
+    def parse(record, file_name):
+      parsed = tf.io.parse_single_example(
+          record, dict(TFRECORD_FEATURES, **TFRECORD_OPTIONAL))
+      return parsed['image/encoded'], parsed['image/class/label'], file_name
+    return data.map(parse, num_parallel_calls=tf.data.AUTOTUNE,
+                    deterministic=True)
+  if source.kind == 'cifar10':
+    def generate():
+      for path in source.items:
+        images, labels = read_cifar_batch(path)
+        for index, (image, label) in enumerate(zip(images, labels)):
+          yield image, label, '%s[%d]' % (path, index)
+    data = tf.data.Dataset.from_generator(generate, output_signature=(
+        tf.TensorSpec([32, 32, 3], tf.uint8), tf.TensorSpec([], tf.int64),
+        tf.TensorSpec([], tf.string)))
+    if training:
+      data = data.shuffle(SHUFFLE_BUFFER * 8, seed=order_seed,
+                          reshuffle_each_iteration=False)
+    return data
+  raise ValueError('Unknown source kind %r.' % (source.kind,))
+
+
+def read_cifar_batch(path):
+  """Reads one CIFAR-10 python batch: (uint8 [N, 32, 32, 3], int64 [N]).
+
+  Raises:
+    ValueError: naming the file, if it is not such a batch.
+  """
+  try:
+    with open(path, 'rb') as handle:
+      batch = pickle.load(handle, encoding='bytes')
+  except (OSError, pickle.UnpicklingError, EOFError, ValueError) as error:
+    raise ValueError('%s is not a readable CIFAR-10 python batch: %s' %
+                     (path, error)) from None
+  if not isinstance(batch, dict) or b'data' not in batch or (
+      b'labels' not in batch):
+    raise ValueError('%s is not a CIFAR-10 batch: expected a dict with '
+                     "b'data' and b'labels'." % path)
+  data = np.asarray(batch[b'data'])
+  labels = np.asarray(batch[b'labels'], np.int64)
+  if data.ndim != 2 or data.shape[1] != 3072 or len(labels) != len(data):
+    raise ValueError('%s: expected data [N, 3072] and N labels, got data %s '
+                     'and %d labels.' % (path, data.shape, len(labels)))
+  if labels.min() < 0 or labels.max() > 9:
+    raise ValueError('%s: labels must be 0..9, got %d..%d.' %
+                     (path, labels.min(), labels.max()))
+  images = data.astype(np.uint8).reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1)
+  return images, labels
+
+
+def make_dataset(source, preprocessing_name, image_size, batch_size,
+                 training=False, seed=0, epoch=0, skipped=None,
+                 num_classes=None, labels_offset=0, skip_batches=0):
+  """The batches of a source, preprocessed for a net.
+
+  Args:
+    source: A `Source`.
+    preprocessing_name: A key of `preprocessing.SCHEMES`.
+    image_size: Height and width of the net's input.
+    batch_size: Images per batch; training drops the last partial batch.
+    training: Shuffle (seeded by seed and epoch) and augment.
+    seed, epoch: Fix the order and the augmentation of this epoch.
+    skipped: A `SkippedFiles` that collects undecodable files.
+    num_classes: If set, a label outside [0, num_classes) stops the run
+      with an error naming the file and the label.
+    labels_offset: Subtracted from TFRecord labels (1 maps TF-Slim's
+      1-based ImageNet labels to 1000 classes).
+    skip_batches: Batches of this epoch already done (an exact resume).
+
+  Returns:
+    A dataset of (images float32 [batch, size, size, 3], labels int64
+    [batch], names string [batch]).
+
+  Raises:
+    ValueError: on an unknown preprocessing name or bad sizes.
+  """
+  if preprocessing_name not in preprocessing.SCHEMES:
+    raise ValueError('Unknown preprocessing %r; choose from %s.' %
+                     (preprocessing_name, sorted(preprocessing.SCHEMES)))
+  if batch_size < 1 or image_size < 1:
+    raise ValueError('batch_size and image_size must be >= 1, got %r and %r.'
+                     % (batch_size, image_size))
+  skipped = skipped if skipped is not None else SkippedFiles()
+  order_seed = seed * 100003 + epoch
+  preprocess = preprocessing.SCHEMES[preprocessing_name]
+  data = _records(source, training, order_seed)
+  if source.kind != 'cifar10':
+    def decode(contents, label, name):
+      image, ok = _decode_or_skip(contents, name, skipped)
+      return image, label, name, ok
+    data = data.map(decode, num_parallel_calls=tf.data.AUTOTUNE,
+                    deterministic=True)
+    data = data.filter(lambda image, label, name, ok: ok).map(
+        lambda image, label, name, ok: (image, label, name))
+  if source.kind == 'tfrecord' and labels_offset:
+    data = data.map(lambda image, label, name: (
+        image, label - labels_offset, name))
+  if num_classes is not None:
+    def check(image, label, name):
+      in_range = tf.logical_and(label >= 0, label < num_classes)
+      with tf.control_dependencies([tf.debugging.Assert(in_range, [
+          'label', label, 'is outside 0..%d (the net has %d classes) in' %
+          (num_classes - 1, num_classes), name])]):
+        return tf.identity(image), label, name
+    data = data.map(check)
+
+  def prepare(index, element):
+    image, label, name = element
+    op_seed = tf.stack([tf.constant(order_seed, tf.int64), index])
+    return preprocess(image, image_size, image_size, training=training,
+                      seed=op_seed), label, name
+  data = data.enumerate().map(prepare, num_parallel_calls=tf.data.AUTOTUNE,
+                              deterministic=True)
+  data = data.batch(batch_size, drop_remainder=training)
+  if skip_batches:
+    data = data.skip(skip_batches)
+  return data.prefetch(tf.data.AUTOTUNE)

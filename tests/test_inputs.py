@@ -1,0 +1,192 @@
+"""The input pipeline: sources, streaming batches, bad files, exact order."""
+
+import os
+import pickle
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from resnet_v2 import inputs
+
+
+def write_image(path, pixels, fmt=None):
+  path.parent.mkdir(parents=True, exist_ok=True)
+  fmt = fmt or path.suffix.lstrip('.')
+  if fmt == 'png':
+    data = tf.io.encode_png(pixels).numpy()
+  elif fmt in ('jpg', 'jpeg'):
+    data = tf.io.encode_jpeg(pixels).numpy()
+  else:
+    raise ValueError(fmt)
+  path.write_bytes(data)
+
+
+@pytest.fixture
+def folder(tmp_path):
+  rng = np.random.default_rng(0)
+  root = tmp_path / 'data'
+  for name in ('cat', 'dog'):
+    for index in range(5):
+      size = (20 + index, 30, 3)   # mixed sizes
+      write_image(root / name / ('%d.png' % index),
+                  rng.integers(0, 255, size, np.uint8))
+  return root
+
+
+def batches(dataset):
+  return [tuple(part.numpy() for part in batch) for batch in dataset]
+
+
+def test_folder_source_lists_classes_and_files(folder):
+  source = inputs.open_source(str(folder))
+  assert source.kind == 'folder' and source.class_names == ['cat', 'dog']
+  assert source.labels == [0] * 5 + [1] * 5
+  assert source.items[0].endswith(os.path.join('cat', '0.png'))
+
+
+def test_batches_are_preprocessed_labelled_and_named(folder):
+  source = inputs.open_source(str(folder))
+  out = batches(inputs.make_dataset(source, 'inception', 16, 4))
+  assert [len(b[0]) for b in out] == [4, 4, 2]   # eval keeps the remainder
+  images = np.concatenate([b[0] for b in out])
+  assert images.shape == (10, 16, 16, 3) and images.dtype == np.float32
+  assert -1.0 <= images.min() and images.max() <= 1.0
+  names = [n.decode() for b in out for n in b[2]]
+  assert names == source.items   # evaluation keeps the file order
+  assert np.concatenate([b[1] for b in out]).tolist() == source.labels
+
+
+def test_training_order_is_fixed_by_seed_and_epoch_and_resumes_exactly(
+    folder):
+  source = inputs.open_source(str(folder))
+
+  def run(**kwargs):
+    return batches(inputs.make_dataset(source, 'cifar', 8, 3, training=True,
+                                       **kwargs))
+  first = run(seed=1, epoch=0)
+  assert len(first) == 3   # training drops the partial batch
+  again = run(seed=1, epoch=0)
+  for a, b in zip(first, again):
+    np.testing.assert_array_equal(a[0], b[0])
+  other_epoch = run(seed=1, epoch=1)
+  assert [b[2].tolist() for b in other_epoch] != [b[2].tolist()
+                                                  for b in first]
+  resumed = run(seed=1, epoch=0, skip_batches=2)
+  assert len(resumed) == 1
+  np.testing.assert_array_equal(resumed[0][0], first[2][0])
+  assert resumed[0][2].tolist() == first[2][2].tolist()
+
+
+def test_bad_files_are_skipped_and_named(folder):
+  (folder / 'cat' / 'broken.png').write_bytes(b'\x89PNG\r\n\x1a\n truncated')
+  (folder / 'dog' / 'notes.txt').write_text('not an image')
+  source = inputs.open_source(str(folder))
+  skipped = inputs.SkippedFiles()
+  out = batches(inputs.make_dataset(source, 'inception', 8, 4,
+                                    training=True, skipped=skipped))
+  assert sum(len(b[0]) for b in out) == 8   # 10 good images, 2 full batches
+  named = sorted(os.path.basename(path) for path, _ in skipped.items())
+  assert named == ['broken.png', 'notes.txt']
+  assert all(reason for _, reason in skipped.items())
+
+
+def test_image_modes_all_decode(tmp_path):
+  rng = np.random.default_rng(0)
+  gray = rng.integers(0, 255, (9, 7, 1), np.uint8)
+  rgba = rng.integers(0, 255, (9, 7, 4), np.uint8)
+  deep = rng.integers(0, 65535, (9, 7, 3), np.uint16)
+  write_image(tmp_path / 'gray.png', gray)
+  write_image(tmp_path / 'rgba.png', rgba)
+  (tmp_path / 'deep.png').write_bytes(tf.io.encode_png(deep).numpy())
+  write_image(tmp_path / 'gray.jpg', gray)
+  source = inputs.files_source([str(tmp_path)])
+  skipped = inputs.SkippedFiles()
+  out = batches(inputs.make_dataset(source, 'inception', 8, 8,
+                                    skipped=skipped))
+  assert not skipped.items()
+  assert out[0][0].shape == (4, 8, 8, 3)
+
+
+def test_label_outside_the_classes_stops_naming_the_file(folder):
+  source = inputs.open_source(str(folder))
+  with pytest.raises(tf.errors.InvalidArgumentError, match='dog'):
+    batches(inputs.make_dataset(source, 'inception', 8, 4, num_classes=1))
+
+
+def write_tfrecord(path, images_and_labels, keys=('image/encoded',
+                                                   'image/class/label')):
+  with tf.io.TFRecordWriter(str(path)) as writer:
+    for pixels, label in images_and_labels:
+      feature = {}
+      if 'image/encoded' in keys:
+        feature['image/encoded'] = tf.train.Feature(bytes_list=tf.train.BytesList(
+            value=[tf.io.encode_jpeg(pixels).numpy()]))
+      if 'image/class/label' in keys:
+        feature['image/class/label'] = tf.train.Feature(
+            int64_list=tf.train.Int64List(value=[label]))
+      writer.write(tf.train.Example(features=tf.train.Features(
+          feature=feature)).SerializeToString())
+
+
+def test_tfrecords_in_slim_format_stream_with_their_labels(tmp_path):
+  rng = np.random.default_rng(0)
+  for shard in range(2):
+    write_tfrecord(tmp_path / ('train-%05d-of-00002' % shard),
+                   [(rng.integers(0, 255, (12, 10, 3), np.uint8), 1 + i)
+                    for i in range(3)])
+  source = inputs.open_source(str(tmp_path / 'train-*'))
+  assert source.kind == 'tfrecord' and len(source.items) == 2
+  out = batches(inputs.make_dataset(source, 'inception', 8, 6,
+                                    labels_offset=1, num_classes=3))
+  assert sorted(out[0][1].tolist()) == [0, 0, 1, 1, 2, 2]
+  assert out[0][2][0].decode().endswith('train-00000-of-00002')
+
+
+def test_tfrecords_without_the_keys_are_refused_naming_the_file(tmp_path):
+  write_tfrecord(tmp_path / 'bad.tfrecord',
+                 [(np.zeros((4, 4, 3), np.uint8), 1)],
+                 keys=('image/encoded',))
+  with pytest.raises(ValueError, match=r"bad.tfrecord: records lack "
+                     r"\['image/class/label'\]"):
+    inputs.open_source(str(tmp_path / 'bad.tfrecord'))
+
+
+def test_cifar_batches_stream(tmp_path):
+  folder = tmp_path / 'cifar'
+  folder.mkdir()
+  rng = np.random.default_rng(0)
+  for name in inputs.CIFAR10_TRAIN_FILES + (inputs.CIFAR10_TEST_FILE,):
+    with open(folder / name, 'wb') as handle:
+      pickle.dump({b'data': rng.integers(0, 255, (4, 3072), np.uint8),
+                   b'labels': list(range(4))}, handle)
+  source = inputs.open_source(str(folder))
+  assert source.kind == 'cifar10' and len(source.items) == 5
+  out = batches(inputs.make_dataset(source, 'cifar', 32, 10, training=True))
+  assert len(out) == 2 and out[0][0].shape == (10, 32, 32, 3)
+  test = inputs.open_source(str(folder), split='test')
+  assert len(test.items) == 1
+
+
+@pytest.mark.parametrize('make, message', [
+    (lambda root: None, 'does not exist'),
+    (lambda root: root.mkdir(), 'neither class folders'),
+    (lambda root: (root / 'only').mkdir(parents=True), 'at least two'),
+    (lambda root: [(root / n).mkdir(parents=True) for n in 'ab'],
+     'Class folders without files'),
+])
+def test_bad_sources_are_refused_before_anything_runs(tmp_path, make,
+                                                      message):
+  root = tmp_path / 'root'
+  make(root)
+  with pytest.raises(ValueError, match=message):
+    inputs.open_source(str(root))
+
+
+def test_validation_split_is_seeded_and_per_class(folder):
+  source = inputs.open_source(str(folder))
+  train, val = inputs.split_source(source, 0.2, seed=3)
+  assert sorted(val.labels) == [0, 1]
+  assert set(train.items).isdisjoint(val.items)
+  assert len(train.items) + len(val.items) == 10
+  assert inputs.split_source(source, 0.2, seed=3)[1].items == val.items

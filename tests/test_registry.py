@@ -1,0 +1,64 @@
+"""The net registry: every net by one name, with its facts."""
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from resnet_v2 import registry
+
+
+def count_parameters():
+  return sum(int(np.prod(v.shape)) for v in tf.compat.v1.trainable_variables())
+
+
+@pytest.mark.parametrize('name, classes, parameters', [
+    ('resnet_v2_50', 1001, 25570409),
+    ('resnet_v1_50', 1000, 25557032),
+])
+def test_published_nets_build_with_their_checkpoint_layout(graph, name,
+                                                           classes,
+                                                           parameters):
+  network_fn = registry.get_network_fn(name, classes)
+  logits, end_points = network_fn(tf.zeros([1, 64, 64, 3]))
+  assert logits.shape.as_list() == [1, classes]
+  assert count_parameters() == parameters
+  assert network_fn.default_image_size == 224
+  assert network_fn.spec.checkpoint_classes == classes
+  assert name + '/block4' in end_points
+
+
+def test_every_registered_net_builds_by_name(graph):
+  for index, (name, spec) in enumerate(sorted(registry.NETWORKS.items())):
+    if spec.image_size != 32:
+      continue   # the ImageNet nets are checked above
+    logits, _ = registry.get_network_fn(name, 7, weight_decay=1e-4)(
+        tf.zeros([2, 32, 32, 3]))
+    assert logits.shape.as_list() == [2, 7], name
+    assert tf.compat.v1.global_variables()[-1].op.name.startswith(spec.scope)
+  # Weight decay reached the convolutions.
+  assert tf.compat.v1.losses.get_regularization_losses()
+
+
+def test_plain_removes_shortcuts_where_it_applies(graph):
+  registry.get_network_fn('cifar_resnet_v1_20', 10, plain=True)(
+      tf.zeros([1, 32, 32, 3]))
+  assert not [v for v in tf.compat.v1.global_variables()
+              if 'shortcut' in v.name]
+  with tf.Graph().as_default():
+    registry.get_network_fn('cifar_resnet_v1_20', 10)(
+        tf.zeros([1, 32, 32, 3]))
+    assert [v for v in tf.compat.v1.global_variables()
+            if 'shortcut' in v.name]
+  with pytest.raises(ValueError, match='resnet_v2_50 has no plain variant'):
+    registry.get_network_fn('resnet_v2_50', 10, plain=True)
+
+
+def test_unknown_names_list_the_known_ones():
+  with pytest.raises(ValueError, match='Unknown net .resnet_v3.*resnet_v2_50'):
+    registry.get_network_fn('resnet_v3', 10)
+  expected = {'resnet_v2_50', 'resnet_v2_101', 'resnet_v2_152',
+              'resnet_v2_200', 'resnet_v1_50', 'cifar_resnet_v1_20',
+              'cifar_resnet_v1_32', 'cifar_resnet_v1_44', 'cifar_resnet_v1_56',
+              'cifar_resnet_v1_110', 'cifar_resnet_v2_56',
+              'cifar_resnet_v2_110', 'cifar_resnet_v2_164'}
+  assert set(registry.NETWORKS) == expected
