@@ -22,19 +22,22 @@ import time
 import numpy as np
 
 from examples import transfer_digits
-from resnet_v2 import datasets
 from resnet_v2 import files
+from resnet_v2 import inputs
 from resnet_v2 import training
 
 
 def digits_dataset(image_size=32, test_fraction=0.2, seed=0):
-  """The digits of `transfer_digits.load_digits_images`, split."""
+  """The digits of `transfer_digits.load_digits_images`, as (train, test)
+  sources of the input pipeline."""
   images, labels = transfer_digits.load_digits_images(image_size)
   order = np.random.default_rng(seed).permutation(len(labels))
   test = int(len(labels) * test_fraction)
-  return datasets.Dataset(images[order[test:]], labels[order[test:]],
-                          images[order[:test]], labels[order[:test]],
-                          [str(d) for d in range(10)])
+  names = [str(d) for d in range(10)]
+  return (inputs.arrays_source(images[order[test:]], labels[order[test:]],
+                               names, 'digits-train'),
+          inputs.arrays_source(images[order[:test]], labels[order[:test]],
+                               names, 'digits-test'))
 
 
 def layer_order(name):
@@ -49,18 +52,22 @@ def layer_order(name):
 
 def run(data, depths=(20, 56), epochs=12, batch_size=64, out=None,
         log=print):
-  """Trains the four nets; returns the results dict (and writes plots)."""
+  """Trains the four nets on data = (train source, test source); returns
+  the results dict (and writes plots)."""
+  train_source, test_source = data
   results = {'depths': list(depths), 'epochs': epochs,
              'batch_size': batch_size, 'nets': {}}
   started = time.time()
   for depth in depths:
     for plain in (True, False):
       name = '%s-%d' % ('plain' if plain else 'resnet', depth)
-      config = training.TrainConfig(depth=depth, plain=plain, epochs=epochs,
-                                    batch_size=batch_size, augment=False,
-                                    log_every=1)
+      config = training.TrainConfig(
+          model='cifar_resnet_v1_%d' % depth, plain=plain, epochs=epochs,
+          batch_size=batch_size, augment=False, log_every=1,
+          image_size=train_source.items.shape[1])
       model_dir = os.path.join(out, 'runs', name) if out else None
-      trainer = training.Trainer(data, model_dir or _temp_dir(), config)
+      trainer = training.Trainer(train_source, test_source,
+                                 model_dir or _temp_dir(), config)
       initial = trainer.layer_gradient_norms()
       history = trainer.train(progress=sys.stderr.isatty(),
                               log=lambda line, n=name: log('%s %s' % (n,
@@ -70,9 +77,8 @@ def run(data, depths=(20, 56), epochs=12, batch_size=64, out=None,
       results['nets'][name] = {
           'steps': history['steps'], 'epochs': history['epochs'],
           'train_error': history['epochs'][-1]['train_error'],
-          'full_train_error': 1 - trainer.evaluate(data.train_images,
-                                                   data.train_labels),
-          'test_error': 1 - history['epochs'][-1]['test_accuracy'],
+          'full_train_error': 1 - trainer.evaluate(train_source)['top1'],
+          'test_error': 1 - history['epochs'][-1]['val_accuracy'],
           'gradient_norms_initial': [float(initial[k]) for k in order],
           'gradient_norms_final': [float(final[k]) for k in order],
           'layers': order}
@@ -147,7 +153,8 @@ def main(argv=None):
   parser.add_argument('--cifar10', metavar='DIR',
                       help='use CIFAR-10 from this folder instead of digits')
   args = parser.parse_args(argv)
-  data = (datasets.load_cifar10(args.cifar10) if args.cifar10
+  data = ((inputs.cifar10_source(args.cifar10, 'train'),
+           inputs.cifar10_source(args.cifar10, 'test')) if args.cifar10
           else digits_dataset())
   results = run(data, args.depths, args.epochs, args.batch_size, args.out)
   print(table(results))

@@ -1,88 +1,168 @@
-"""The `resnet-v2` command: features, predict and train."""
+"""The `resnet-v2` command: train, eval, predict, features and export.
+
+Every command reads images through the one input pipeline (`inputs`) and
+reaches nets by their registry name; a trained model dir (`model.json`)
+tells later commands everything else, so they take `--model-dir` alone.
+"""
 
 import argparse
+import os
 import sys
 
-from resnet_v2 import features
 from resnet_v2 import registry
 
+CIFAR10_DEFAULT_DIR = os.path.join(os.path.expanduser('~'), '.keras',
+                                   'datasets', 'cifar-10-batches-py')
 
-def _add_model_args(parser):
-  parser.add_argument('inputs', nargs='+', metavar='IMAGE_OR_FOLDER',
-                      help='image files (JPEG, PNG, GIF, BMP) and folders')
-  parser.add_argument('--model', default='resnet_v2_50',
-                      choices=sorted(registry.NETWORKS),
-                      help='default: %(default)s')
+
+def _positive(text):
+  try:
+    value = int(text)
+  except ValueError:
+    value = 0
+  if value < 1:
+    raise argparse.ArgumentTypeError('must be an integer >= 1, got %r' % text)
+  return value
+
+
+def _net_name(text):
+  try:
+    registry.get_spec(text)
+  except ValueError as error:
+    raise argparse.ArgumentTypeError(str(error))
+  return text
+
+
+def _add_net_args(parser, default_model='resnet_v2_50'):
+  parser.add_argument('--model-dir', metavar='DIR',
+                      help='a model dir written by `resnet-v2 train` (its '
+                      'net, classes and best checkpoint)')
+  parser.add_argument('--model', default=None, type=_net_name,
+                      metavar='NAME',
+                      help='a net by name, without --model-dir (default: '
+                      '%s); one of %s' % (default_model,
+                                          ', '.join(sorted(registry.NETWORKS))))
   parser.add_argument('--checkpoint', metavar='PREFIX',
                       help='TF-Slim checkpoint (prefix, e.g. '
-                      'resnet_v2_50.ckpt); without one the weights are '
-                      'random')
-  parser.add_argument('--image-size', type=int, default=None,
-                      help='default: 299 with a checkpoint, else 224')
-  parser.add_argument('--batch-size', type=int, default=16,
+                      'resnet_v2_50.ckpt), without --model-dir')
+  parser.add_argument('--image-size', type=_positive, default=None,
+                      help="default: the model dir's, 299 with a published "
+                      "v2 checkpoint, else the net's")
+  parser.add_argument('--batch-size', type=_positive, default=16,
                       help='default: %(default)s')
+
+
+def _add_image_args(parser):
+  _add_net_args(parser)
+  parser.add_argument('inputs', nargs='+', metavar='IMAGE_OR_FOLDER',
+                      help='image files (JPEG, PNG, GIF, BMP) and folders')
 
 
 def build_parser():
   parser = argparse.ArgumentParser(
-      prog='resnet-v2', description='ResNet v2 (TF-Slim) on image files.')
+      prog='resnet-v2', description='ResNet (TF-Slim) nets on your images: '
+      'train, eval, predict, features, export.')
   commands = parser.add_subparsers(dest='command', required=True)
   extract = commands.add_parser(
       'features', help='write end_points of images to an .npz',
       description='Write the chosen end_points of every image to one .npz '
       '(one array per end point, plus file_names in the same order). Files '
       'that do not decode are skipped and listed at the end.')
-  _add_model_args(extract)
+  _add_image_args(extract)
   extract.add_argument('--end-point', action='append', dest='end_points',
                        metavar='NAME', help='end point to save (repeatable; '
                        'default: global_pool), e.g. resnet_v2_50/block4')
   extract.add_argument('--output', '-o', required=True, metavar='NPZ')
   predict = commands.add_parser(
-      'predict', help='print the top-5 classes of each image',
-      description='Print the top-5 classes of each image, with ImageNet '
-      'names when the checkpoint has 1000 or 1001 classes.')
-  _add_model_args(predict)
-  predict.add_argument('--top', type=int, default=5, help='default: 5')
+      'predict', help='print the top classes of each image',
+      description="Print the top classes of each image, named by the model "
+      "dir's classes, or ImageNet's for 1000/1001-class checkpoints.")
+  _add_image_args(predict)
+  predict.add_argument('--top', type=_positive, default=5,
+                       help='default: 5')
+  evaluate = commands.add_parser(
+      'eval', help='top-1, top-5, per-class accuracy and a confusion matrix',
+      description='Evaluate a model dir (or --model with --checkpoint) on '
+      'labelled data: class folders, TF-Slim ImageNet TFRecords or CIFAR-10 '
+      'batches (its test_batch). Writes metrics.json and confusion.png.')
+  _add_net_args(evaluate)
+  evaluate.add_argument('--data', required=True, metavar='PATH')
+  evaluate.add_argument('--output', metavar='DIR',
+                        help='default: MODEL_DIR/eval, else ./eval')
+  evaluate.add_argument('--labels-offset', type=int, default=None,
+                        help='subtracted from TFRecord labels (default: 1 '
+                        'for 1000-class nets, else 0)')
+  export = commands.add_parser(
+      'export', help='a SavedModel that serves image bytes or floats',
+      description='Export a model dir as a SavedModel: signature '
+      "'serving_default' takes encoded images (preprocessing inside), "
+      "'serving_images' preprocessed float images; both return classes, "
+      'class names, probabilities and pooled features.')
+  export.add_argument('--model-dir', required=True, metavar='DIR')
+  export.add_argument('--output', required=True, metavar='DIR')
   _add_train_parser(commands)
   return parser
 
 
 def _add_train_parser(commands):
-  from resnet_v2 import datasets  # pylint: disable=g-import-not-at-top
-  from resnet_v2 import training  # pylint: disable=g-import-not-at-top
-  defaults = training.TrainConfig()
   train = commands.add_parser(
-      'train', help='train a CIFAR-style ResNet from scratch',
-      description='Train a CIFAR-style ResNet (v1 basic units, depth 6n+2, '
-      'or v2 pre-activation bottlenecks, depth 9n+2; --plain removes every '
-      'shortcut) with per-pixel mean subtraction, pad-4 random crops and '
-      'flips, weight decay and a step learning-rate schedule. Writes a '
-      'checkpoint each epoch, history.json and TensorBoard events to '
-      '--model-dir; --resume continues from the last checkpoint.')
-  source = train.add_mutually_exclusive_group()
-  source.add_argument('--cifar10', metavar='DIR',
-                      default=datasets.CIFAR10_DEFAULT_DIR,
-                      help='cifar-10-batches-py folder (default: %(default)s)')
-  source.add_argument('--image-folder', metavar='DIR',
-                      help='a folder with one subfolder of images per class')
-  train.add_argument('--image-size', type=int, default=32,
-                     help='with --image-folder (default: %(default)s)')
+      'train', help='train or fine-tune any net on your images',
+      description='Train a registered net (from scratch, or fine-tune from '
+      'a TF-Slim checkpoint) on class folders, TF-Slim TFRecords or CIFAR-10 '
+      'batches, streamed through tf.data. Writes model.json, a checkpoint '
+      'every epoch (and every --save-every steps), the best one by '
+      'validation accuracy (best/), history.json and TensorBoard events to '
+      '--model-dir; --resume continues exactly.')
+  train.add_argument('--model', default='cifar_resnet_v1_20',
+                     type=_net_name, metavar='NAME',
+                     help='default: %(default)s; one of ' +
+                     ', '.join(sorted(registry.NETWORKS)) +
+                     ', or any cifar_resnet_v1_<6n+2> / v2_<9n+2>')
+  train.add_argument('--data', metavar='PATH', default=CIFAR10_DEFAULT_DIR,
+                     help='class folders, TFRecords (file, pattern or '
+                     'folder) or cifar-10-batches-py (default: %(default)s)')
+  train.add_argument('--val-data', metavar='PATH',
+                     help='validation data (default: CIFAR-10 test_batch, '
+                     'or a held-out --val-fraction of class folders)')
+  train.add_argument('--val-fraction', type=float, default=0.1)
   train.add_argument('--model-dir', required=True)
-  train.add_argument('--depth', type=int, default=defaults.depth)
-  train.add_argument('--version', type=int, choices=[1, 2],
-                     default=defaults.version)
+  train.add_argument('--checkpoint', metavar='PREFIX',
+                     help='TF-Slim checkpoint to start from')
+  train.add_argument('--exclude', action='append', default=[],
+                     metavar='PATTERN', help="variables not to restore, e.g. "
+                     "'*/logits/*' (repeatable)")
+  train.add_argument('--trainable', action='append', default=[],
+                     metavar='PATTERN', help="variables to train, e.g. "
+                     "'*/block4/*' (repeatable; default all)")
+  train.add_argument('--freeze-batch-norm', action='store_true')
+  train.add_argument('--image-size', type=_positive)
+  train.add_argument('--epochs', type=_positive, default=10)
+  train.add_argument('--max-steps', type=_positive)
+  train.add_argument('--batch-size', type=_positive, default=128)
+  train.add_argument('--optimizer', choices=('momentum', 'adam'),
+                     default='momentum')
+  train.add_argument('--learning-rate', type=float, default=None,
+                     help='base rate (default: 0.1 momentum, 1e-3 adam)')
+  train.add_argument('--schedule', choices=('step', 'cosine', 'constant'),
+                     default='step')
+  train.add_argument('--warmup-epochs', type=float, default=0.0)
+  train.add_argument('--label-smoothing', type=float, default=0.0)
+  train.add_argument('--weight-decay', type=float, default=1e-4)
+  train.add_argument('--plateau-patience', type=int, default=0,
+                     help='epochs without a better validation accuracy '
+                     'before the rate is cut (0: off)')
+  train.add_argument('--plateau-factor', type=float, default=0.1)
+  train.add_argument('--save-every', type=int, default=0, metavar='STEPS')
+  train.add_argument('--precision', choices=('fp32', 'bf16'), default='fp32')
   train.add_argument('--plain', action='store_true',
                      help='no shortcuts (the degradation experiment)')
-  train.add_argument('--epochs', type=int, default=defaults.epochs)
-  train.add_argument('--batch-size', type=int, default=defaults.batch_size)
-  train.add_argument('--optimizer', choices=training.OPTIMIZERS,
-                     default=defaults.optimizer)
-  train.add_argument('--learning-rate', type=float, default=None,
-                     help='starting rate (default: 0.1 momentum, 1e-3 adam)')
-  train.add_argument('--weight-decay', type=float,
-                     default=defaults.weight_decay)
   train.add_argument('--no-augment', action='store_true')
-  train.add_argument('--seed', type=int, default=defaults.seed)
+  train.add_argument('--num-classes', type=_positive,
+                     help='for TFRecords without class names')
+  train.add_argument('--labels-offset', type=int, default=0,
+                     help='subtracted from TFRecord labels (1 for TF-Slim '
+                     'ImageNet records and a 1000-class net)')
+  train.add_argument('--seed', type=int, default=0)
   train.add_argument('--resume', action='store_true')
 
 
@@ -94,18 +174,33 @@ def _report_skipped(skipped):
       print('  %s: %s' % (path, reason), file=sys.stderr)
 
 
+def _image_model(args, for_predictions):
+  from resnet_v2 import features  # pylint: disable=g-import-not-at-top
+  if args.model_dir:
+    if args.model or args.checkpoint:
+      raise ValueError('--model-dir names the net and its checkpoint; drop '
+                       '--model and --checkpoint.')
+    return features.ImageModel.from_model_dir(args.model_dir,
+                                              args.image_size)
+  model = args.model or 'resnet_v2_50'
+  default_classes = 1001 if for_predictions and not args.checkpoint else None
+  return features.ImageModel(model, args.checkpoint, args.image_size,
+                             num_classes=default_classes)
+
+
 def run_features(args):
+  from resnet_v2 import features  # pylint: disable=g-import-not-at-top
   count, skipped = features.extract_features(
-      args.inputs, args.output, args.model, args.end_points or ['global_pool'],
-      args.checkpoint, args.batch_size, args.image_size,
-      progress=sys.stderr.isatty())
+      args.inputs, args.output, end_points=args.end_points or
+      ['global_pool'], batch_size=args.batch_size,
+      progress=sys.stderr.isatty(), image_model=_image_model(args, False))
   print('wrote %s: %d image(s)' % (args.output, count))
   _report_skipped(skipped)
 
 
 def run_predict(args):
-  model = features.ImageModel(args.model, args.checkpoint, args.image_size,
-                              num_classes=None if args.checkpoint else 1001)
+  from resnet_v2 import features  # pylint: disable=g-import-not-at-top
+  model = _image_model(args, True)
   if model.num_classes is None:
     raise ValueError('Checkpoint %s has no logits: use `resnet-v2 features`.'
                      % args.checkpoint)
@@ -113,42 +208,87 @@ def run_predict(args):
   for kept, outputs in model.iterate(paths, ['predictions'], args.batch_size):
     for path, probabilities in zip(kept, outputs['predictions']):
       print(path)
-      for index, name, probability in features.top_k(probabilities, args.top):
+      for index, name, probability in model.top_k(probabilities, args.top):
         print('  %6.2f%%  %4d  %s' % (100 * probability, index, name or ''))
   _report_skipped(model.skipped)
 
 
+def run_eval(args):
+  # pylint: disable=g-import-not-at-top
+  from resnet_v2 import evaluation
+  from resnet_v2 import inputs
+  if args.model_dir and (args.model or args.checkpoint):
+    raise ValueError('--model-dir names the net and its checkpoint; drop '
+                     '--model and --checkpoint.')
+  source = inputs.open_source(args.data, split='test')
+  skipped = inputs.SkippedFiles()
+  result = evaluation.evaluate(
+      source, args.model_dir, args.model, args.checkpoint, args.batch_size,
+      args.image_size, args.labels_offset, skipped)
+  result['skipped_files'] = [list(item) for item in skipped.items()]
+  output = args.output or os.path.join(args.model_dir or '.', 'eval')
+  written = evaluation.write_report(result, output)
+  print('%s on %s: top-1 %.4f, top-5 %.4f over %d images' % (
+      result['model'], args.data, result['top1'], result['top5'],
+      result['count']))
+  print('wrote ' + ', '.join(written))
+  _report_skipped(skipped.items())
+
+
+def run_export(args):
+  from resnet_v2 import export  # pylint: disable=g-import-not-at-top
+  export.export_model_dir(args.model_dir, args.output)
+  print('wrote SavedModel %s (signatures serving_default: image_bytes, '
+        'serving_images: images)' % args.output)
+
+
 def run_train(args):
-  from resnet_v2 import datasets  # pylint: disable=g-import-not-at-top
-  from resnet_v2 import training  # pylint: disable=g-import-not-at-top
+  # pylint: disable=g-import-not-at-top
+  from resnet_v2 import inputs
+  from resnet_v2 import training
   # Data problems are reported before any graph is built.
-  if args.image_folder:
-    data = datasets.load_image_folder(args.image_folder, args.image_size,
-                                      seed=args.seed)
+  train_source = inputs.open_source(args.data)
+  if args.val_data:
+    val_source = inputs.open_source(args.val_data, split='test')
+  elif train_source.kind == 'cifar10':
+    val_source = inputs.open_source(args.data, split='test')
+  elif train_source.kind == 'folder':
+    train_source, val_source = inputs.split_source(
+        train_source, args.val_fraction, args.seed)
   else:
-    data = datasets.load_cifar10(args.cifar10)
+    raise ValueError('%s cannot be split by file: give --val-data.' %
+                     args.data)
   config = training.TrainConfig(
-      depth=args.depth, version=args.version, plain=args.plain,
-      epochs=args.epochs, batch_size=args.batch_size,
+      model=args.model, image_size=args.image_size, epochs=args.epochs,
+      max_steps=args.max_steps, batch_size=args.batch_size,
       optimizer=args.optimizer, learning_rate=args.learning_rate,
-      weight_decay=args.weight_decay, augment=not args.no_augment,
-      seed=args.seed)
-  trainer = training.Trainer(data, args.model_dir, config)
+      schedule=args.schedule, warmup_epochs=args.warmup_epochs,
+      label_smoothing=args.label_smoothing, weight_decay=args.weight_decay,
+      freeze_batch_norm=args.freeze_batch_norm, plain=args.plain,
+      checkpoint=args.checkpoint, exclude=tuple(args.exclude),
+      trainable=tuple(args.trainable), augment=not args.no_augment,
+      seed=args.seed, save_every_steps=args.save_every,
+      plateau_patience=args.plateau_patience,
+      plateau_factor=args.plateau_factor, precision=args.precision,
+      labels_offset=args.labels_offset, num_classes=args.num_classes)
+  trainer = training.Trainer(train_source, val_source, args.model_dir, config)
   history = trainer.train(resume=args.resume, progress=sys.stderr.isatty())
-  if history['epochs']:
-    print('test accuracy %.4f after %d epochs; checkpoints in %s' % (
-        history['epochs'][-1]['test_accuracy'], history['epochs'][-1]['epoch'],
-        args.model_dir))
+  if history['epochs'] and 'val_accuracy' in history['epochs'][-1]:
+    best = max(e['val_accuracy'] for e in history['epochs'])
+    print('validation accuracy %.4f after %d epochs (best %.4f); model dir '
+          '%s' % (history['epochs'][-1]['val_accuracy'],
+                  history['epochs'][-1]['epoch'], best, args.model_dir))
+
+
+COMMANDS = {'features': run_features, 'predict': run_predict,
+            'eval': run_eval, 'export': run_export, 'train': run_train}
 
 
 def main(argv=None):
   parser = build_parser()
   args = parser.parse_args(argv)
-  if args.batch_size < 1:
-    parser.error('--batch-size must be >= 1')
   try:
-    {'features': run_features, 'predict': run_predict,
-     'train': run_train}[args.command](args)
+    COMMANDS[args.command](args)
   except ValueError as error:
     print('resnet-v2 %s: error: %s' % (args.command, error), file=sys.stderr)
     return 1

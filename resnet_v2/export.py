@@ -48,16 +48,80 @@ def export_saved_model(module, path, image_size, end_points=('global_pool',)):
     return outputs
 
   module.serve = serve
+  _save_atomically(module, path, {'serving_default': serve})
+
+
+def _save_atomically(module, path, signatures):
+  """tf.saved_model.save into a temporary folder renamed over path."""
   parent = os.path.dirname(os.path.abspath(path))
+  os.makedirs(parent, exist_ok=True)
   temp = tempfile.mkdtemp(dir=parent, prefix='.saved_model_')
   try:
-    tf.saved_model.save(module, temp, signatures={'serving_default': serve})
+    tf.saved_model.save(module, temp, signatures=signatures)
     if os.path.exists(path):
       shutil.rmtree(path)
     os.replace(temp, path)
   except BaseException:
     shutil.rmtree(temp, ignore_errors=True)
     raise
+
+
+def export_model_dir(model_dir, path):
+  """Exports a trained model dir as a SavedModel that serves by itself.
+
+  Signatures (no resnet_v2 needed to serve them):
+    'serving_default': `image_bytes` string [batch], encoded JPEG, PNG,
+      GIF or BMP; decoding and the net's preprocessing run in the graph.
+    'serving_images': `images` float32 [batch, size, size, 3], already
+      preprocessed as the input pipeline does.
+  Both return `classes` int64 [batch], `class_names` string [batch],
+  `probabilities` [batch, num_classes] and `features` (the pooled features)
+  [batch, channels].
+
+  Raises:
+    ValueError: if model_dir is not a trained model dir.
+  """
+  # pylint: disable=g-import-not-at-top
+  from resnet_v2 import model_dir as model_dir_lib
+  from resnet_v2 import preprocessing
+  from resnet_v2 import tf2
+  record = model_dir_lib.read_record(model_dir)
+  checkpoint = model_dir_lib.checkpoint_for_inference(model_dir)
+  module = tf2.ResNetV2Module(record.model, record.num_classes,
+                              plain=record.plain)
+  module.restore(checkpoint)
+  size, scheme = record.image_size, preprocessing.SCHEMES[
+      record.preprocessing]
+  mean = tf.constant(record.pixel_mean if record.pixel_mean is not None
+                     else 0.0, tf.float32)
+  names = tf.constant(record.class_names or
+                      [str(i) for i in range(record.num_classes)])
+
+  def outputs(images):
+    logits, points = module(images)
+    classes = tf.argmax(logits, -1)
+    return {'classes': classes, 'class_names': tf.gather(names, classes),
+            'probabilities': tf.nn.softmax(logits),
+            'features': tf.squeeze(points['global_pool'], [1, 2])}
+
+  @tf.function(input_signature=[tf.TensorSpec([None], tf.string,
+                                              name='image_bytes')])
+  def serve_bytes(image_bytes):
+    images = tf.map_fn(
+        lambda data: scheme(preprocessing.decode_image(data), size, size) -
+        mean, image_bytes, fn_output_signature=tf.TensorSpec(
+            [size, size, 3], tf.float32))
+    return outputs(images)
+
+  @tf.function(input_signature=[tf.TensorSpec([None, size, size, 3],
+                                              tf.float32, name='images')])
+  def serve_images(images):
+    return outputs(images)
+
+  module.serve_bytes, module.serve_images = serve_bytes, serve_images
+  module.class_names = tf.Variable(names, trainable=False)
+  _save_atomically(module, path, {'serving_default': serve_bytes,
+                                  'serving_images': serve_images})
 
 
 def export_frozen_graph(session, output_tensors, path):

@@ -17,6 +17,7 @@ from resnet_v2 import checkpoints
 from resnet_v2 import files
 from resnet_v2 import inputs
 from resnet_v2 import labels
+from resnet_v2 import model_dir as model_dir_lib
 from resnet_v2 import preprocessing
 from resnet_v2 import registry
 from resnet_v2 import timing
@@ -45,15 +46,19 @@ class ImageModel:
     num_classes: Logits to build; default what the checkpoint has, or None.
     scope_map: Optional {model scope: checkpoint scope} for the restore.
     seed: Graph-level random seed, so random weights are reproducible.
+    plain, pixel_mean, class_names: as a model dir records them (see
+      `from_model_dir`).
 
   Raises:
     ValueError: on an unknown model or an unusable checkpoint.
   """
 
   def __init__(self, model, checkpoint=None, image_size=None,
-               num_classes=None, scope_map=None, seed=None):
+               num_classes=None, scope_map=None, seed=None, plain=False,
+               pixel_mean=None, class_names=None):
     spec = registry.get_spec(model)
     self.model, self.preprocessing = model, spec.preprocessing
+    self.pixel_mean, self.class_names = pixel_mean, class_names
     if checkpoint is not None and num_classes is None:
       checkpoint_scope = dict(scope_map or {}).get(spec.scope, spec.scope)
       num_classes = _logits_classes(checkpoint, checkpoint_scope)
@@ -70,11 +75,13 @@ class ImageModel:
       self._image = preprocessing.SCHEMES[self.preprocessing](
           preprocessing.read_image(self._path), self.image_size,
           self.image_size)
+      if pixel_mean is not None:
+        self._image -= tf.constant(pixel_mean, tf.float32)
       self.images = tf.compat.v1.placeholder(
           tf.float32, [None, self.image_size, self.image_size, 3],
           name='images')
-      _, self.end_points = registry.get_network_fn(model, num_classes)(
-          self.images)
+      _, self.end_points = registry.get_network_fn(
+          model, num_classes, plain=plain)(self.images)
       init = tf.compat.v1.global_variables_initializer()
     self.session = tf.compat.v1.Session(graph=self.graph)
     self.session.run(init)
@@ -84,6 +91,24 @@ class ImageModel:
             file=sys.stderr)
     else:
       checkpoints.restore(self.session, checkpoint, scope_map=scope_map)
+
+  @classmethod
+  def from_model_dir(cls, model_dir, image_size=None):
+    """The trained net of a model dir (its best checkpoint, else latest).
+
+    Raises:
+      ValueError: if model_dir is not a model dir or has no checkpoint.
+    """
+    record = model_dir_lib.read_record(model_dir)
+    return cls(record.model, model_dir_lib.checkpoint_for_inference(
+        model_dir), image_size or record.image_size, record.num_classes,
+               plain=record.plain, pixel_mean=record.pixel_mean,
+               class_names=record.class_names)
+
+  def top_k(self, probabilities, k=5):
+    """[(class index, name or None, probability)] best first, named by the
+    model's own classes, else ImageNet's for 1000/1001 classes."""
+    return top_k(probabilities, k, self.class_names)
 
   def check_end_points(self, names):
     """Raises ValueError naming unknown end_points and some known ones."""
@@ -120,7 +145,7 @@ class ImageModel:
     with self.graph.as_default():
       batch = tf.compat.v1.data.make_one_shot_iterator(inputs.make_dataset(
           source, self.preprocessing, self.image_size, batch_size,
-          skipped=skipped)).get_next()
+          skipped=skipped, pixel_mean=self.pixel_mean)).get_next()
     batches = (len(paths) + batch_size - 1) // batch_size
     progress = timing.Progress(batches, progress_label) if progress_label \
         else None
@@ -189,12 +214,17 @@ def extract_features(inputs, output, model='resnet_v2_50', end_points=(
   return len(names), net.skipped
 
 
-def top_k(probabilities, k=5):
-  """Returns [(class index, name or None, probability)] best first."""
+def top_k(probabilities, k=5, class_names=None):
+  """Returns [(class index, name or None, probability)] best first.
+
+  Names: class_names if given, else ImageNet's for 1000 or 1001 classes.
+  """
   order = np.argsort(-probabilities)[:k]
-  try:
-    names = labels.imagenet_class_names(probabilities.shape[-1])
-  except ValueError:
-    names = None
+  names = class_names
+  if names is None:
+    try:
+      names = labels.imagenet_class_names(probabilities.shape[-1])
+    except ValueError:
+      names = None
   return [(int(i), names[i] if names else None, float(probabilities[i]))
           for i in order]

@@ -50,27 +50,29 @@ Source.__doc__ = """Where images come from.
 
 kind: 'folder' (items: image paths, labels: class indices), 'files' (items:
   image paths, labels None), 'tfrecord' (items: record files; labels are in
-  the records) or 'cifar10' (items: batch files).
+  the records), 'cifar10' (items: batch files) or 'arrays' (items: uint8
+  images [N, H, W, 3] in memory, labels: [N]; for data already in numpy).
 path: what the user named.
 class_names: list of names, or None where the source does not say.
 """
 
 
 class SkippedFiles:
-  """A thread-safe record of the files the pipeline skipped, and why."""
+  """A thread-safe record of the files the pipeline skipped, and why; each
+  file once, however many epochs met it."""
 
   def __init__(self):
     self._lock = threading.Lock()
-    self._items = []
+    self._items = {}
 
   def add(self, name, reason):
     with self._lock:
-      self._items.append((name, reason))
+      self._items.setdefault(name, reason)
 
   def items(self):
-    """[(file name, reason)], in the order they were met."""
+    """[(file name, reason)], in the order they were first met."""
     with self._lock:
-      return list(self._items)
+      return list(self._items.items())
 
   def __len__(self):
     with self._lock:
@@ -112,6 +114,20 @@ def list_image_files(inputs):
   if not found:
     raise ValueError('No files found in %s.' % list(inputs))
   return found
+
+
+def arrays_source(images, labels, class_names, name='arrays'):
+  """Images already in memory (uint8 [N, H, W, 3]) with labels [N].
+
+  Raises:
+    ValueError: on mismatched shapes.
+  """
+  images, labels = np.asarray(images), np.asarray(labels, np.int64)
+  if images.ndim != 4 or images.shape[-1] != 3 or len(images) != len(labels):
+    raise ValueError('arrays_source needs images [N, H, W, 3] and N labels, '
+                     'got %s and %s.' % (images.shape, labels.shape))
+  return Source('arrays', name, images.astype(np.uint8), labels,
+                list(class_names))
 
 
 def files_source(inputs):
@@ -250,7 +266,7 @@ def split_source(source, fraction=0.1, seed=0):
     ValueError: for sources that cannot be split by file (give a validation
       set), or a class too small to leave an image on each side.
   """
-  if source.kind != 'folder':
+  if source.kind not in ('folder', 'arrays'):
     raise ValueError('Only class folders are split automatically; give '
                      'validation data for %s (%s).' % (source.path,
                                                        source.kind))
@@ -267,10 +283,40 @@ def split_source(source, fraction=0.1, seed=0):
     held[rng.choice(members, count, replace=False)] = True
 
   def part(mask):
+    if source.kind == 'arrays':
+      return source._replace(items=source.items[mask], labels=labels[mask])
     return source._replace(
         items=[p for p, m in zip(source.items, mask) if m],
         labels=[int(l) for l, m in zip(labels, mask) if m])
   return part(~held), part(held)
+
+
+def pixel_mean(source, preprocessing_name, image_size, skipped=None,
+               batch_size=256):
+  """The per-pixel mean of a source's evaluation-preprocessed images, in one
+  streaming pass.
+
+  Returns:
+    float32 [image_size, image_size, 3].
+  """
+  total, count = np.zeros([image_size, image_size, 3], np.float64), 0
+  for images, _, _ in make_dataset(source, preprocessing_name, image_size,
+                                   batch_size, skipped=skipped):
+    total += images.numpy().sum(0)
+    count += len(images)
+  if not count:
+    raise ValueError('No readable image in %s.' % source.path)
+  return (total / count).astype(np.float32)
+
+
+def count_examples(source):
+  """How many examples a source holds (TFRecords are read through once)."""
+  if source.kind in ('folder', 'files', 'arrays'):
+    return len(source.items)
+  if source.kind == 'cifar10':
+    return sum(len(read_cifar_batch(p)[1]) for p in source.items)
+  return sum(1 for path in source.items
+             for _ in tf.data.TFRecordDataset(path))
 
 
 def op_error_reason(error):
@@ -311,6 +357,14 @@ def _records(source, training, order_seed):
                           reshuffle_each_iteration=False)
     return data.map(lambda path, label: (tf.io.read_file(path), label, path),
                     num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+  if source.kind == 'arrays':
+    names = ['%s[%d]' % (source.path, i) for i in range(len(source.items))]
+    data = tf.data.Dataset.from_tensor_slices(
+        (source.items, source.labels, names))
+    if training:
+      data = data.shuffle(len(names), seed=order_seed,
+                          reshuffle_each_iteration=False)
+    return data
   if source.kind == 'tfrecord':
     files = tf.data.Dataset.from_tensor_slices(source.items)
     if training:
@@ -376,7 +430,8 @@ def read_cifar_batch(path):
 
 def make_dataset(source, preprocessing_name, image_size, batch_size,
                  training=False, seed=0, epoch=0, skipped=None,
-                 num_classes=None, labels_offset=0, skip_batches=0):
+                 num_classes=None, labels_offset=0, skip_batches=0,
+                 pixel_mean=None):
   """The batches of a source, preprocessed for a net.
 
   Args:
@@ -392,6 +447,8 @@ def make_dataset(source, preprocessing_name, image_size, batch_size,
     labels_offset: Subtracted from TFRecord labels (1 maps TF-Slim's
       1-based ImageNet labels to 1000 classes).
     skip_batches: Batches of this epoch already done (an exact resume).
+    pixel_mean: Optional [image_size, image_size, 3] mean subtracted after
+      preprocessing (the CIFAR papers' per-pixel mean).
 
   Returns:
     A dataset of (images float32 [batch, size, size, 3], labels int64
@@ -410,7 +467,7 @@ def make_dataset(source, preprocessing_name, image_size, batch_size,
   order_seed = seed * 100003 + epoch
   preprocess = preprocessing.SCHEMES[preprocessing_name]
   data = _records(source, training, order_seed)
-  if source.kind != 'cifar10':
+  if source.kind not in ('cifar10', 'arrays'):
     def decode(contents, label, name):
       image, ok = _decode_or_skip(contents, name, skipped)
       return image, label, name, ok
@@ -430,11 +487,15 @@ def make_dataset(source, preprocessing_name, image_size, batch_size,
         return tf.identity(image), label, name
     data = data.map(check)
 
+  mean = None if pixel_mean is None else tf.constant(pixel_mean,
+                                                     tf.float32)
+
   def prepare(index, element):
     image, label, name = element
     op_seed = tf.stack([tf.constant(order_seed, tf.int64), index])
-    return preprocess(image, image_size, image_size, training=training,
-                      seed=op_seed), label, name
+    image = preprocess(image, image_size, image_size, training=training,
+                       seed=op_seed)
+    return (image if mean is None else image - mean), label, name
   data = data.enumerate().map(prepare, num_parallel_calls=tf.data.AUTOTUNE,
                               deterministic=True)
   data = data.batch(batch_size, drop_remainder=training)

@@ -9,6 +9,7 @@ checkpoint. Every entry is a call of the one builder, `nets.resnet`.
 
 import collections
 import functools
+import re
 
 from tf_slim.ops.arg_scope import arg_scope
 
@@ -74,14 +75,27 @@ def _build_networks():
 NETWORKS = _build_networks()
 
 
+_CIFAR_NAME = re.compile(r'^cifar_resnet_v([12])_(\d+)$')
+
+
 def get_spec(name):
   """Returns the NetSpec of `name`.
 
+  Besides `NETWORKS`, any CIFAR depth of the papers' form is a name:
+  'cifar_resnet_v1_<6n+2>', 'cifar_resnet_v2_<9n+2>' (e.g. v1_8, v1_14).
+
   Raises:
-    ValueError: for an unknown name, listing the known ones.
+    ValueError: for an unknown name, listing the known ones, or a CIFAR
+      depth not of that form.
   """
+  match = _CIFAR_NAME.match(name) if name not in NETWORKS else None
+  if match:
+    version, depth = int(match.group(1)), int(match.group(2))
+    cifar.units_per_stage(depth, version)
+    return NetSpec(name, functools.partial(_cifar, depth, version), 32,
+                   'cifar', 10, name, True)
   if name not in NETWORKS:
-    raise ValueError('Unknown net %r; choose from %s.' %
+    raise ValueError('Unknown model %r; choose from %s.' %
                      (name, ', '.join(sorted(NETWORKS))))
   return NETWORKS[name]
 

@@ -13,38 +13,45 @@ import tensorflow as tf
 
 import resnet_v2
 from resnet_v2 import checkpoints
+from resnet_v2 import registry
 
 
 class ResNetV2Module(tf.Module):
   """A resnet_v2 net as a `tf.Module`.
 
   Args:
-    model: 'resnet_v2_50', '_101', '_152' or '_200'.
+    model: A registry name (`registry.NETWORKS`), e.g. 'resnet_v2_50'.
     num_classes: Logits to build, or None for features.
-    scope: Variable scope; default the model name (as in the checkpoints).
+    scope: Variable scope; default the model's (as in the checkpoints).
+      Another scope or NCHW: the published resnet_v2 depths only.
     data_format: 'NHWC' or 'NCHW'.
+    plain: No shortcuts (nets that have the option).
 
   Raises:
     ValueError: on an unknown model (and as the net raises).
   """
 
   def __init__(self, model='resnet_v2_50', num_classes=None, scope=None,
-               data_format='NHWC', name=None):
+               data_format='NHWC', name=None, plain=False):
     super().__init__(name=name or model)
-    if model not in resnet_v2.NETS:
-      raise ValueError('Unknown model %r; choose from %s.' %
-                       (model, sorted(resnet_v2.NETS)))
+    registry.get_spec(model)
+    custom = scope is not None or data_format != 'NHWC'
+    if custom and model not in resnet_v2.NETS:
+      raise ValueError('scope and data_format can be changed for %s only, '
+                       'not %r.' % (sorted(resnet_v2.NETS), model))
     self.model, self.num_classes = model, num_classes
     channels_last = data_format == 'NHWC'
     spec = tf.TensorSpec([None, None, None, 3] if channels_last
                          else [None, 3, None, None], tf.float32)
 
     def build(images):
-      net, end_points = getattr(resnet_v2, model)(
+      if not custom:
+        return registry.get_network_fn(model, num_classes, plain=plain)(
+            images)
+      return getattr(resnet_v2, model)(
           images, num_classes=num_classes, is_training=False,
-          scope=scope or model, spatial_squeeze=num_classes is not None,
+          scope=scope, spatial_squeeze=num_classes is not None,
           data_format=data_format)
-      return net, end_points
 
     self._graph_function = tf.compat.v1.wrap_function(build, [spec])
     # Tracked, so tf.train.Checkpoint and SavedModel see them.

@@ -40,11 +40,9 @@ def test_cached_features_are_reused_only_for_the_same_settings(
 
 def test_degradation_experiment_end_to_end(tmp_path):
   from examples import degradation  # pylint: disable=g-import-not-at-top
-  data = degradation.digits_dataset(image_size=16)
-  small = data._replace(train_images=data.train_images[:128],
-                        train_labels=data.train_labels[:128],
-                        test_images=data.test_images[:64],
-                        test_labels=data.test_labels[:64])
+  train, test = degradation.digits_dataset(image_size=16)
+  small = (train._replace(items=train.items[:128], labels=train.labels[:128]),
+           test._replace(items=test.items[:64], labels=test.labels[:64]))
   results = degradation.run(small, depths=(8, 14), epochs=1, batch_size=32,
                             out=str(tmp_path), log=lambda line: None)
   assert sorted(results['nets']) == ['plain-14', 'plain-8', 'resnet-14',

@@ -54,7 +54,7 @@ def test_plain_removes_shortcuts_where_it_applies(graph):
 
 
 def test_unknown_names_list_the_known_ones():
-  with pytest.raises(ValueError, match='Unknown net .resnet_v3.*resnet_v2_50'):
+  with pytest.raises(ValueError, match='Unknown model .resnet_v3.*resnet_v2_50'):
     registry.get_network_fn('resnet_v3', 10)
   expected = {'resnet_v2_50', 'resnet_v2_101', 'resnet_v2_152',
               'resnet_v2_200', 'resnet_v1_50', 'cifar_resnet_v1_20',

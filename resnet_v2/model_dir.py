@@ -1,0 +1,101 @@
+"""What a training run leaves in its model dir, for the commands after it.
+
+`model.json` records the net, its classes and how its images are prepared,
+so `eval`, `predict`, `features` and `export` take `--model-dir` alone.
+Checkpoints: `model.ckpt-STEP` (the latest few, TensorFlow's 'checkpoint'
+index names the newest) and `best/model.ckpt` (the best validation
+accuracy so far), each written whole before it is named.
+"""
+
+import collections
+import json
+import os
+
+import tensorflow as tf
+
+from resnet_v2 import files
+
+RECORD_NAME = 'model.json'
+CHECKPOINT_NAME = 'model.ckpt'
+BEST_DIR = 'best'
+HISTORY_NAME = 'history.json'
+
+Record = collections.namedtuple('Record', [
+    'model', 'num_classes', 'class_names', 'image_size', 'preprocessing',
+    'labels_offset', 'plain', 'pixel_mean'])
+Record.__doc__ = """How to rebuild and feed a trained net.
+
+model: registry name; num_classes, class_names: its classes (names may be
+None for TFRecord data without class texts); image_size, preprocessing:
+what the input pipeline does; labels_offset: subtracted from TFRecord
+labels; plain: no shortcuts; pixel_mean: per-pixel mean [H][W][3] that the
+CIFAR preprocessing subtracts, or None.
+"""
+
+# What must agree for a model dir to continue a run.
+IDENTITY = ('model', 'num_classes', 'image_size', 'preprocessing', 'plain')
+
+
+def write_record(model_dir, record):
+  """Writes model.json atomically."""
+  os.makedirs(model_dir, exist_ok=True)
+  files.write_json(os.path.join(model_dir, RECORD_NAME), record._asdict(),
+                   indent=1)
+
+
+def read_record(model_dir):
+  """Reads model.json.
+
+  Raises:
+    ValueError: if model_dir holds no (or an unreadable) model.json.
+  """
+  path = os.path.join(model_dir, RECORD_NAME)
+  try:
+    with open(path) as handle:
+      data = json.load(handle)
+  except FileNotFoundError:
+    raise ValueError('%s is not a model dir (no %s): train one with '
+                     '`resnet-v2 train --model-dir %s`, or give --model and '
+                     '--checkpoint.' % (model_dir, RECORD_NAME,
+                                        model_dir)) from None
+  except (OSError, json.JSONDecodeError) as error:
+    raise ValueError('%s is unreadable: %s' % (path, error)) from None
+  missing = [f for f in Record._fields if f not in data]
+  if missing:
+    raise ValueError('%s lacks %s: not written by this version of '
+                     'resnet_v2.' % (path, missing))
+  return Record(**{f: data[f] for f in Record._fields})
+
+
+def check_same_run(old, new, model_dir):
+  """Raises ValueError naming every setting in which new differs from old."""
+  differences = ['%s: %r in the model dir, %r now' % (
+      f, getattr(old, f), getattr(new, f)) for f in IDENTITY
+                 if getattr(old, f) != getattr(new, f)]
+  if differences:
+    raise ValueError('%s holds another run (%s); use another --model-dir.' %
+                     (model_dir, '; '.join(differences)))
+
+
+def latest_checkpoint(model_dir):
+  """The newest checkpoint prefix, or None."""
+  return tf.train.latest_checkpoint(model_dir)
+
+
+def best_checkpoint(model_dir):
+  """The best-validation checkpoint prefix, or None."""
+  prefix = os.path.join(model_dir, BEST_DIR, CHECKPOINT_NAME)
+  return prefix if os.path.exists(prefix + '.index') else None
+
+
+def checkpoint_for_inference(model_dir):
+  """The best checkpoint, else the latest one.
+
+  Raises:
+    ValueError: if the model dir holds no checkpoint yet.
+  """
+  path = best_checkpoint(model_dir) or latest_checkpoint(model_dir)
+  if path is None:
+    raise ValueError('%s holds no checkpoint yet: train first (`resnet-v2 '
+                     'train --model-dir %s`).' % (model_dir, model_dir))
+  return path
