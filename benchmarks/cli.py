@@ -14,6 +14,7 @@ import resnet_v2
 from resnet_v2 import files
 from resnet_v2 import runtime
 from resnet_v2 import timing
+from resnet_v2.cli import positive_int
 from benchmarks import steps
 
 DESCRIPTION = """\
@@ -51,16 +52,6 @@ def parse_threads(text):
         'threads must be INTRA or INTRA:INTER, integers >= 0 (0 = '
         'TensorFlow chooses), e.g. 2:1; got %r' % text)
   return values[0], values[1] if len(values) == 2 else 0
-
-
-def positive_int(text):
-  try:
-    value = int(text)
-  except ValueError:
-    value = 0
-  if value < 1:
-    raise argparse.ArgumentTypeError('must be an integer >= 1, got %r' % text)
-  return value
 
 
 def batch_size_list(text):

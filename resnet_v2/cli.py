@@ -15,7 +15,7 @@ CIFAR10_DEFAULT_DIR = os.path.join(os.path.expanduser('~'), '.keras',
                                    'datasets', 'cifar-10-batches-py')
 
 
-def _positive(text):
+def positive_int(text):
   try:
     value = int(text)
   except ValueError:
@@ -45,10 +45,10 @@ def _add_net_args(parser, default_model='resnet_v2_50'):
   parser.add_argument('--checkpoint', metavar='PREFIX',
                       help='TF-Slim checkpoint (prefix, e.g. '
                       'resnet_v2_50.ckpt), without --model-dir')
-  parser.add_argument('--image-size', type=_positive, default=None,
+  parser.add_argument('--image-size', type=positive_int, default=None,
                       help="default: the model dir's, 299 with a published "
                       "v2 checkpoint, else the net's")
-  parser.add_argument('--batch-size', type=_positive, default=16,
+  parser.add_argument('--batch-size', type=positive_int, default=16,
                       help='default: %(default)s')
 
 
@@ -78,7 +78,7 @@ def build_parser():
       description="Print the top classes of each image, named by the model "
       "dir's classes, or ImageNet's for 1000/1001-class checkpoints.")
   _add_image_args(predict)
-  predict.add_argument('--top', type=_positive, default=5,
+  predict.add_argument('--top', type=positive_int, default=5,
                        help='default: 5')
   evaluate = commands.add_parser(
       'eval', help='top-1, top-5, per-class accuracy and a confusion matrix',
@@ -135,10 +135,10 @@ def _add_train_parser(commands):
                      metavar='PATTERN', help="variables to train, e.g. "
                      "'*/block4/*' (repeatable; default all)")
   train.add_argument('--freeze-batch-norm', action='store_true')
-  train.add_argument('--image-size', type=_positive)
-  train.add_argument('--epochs', type=_positive, default=10)
-  train.add_argument('--max-steps', type=_positive)
-  train.add_argument('--batch-size', type=_positive, default=128)
+  train.add_argument('--image-size', type=positive_int)
+  train.add_argument('--epochs', type=positive_int, default=10)
+  train.add_argument('--max-steps', type=positive_int)
+  train.add_argument('--batch-size', type=positive_int, default=128)
   train.add_argument('--optimizer', choices=('momentum', 'adam'),
                      default='momentum')
   train.add_argument('--learning-rate', type=float, default=None,
@@ -157,7 +157,7 @@ def _add_train_parser(commands):
   train.add_argument('--plain', action='store_true',
                      help='no shortcuts (the degradation experiment)')
   train.add_argument('--no-augment', action='store_true')
-  train.add_argument('--num-classes', type=_positive,
+  train.add_argument('--num-classes', type=positive_int,
                      help='for TFRecords without class names')
   train.add_argument('--labels-offset', type=int, default=0,
                      help='subtracted from TFRecord labels (1 for TF-Slim '
@@ -291,6 +291,16 @@ def main(argv=None):
     COMMANDS[args.command](args)
   except ValueError as error:
     print('resnet-v2 %s: error: %s' % (args.command, error), file=sys.stderr)
+    return 1
+  except Exception as error:  # pylint: disable=broad-except
+    # A TensorFlow op error met while running (e.g. a TFRecord label
+    # outside the classes): its one meaningful line, not a traceback.
+    if not hasattr(error, 'error_code'):
+      raise
+    from resnet_v2 import inputs  # pylint: disable=g-import-not-at-top
+    print('resnet-v2 %s: error: %s' % (args.command,
+                                       inputs.op_error_reason(error)),
+          file=sys.stderr)
     return 1
   return 0
 

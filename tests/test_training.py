@@ -271,3 +271,20 @@ def test_train_command_refuses_bad_data_before_building(tmp_path, capsys,
 def test_commands_refuse_a_folder_that_is_not_a_model_dir(tmp_path, capsys):
   assert cli.main(['predict', '--model-dir', str(tmp_path), 'x.png']) == 1
   assert 'is not a model dir (no model.json)' in capsys.readouterr().err
+
+
+def test_a_label_outside_the_classes_is_one_error_line(tmp_path, capsys):
+  from test_inputs import write_tfrecord  # pylint: disable=g-import-not-at-top
+  rng = np.random.default_rng(0)
+  records = [(rng.integers(0, 255, (16, 16, 3), np.uint8), label)
+             for label in (0, 1, 0, 5)]
+  write_tfrecord(tmp_path / 'train.tfrecord', records)
+  write_tfrecord(tmp_path / 'val.tfrecord', records[:2])
+  assert cli.main(['train', '--model', 'cifar_resnet_v1_8', '--data',
+                   str(tmp_path / 'train.tfrecord'), '--val-data',
+                   str(tmp_path / 'val.tfrecord'), '--num-classes', '2',
+                   '--batch-size', '4', '--epochs', '1', '--image-size', '16',
+                   '--model-dir', str(tmp_path / 'run')]) == 1
+  error = capsys.readouterr().err.strip().splitlines()
+  assert len(error) == 1 and 'is outside 0..1' in error[0]
+  assert 'train.tfrecord' in error[0]
