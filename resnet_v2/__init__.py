@@ -5,7 +5,15 @@ change the import and the same code builds the same graph, with the same
 variable names, so the published TF-Slim checkpoints restore.
 """
 
-from resnet_v2.arg_scope import arg_scope
+from resnet_v2 import quiet as _quiet
+
+# The `resnet-v2` command shows TensorFlow's start-up log lines only with
+# --verbose; they come when TensorFlow loads (just below), before the
+# command's own module runs.
+if _quiet.is_command_line():
+  _quiet.filter_tensorflow_logs()
+
+from resnet_v2.arg_scope import arg_scope  # pylint: disable=g-import-not-at-top,wrong-import-position
 from resnet_v2.arg_scope import resnet_arg_scope
 from resnet_v2.blocks import Block
 from resnet_v2.blocks import basic_v1

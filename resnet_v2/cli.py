@@ -62,6 +62,8 @@ def build_parser():
   parser = argparse.ArgumentParser(
       prog='resnet-v2', description='ResNet (TF-Slim) nets on your images: '
       'train, eval, predict, features, export.')
+  parser.add_argument('--verbose', action='store_true',
+                      help="show TensorFlow's start-up log lines")
   commands = parser.add_subparsers(dest='command', required=True)
   extract = commands.add_parser(
       'features', help='write end_points of images to an .npz',

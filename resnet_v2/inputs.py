@@ -42,6 +42,7 @@ TFRECORD_OPTIONAL = {
     'image/object/bbox/xmax': tf.io.VarLenFeature(tf.float32),
 }
 SHUFFLE_BUFFER = 2048
+LIST_CHUNK = 1024
 CYCLE_LENGTH = 4
 
 Source = collections.namedtuple(
@@ -291,17 +292,31 @@ def split_source(source, fraction=0.1, seed=0):
   return part(~held), part(held)
 
 
+PIXEL_MEAN_IMAGES = 2000
+
+
 def pixel_mean(source, preprocessing_name, image_size, skipped=None,
-               batch_size=256):
-  """The per-pixel mean of a source's evaluation-preprocessed images, in one
-  streaming pass.
+               batch_size=256, max_images=PIXEL_MEAN_IMAGES, seed=0):
+  """The per-pixel mean of a source's evaluation-preprocessed images.
+
+  Streams at most `max_images` images (a seeded sample of a file list,
+  else the first ones: CIFAR batches and TF-Slim's TFRecords are shuffled
+  when written), so start-up time does not grow with the data set.
 
   Returns:
     float32 [image_size, image_size, 3].
   """
+  if source.kind in ('folder', 'arrays') and len(source.items) > max_images:
+    chosen = np.sort(np.random.default_rng(seed).choice(
+        len(source.items), max_images, replace=False))
+    items = (source.items[chosen] if source.kind == 'arrays'
+             else [source.items[i] for i in chosen])
+    source = source._replace(items=items,
+                             labels=np.asarray(source.labels)[chosen])
   total, count = np.zeros([image_size, image_size, 3], np.float64), 0
-  for images, _, _ in make_dataset(source, preprocessing_name, image_size,
-                                   batch_size, skipped=skipped):
+  batches = make_dataset(source, preprocessing_name, image_size, batch_size,
+                         skipped=skipped).take(-(-max_images // batch_size))
+  for images, _, _ in batches:
     total += images.numpy().sum(0)
     count += len(images)
   if not count:
@@ -348,13 +363,23 @@ def _decode_or_skip(contents, name, skipped):
 def _records(source, training, order_seed):
   """A dataset of (encoded image or uint8 image, label, name) of a source."""
   if source.kind in ('folder', 'files'):
-    labels = source.labels if source.labels is not None else [-1] * len(
-        source.items)
-    data = tf.data.Dataset.from_tensor_slices(
-        (source.items, tf.constant(labels, tf.int64)))
-    if training:
-      data = data.shuffle(len(source.items), seed=order_seed,
-                          reshuffle_each_iteration=False)
+    items = source.items
+    labels = (source.labels if source.labels is not None
+              else [-1] * len(items))
+
+    def generate():
+      # The permutation is made here, not captured: graph-mode programs
+      # keep every dataset function alive, and file lists can be millions.
+      # Chunks, so that Python runs once per LIST_CHUNK files.
+      order = (np.random.default_rng(order_seed).permutation(len(items))
+               if training else np.arange(len(items)))
+      for start in range(0, len(order), LIST_CHUNK):
+        chunk = order[start:start + LIST_CHUNK]
+        yield ([items[i] for i in chunk],
+               np.asarray([labels[i] for i in chunk], np.int64))
+    data = tf.data.Dataset.from_generator(generate, output_signature=(
+        tf.TensorSpec([None], tf.string),
+        tf.TensorSpec([None], tf.int64))).unbatch()
     return data.map(lambda path, label: (tf.io.read_file(path), label, path),
                     num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
   if source.kind == 'arrays':
@@ -431,7 +456,7 @@ def read_cifar_batch(path):
 def make_dataset(source, preprocessing_name, image_size, batch_size,
                  training=False, seed=0, epoch=0, skipped=None,
                  num_classes=None, labels_offset=0, skip_batches=0,
-                 pixel_mean=None):
+                 pixel_mean=None, augment=None):
   """The batches of a source, preprocessed for a net.
 
   Args:
@@ -439,7 +464,8 @@ def make_dataset(source, preprocessing_name, image_size, batch_size,
     preprocessing_name: A key of `preprocessing.SCHEMES`.
     image_size: Height and width of the net's input.
     batch_size: Images per batch; training drops the last partial batch.
-    training: Shuffle (seeded by seed and epoch) and augment.
+    training: Shuffle (seeded by seed and epoch), drop the last partial
+      batch and (unless augment=False) augment.
     seed, epoch: Fix the order and the augmentation of this epoch.
     skipped: A `SkippedFiles` that collects undecodable files.
     num_classes: If set, a label outside [0, num_classes) stops the run
@@ -449,6 +475,7 @@ def make_dataset(source, preprocessing_name, image_size, batch_size,
     skip_batches: Batches of this epoch already done (an exact resume).
     pixel_mean: Optional [image_size, image_size, 3] mean subtracted after
       preprocessing (the CIFAR papers' per-pixel mean).
+    augment: Random crops and flips; default `training`.
 
   Returns:
     A dataset of (images float32 [batch, size, size, 3], labels int64
@@ -464,6 +491,7 @@ def make_dataset(source, preprocessing_name, image_size, batch_size,
     raise ValueError('batch_size and image_size must be >= 1, got %r and %r.'
                      % (batch_size, image_size))
   skipped = skipped if skipped is not None else SkippedFiles()
+  augment = training if augment is None else augment
   order_seed = seed * 100003 + epoch
   preprocess = preprocessing.SCHEMES[preprocessing_name]
   data = _records(source, training, order_seed)
@@ -493,7 +521,7 @@ def make_dataset(source, preprocessing_name, image_size, batch_size,
   def prepare(index, element):
     image, label, name = element
     op_seed = tf.stack([tf.constant(order_seed, tf.int64), index])
-    image = preprocess(image, image_size, image_size, training=training,
+    image = preprocess(image, image_size, image_size, training=augment,
                        seed=op_seed)
     return (image if mean is None else image - mean), label, name
   data = data.enumerate().map(prepare, num_parallel_calls=tf.data.AUTOTUNE,

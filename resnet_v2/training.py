@@ -198,7 +198,8 @@ class Trainer:
   def _dataset(self, source, training, epoch=0, skip_batches=0):
     return inputs.make_dataset(
         source, self.spec.preprocessing, self.image_size,
-        self.config.batch_size, training=training and self.config.augment,
+        self.config.batch_size, training=training,
+        augment=training and self.config.augment,
         seed=self.config.seed, epoch=epoch, skipped=self.skipped,
         num_classes=self.num_classes, labels_offset=self.config.labels_offset,
         skip_batches=skip_batches, pixel_mean=self.record.pixel_mean)

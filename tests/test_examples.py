@@ -1,5 +1,7 @@
 """The transfer-learning example on scikit-learn's digits, small."""
 
+import json
+
 import numpy as np
 import pytest
 
@@ -55,3 +57,14 @@ def test_degradation_experiment_end_to_end(tmp_path):
   for name in ('training_error.png', 'gradient_norms.png', 'results.json'):
     assert (tmp_path / name).stat().st_size > 1000
   assert '| plain-14 |' in degradation.table(results)
+
+
+def test_finetune_experiment_end_to_end(tmp_path):
+  from examples import finetune_digits  # pylint: disable=g-import-not-at-top
+  results = finetune_digits.run(per_class=8, pretrain_epochs=1, epochs=2,
+                                out=str(tmp_path), log=lambda line: None)
+  assert sorted(results['runs']) == ['from checkpoint', 'from scratch']
+  assert all(len(curve) == 2 for curve in results['runs'].values())
+  assert 0 <= results['pretrain_val_accuracy'] <= 1
+  assert (tmp_path / 'finetune_curves.png').stat().st_size > 1000
+  assert json.loads((tmp_path / 'results.json').read_text())['per_class'] == 8

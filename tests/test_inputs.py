@@ -190,3 +190,31 @@ def test_validation_split_is_seeded_and_per_class(folder):
   assert set(train.items).isdisjoint(val.items)
   assert len(train.items) + len(val.items) == 10
   assert inputs.split_source(source, 0.2, seed=3)[1].items == val.items
+
+
+def test_pixel_mean_reads_a_bounded_seeded_sample(folder):
+  source = inputs.open_source(str(folder))
+  everything = inputs.pixel_mean(source, 'cifar', 8)
+  assert everything.shape == (8, 8, 3)
+  sample = inputs.pixel_mean(source, 'cifar', 8, max_images=4, batch_size=2)
+  assert not np.allclose(sample, everything)
+  np.testing.assert_array_equal(
+      sample, inputs.pixel_mean(source, 'cifar', 8, max_images=4,
+                                batch_size=2))
+  images = np.concatenate([b[0] for b in batches(inputs.make_dataset(
+      source, 'cifar', 8, 10))])
+  np.testing.assert_allclose(everything, images.mean(0), atol=1e-5)
+
+
+def test_training_without_augmentation_still_shuffles_and_drops(folder):
+  source = inputs.open_source(str(folder))
+  plain = batches(inputs.make_dataset(source, 'cifar', 8, 3, training=True,
+                                      augment=False))
+  assert len(plain) == 3   # 10 images: the partial batch is dropped
+  names = [n.decode() for b in plain for n in b[2]]
+  assert names != sorted(names)   # shuffled
+  evaluation = batches(inputs.make_dataset(source, 'cifar', 8, 10))
+  by_name = dict(zip([n.decode() for n in evaluation[0][2]],
+                     evaluation[0][0]))
+  for image, name in zip(plain[0][0], plain[0][2]):
+    np.testing.assert_array_equal(image, by_name[name.decode()])

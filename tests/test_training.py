@@ -288,3 +288,18 @@ def test_a_label_outside_the_classes_is_one_error_line(tmp_path, capsys):
   error = capsys.readouterr().err.strip().splitlines()
   assert len(error) == 1 and 'is outside 0..1' in error[0]
   assert 'train.tfrecord' in error[0]
+
+
+def test_resnet_v1_50_on_a_64x64_six_class_folder_with_adam(tmp_path):
+  # The Coursera SIGNS setting: ResNet-50 v1, Adam, 64x64, 6 classes.
+  data = write_folder(tmp_path / 'signs', classes=6, per_class=3, size=70)
+  run = tmp_path / 'run'
+  assert cli.main(['train', '--model', 'resnet_v1_50', '--data', str(data),
+                   '--val-data', str(data), '--image-size', '64',
+                   '--optimizer', 'adam', '--schedule', 'constant',
+                   '--batch-size', '6', '--max-steps', '2', '--model-dir',
+                   str(run)]) == 0
+  record = model_dir_lib.read_record(str(run))
+  assert (record.model, record.num_classes, record.image_size,
+          record.preprocessing) == ('resnet_v1_50', 6, 64, 'vgg')
+  assert tf.train.latest_checkpoint(str(run)).endswith('model.ckpt-2')

@@ -1,0 +1,59 @@
+"""Keeping TensorFlow's start-up log lines off the `resnet-v2` terminal.
+
+TensorFlow 2.21 writes its C++ log lines (oneDNN notes, CUDA probes, CPU
+feature hints) to stderr before its logging is configured, so
+TF_CPP_MIN_LOG_LEVEL does not silence them. For the command line only,
+stderr is passed through a filter that drops lines of that form and keeps
+every other line (errors, warnings of ours, tracebacks) as they come.
+"""
+
+import atexit
+import os
+import re
+import sys
+import threading
+
+TENSORFLOW_LOG_LINE = re.compile(
+    r'^(?:[IWEF]\d{4} [\d:.]+\s+\d+ [\w.]+:\d+\]'
+    r'|WARNING: All log messages before absl::InitializeLog'
+    r'|To enable the following instructions:)')
+
+
+def is_tensorflow_log(line):
+  """Whether a stderr line is one of TensorFlow's C++ log lines."""
+  return bool(TENSORFLOW_LOG_LINE.match(line))
+
+
+def filter_tensorflow_logs():
+  """Routes this process's stderr (fd 2) through a filter thread.
+
+  Restored, and the filter drained, when the process exits.
+  """
+  original = os.dup(2)
+  read_end, write_end = os.pipe()
+  os.dup2(write_end, 2)
+  os.close(write_end)
+
+  def pump():
+    with os.fdopen(read_end, 'rb') as pipe, os.fdopen(
+        os.dup(original), 'wb', buffering=0) as out:
+      for line in pipe:
+        if not is_tensorflow_log(line.decode('utf-8', 'replace')):
+          out.write(line)
+
+  thread = threading.Thread(target=pump, daemon=True)
+  thread.start()
+
+  def restore():
+    sys.stderr.flush()
+    os.dup2(original, 2)   # the pipe's last writer closes: the pump ends
+    thread.join(timeout=5)
+
+  atexit.register(restore)
+
+
+def is_command_line():
+  """Whether this process is the `resnet-v2` command, without --verbose."""
+  argv = sys.argv or ['']
+  return (os.path.basename(argv[0]) == 'resnet-v2' and
+          '--verbose' not in argv)

@@ -1,0 +1,44 @@
+"""The command line keeps TensorFlow's start-up lines off the terminal."""
+
+import os
+import subprocess
+import sys
+
+from resnet_v2 import quiet
+
+TF_LINES = [
+    'WARNING: All log messages before absl::InitializeLog() is called are '
+    'written to STDERR',
+    'I0000 00:00:1795512001.899018   15135 port.cc:153] oneDNN custom '
+    'operations are on.',
+    'E0000 00:00:1795511418.296792   13746 cuda_platform.cc:52] failed call '
+    'to cuInit',
+    'To enable the following instructions: AVX2 AVX512F FMA, in other '
+    'operations, rebuild TensorFlow with the appropriate compiler flags.',
+]
+
+
+def test_tensorflow_lines_are_recognized_and_ours_are_not():
+  assert all(quiet.is_tensorflow_log(line) for line in TF_LINES)
+  for line in ('resnet-v2 eval: error: x does not exist',
+               'Traceback (most recent call last):',
+               'WARNING: no checkpoint given: resnet_v2_50 has RANDOM weights'):
+    assert not quiet.is_tensorflow_log(line)
+
+
+def test_the_command_prints_its_error_alone_unless_verbose(tmp_path):
+  command = os.path.join(os.path.dirname(sys.executable), 'resnet-v2')
+  args = ['eval', '--model-dir', str(tmp_path / 'none'), '--data',
+          str(tmp_path / 'none')]
+  done = subprocess.run([command] + args, capture_output=True, text=True,
+                        check=False)
+  assert done.returncode == 1
+  assert done.stderr.strip().splitlines() == [
+      'resnet-v2 eval: error: %s does not exist: give a folder of class '
+      'folders, a TFRecord file or pattern, or a cifar-10-batches-py '
+      'folder.' % (tmp_path / 'none')]
+  verbose = subprocess.run([command, '--verbose'] + args,
+                           capture_output=True, text=True, check=False)
+  assert verbose.returncode == 1
+  assert verbose.stderr.strip().splitlines()[-1].startswith(
+      'resnet-v2 eval: error:')
