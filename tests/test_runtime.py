@@ -9,6 +9,10 @@ from resnet_v2 import runtime
 from nets_for_tests import random_values
 
 
+@pytest.mark.onednn
+@pytest.mark.skipif(runtime.bf16_support()[0] is None,
+                    reason='bf16 cannot run here: %s' %
+                    runtime.bf16_support()[1])
 def test_bf16_config_turns_the_onednn_rewrite_on():
   rewrites = runtime.session_config('bf16').graph_options.rewrite_options
   assert rewrites.auto_mixed_precision_onednn_bfloat16 == runtime._ON
