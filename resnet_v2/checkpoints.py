@@ -76,6 +76,18 @@ def read_checkpoint_shapes(checkpoint_path):
                      (checkpoint_path, str(error).splitlines()[0])) from None
 
 
+def logits_classes(checkpoint_path, scope):
+  """Number of classes of a checkpoint's `scope/logits`, or None without.
+
+  Raises:
+    ValueError: if the checkpoint cannot be read (see
+      `read_checkpoint_shapes`).
+  """
+  shapes, _ = read_checkpoint_shapes(checkpoint_path)
+  biases = shapes.get(scope + '/logits/biases')
+  return biases[0] if biases else None
+
+
 def _class_count_hint(variable_shapes, checkpoint_shapes, mismatched):
   """Explains a logits mismatch of 1000 against 1001 classes."""
   for name, key in mismatched:

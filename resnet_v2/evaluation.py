@@ -126,12 +126,11 @@ def evaluate(source, model_dir=None, model=None, checkpoint=None,
     if not (model and checkpoint):
       raise ValueError('Give --model-dir, or --model and --checkpoint.')
     spec = registry.get_spec(model)
-    shapes, _ = checkpoints.read_checkpoint_shapes(checkpoint)
-    biases = shapes.get(spec.scope + '/logits/biases')
-    if not biases:
+    classes = checkpoints.logits_classes(checkpoint, spec.scope)
+    if not classes:
       raise ValueError('Checkpoint %s has no %s/logits: it cannot classify; '
                        'use `resnet-v2 features`.' % (checkpoint, spec.scope))
-    record = model_dir_lib.Record(model, biases[0], source.class_names,
+    record = model_dir_lib.Record(model, classes, source.class_names,
                                   spec.image_size, spec.preprocessing,
                                   None, False, None)
   if labels_offset is None:

@@ -27,12 +27,6 @@ list_image_files = inputs.list_image_files
 op_error_reason = inputs.op_error_reason
 
 
-def _logits_classes(checkpoint_path, scope):
-  """Number of classes of a checkpoint's logits, or None without logits."""
-  shapes, _ = checkpoints.read_checkpoint_shapes(checkpoint_path)
-  biases = shapes.get(scope + '/logits/biases')
-  return biases[0] if biases else None
-
 
 class ImageModel:
   """A registered net in inference mode, with its own graph and session.
@@ -61,7 +55,7 @@ class ImageModel:
     self.pixel_mean, self.class_names = pixel_mean, class_names
     if checkpoint is not None and num_classes is None:
       checkpoint_scope = dict(scope_map or {}).get(spec.scope, spec.scope)
-      num_classes = _logits_classes(checkpoint, checkpoint_scope)
+      num_classes = checkpoints.logits_classes(checkpoint, checkpoint_scope)
     self.num_classes = num_classes
     self.image_size = image_size or (
         preprocessing.CHECKPOINT_PREPROCESSING.get(model, (None, 299))[1]

@@ -24,7 +24,6 @@ import tensorflow as tf
 
 from resnet_v2 import preprocessing
 
-IMAGE_EXTENSIONS = ('.jpg', '.jpeg', '.png', '.gif', '.bmp')
 CIFAR10_TRAIN_FILES = tuple('data_batch_%d' % i for i in range(1, 6))
 CIFAR10_TEST_FILE = 'test_batch'
 CIFAR10_CLASSES = ('airplane', 'automobile', 'bird', 'cat', 'deer', 'dog',
