@@ -237,3 +237,52 @@ def restore_eager(variables, checkpoint_path, scope_map=None, exclude=()):
   for variable, value in values:
     variable.assign(value)
   return plan
+
+
+def save_by_name(variables, prefix):
+  """Writes {name: variable or tensor} as a checkpoint keyed by those names.
+
+  The format is TensorFlow's (V2), so TF-Slim code, `restore` and
+  `tf.train.load_checkpoint` read it; the keys are the given names (TF-Slim
+  names for the nets), not object paths. TensorFlow writes the files under
+  temporary names and renames them when complete. Values are read in
+  sorted-name order, so every worker of a multi-worker job reads its
+  on-read synchronized variables in the same order.
+
+  Args:
+    variables: dict {name: variable or tensor}.
+    prefix: Path prefix of the checkpoint files.
+
+  Returns:
+    prefix.
+  """
+  names = sorted(variables)
+  tensors = [tf.convert_to_tensor(variables[name]) for name in names]
+  with tf.device('/cpu:0'):
+    tf.raw_ops.SaveV2(prefix=prefix, tensor_names=names,
+                      shape_and_slices=[''] * len(names), tensors=tensors)
+  return prefix
+
+
+def read_by_name(checkpoint_path, variables):
+  """Reads {name: variable} from a checkpoint written by `save_by_name`,
+  all or nothing.
+
+  Raises:
+    CheckpointMismatchError: naming every missing or mis-shaped key.
+  """
+  reader = tf.train.load_checkpoint(checkpoint_path)
+  shapes = reader.get_variable_to_shape_map()
+  problems = ['%s: missing' % name for name in variables
+              if name not in shapes]
+  problems += ['%s: checkpoint %s, variable %s' % (
+      name, shapes[name], variables[name].shape.as_list())
+               for name in variables if name in shapes and
+               list(shapes[name]) != variables[name].shape.as_list()]
+  if problems:
+    raise CheckpointMismatchError(
+        '%s does not fit this run (%d problem(s)): %s' % (
+            checkpoint_path, len(problems), '; '.join(problems[:10])))
+  values = {name: reader.get_tensor(name) for name in variables}
+  for name, variable in variables.items():
+    variable.assign(values[name])

@@ -140,7 +140,23 @@ def _add_train_parser(commands):
   train.add_argument('--image-size', type=positive_int)
   train.add_argument('--epochs', type=positive_int, default=10)
   train.add_argument('--max-steps', type=positive_int)
-  train.add_argument('--batch-size', type=positive_int, default=128)
+  train.add_argument('--batch-size', type=positive_int, default=128,
+                     help='images per replica per step (default: '
+                     '%(default)s); the global batch is this x replicas')
+  train.add_argument('--global-batch-size', type=positive_int,
+                     help='images per step over all replicas, instead of '
+                     '--batch-size (must divide by the replicas)')
+  train.add_argument('--strategy', choices=('one-device', 'mirrored',
+                                            'multi-worker'),
+                     default='one-device',
+                     help='one-device (default); mirrored: every GPU of '
+                     'this host, or --cpu-devices; multi-worker: the hosts '
+                     'in TF_CONFIG (run the same command on each)')
+  train.add_argument('--cpu-devices', type=positive_int, metavar='N',
+                     help='split the CPU into N logical devices (for '
+                     '--strategy mirrored without GPUs)')
+  train.add_argument('--sync-batch-norm', action='store_true',
+                     help='batch statistics over the global batch')
   train.add_argument('--optimizer', choices=('momentum', 'adam'),
                      default='momentum')
   train.add_argument('--learning-rate', type=float, default=None,
@@ -155,7 +171,9 @@ def _add_train_parser(commands):
                      'before the rate is cut (0: off)')
   train.add_argument('--plateau-factor', type=float, default=0.1)
   train.add_argument('--save-every', type=int, default=0, metavar='STEPS')
-  train.add_argument('--precision', choices=('fp32', 'bf16'), default='fp32')
+  train.add_argument('--precision', choices=('fp32', 'bf16', 'fp16'),
+                     default='fp32',
+                     help='bf16: CPUs with oneDNN; fp16: GPUs (loss scaling)')
   train.add_argument('--plain', action='store_true',
                      help='no shortcuts (the degradation experiment)')
   train.add_argument('--no-augment', action='store_true')
@@ -246,9 +264,14 @@ def run_export(args):
 
 def run_train(args):
   # pylint: disable=g-import-not-at-top
+  from resnet_v2 import distribute
   from resnet_v2 import inputs
   from resnet_v2 import training
-  # Data problems are reported before any graph is built.
+  # The devices and the cluster first: TensorFlow fixes them when it starts.
+  if args.cpu_devices:
+    distribute.configure_cpu_devices(args.cpu_devices)
+  strategy = distribute.make_strategy(args.strategy)
+  # Data problems are reported before any net is built.
   train_source = inputs.open_source(args.data)
   if args.val_data:
     val_source = inputs.open_source(args.val_data, split='test')
@@ -272,8 +295,11 @@ def run_train(args):
       seed=args.seed, save_every_steps=args.save_every,
       plateau_patience=args.plateau_patience,
       plateau_factor=args.plateau_factor, precision=args.precision,
-      labels_offset=args.labels_offset, num_classes=args.num_classes)
-  trainer = training.Trainer(train_source, val_source, args.model_dir, config)
+      labels_offset=args.labels_offset, num_classes=args.num_classes,
+      sync_batch_norm=args.sync_batch_norm,
+      global_batch_size=args.global_batch_size)
+  trainer = training.Trainer(train_source, val_source, args.model_dir, config,
+                             strategy=strategy)
   history = trainer.train(resume=args.resume, progress=sys.stderr.isatty())
   if history['epochs'] and 'val_accuracy' in history['epochs'][-1]:
     best = max(e['val_accuracy'] for e in history['epochs'])

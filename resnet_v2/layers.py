@@ -30,6 +30,8 @@ _DATA_FORMATS = ('NHWC', 'NCHW')
 # tf-slim's conv2d calls the legacy `layer.apply`, which warns on every call.
 warnings.filterwarnings('ignore', message='`layer.apply` is deprecated',
                         category=UserWarning)
+warnings.filterwarnings('ignore', message='`layer.updates` will be removed',
+                        category=UserWarning)
 
 
 def _as_static_bool(value):
@@ -114,6 +116,7 @@ def batch_norm(inputs,
                trainable=True,
                fused=None,
                data_format='NHWC',
+               synchronized=False,
                scope=None):
   """Batch normalization (Ioffe & Szegedy, 2015) with tf-slim's interface.
 
@@ -148,6 +151,10 @@ def batch_norm(inputs,
       oneDNN without AVX-512 kernels, where separate ops (a scale and a
       shift) avoid oneDNN's slow convolution + batch norm fusion.
     data_format: 'NHWC' or 'NCHW'.
+    synchronized: In training under a `tf.distribute` strategy, normalize
+      by the statistics of the whole global batch (an all-reduce across
+      replicas) instead of each replica's own; the same formula with one
+      replica.
     scope: Optional variable scope; defaults to 'BatchNorm'.
 
   Returns:
@@ -203,7 +210,11 @@ def batch_norm(inputs,
       fused = not (_as_static_bool(is_training) is False and
                    runtime.onednn_runs_below_avx512())
     use_fused = fused and rank == 4
-    if use_fused:
+    if synchronized and _as_static_bool(is_training) is not False:
+      outputs, mean, variance = _synchronized_normalize(
+          inputs, beta, gamma, moving_mean, moving_variance, epsilon,
+          is_training, channel_axis)
+    elif use_fused:
       outputs, mean, variance = _fused_normalize(
           inputs, beta, gamma, moving_mean, moving_variance, epsilon,
           is_training, data_format, channels)
@@ -255,6 +266,50 @@ def _fused_normalize(inputs, beta, gamma, moving_mean, moving_variance,
         epsilon=epsilon, data_format=data_format, is_training=False)
 
   return _select(is_training, training, inference)
+
+
+def _synchronized_normalize(inputs, beta, gamma, moving_mean,
+                            moving_variance, epsilon, is_training,
+                            channel_axis):
+  """Normalizes by the statistics of all replicas (sums all-reduced).
+
+  Returns:
+    (outputs, global batch mean, global batch variance with Bessel's
+    correction, as the fused kernel gives it for the moving average); the
+    moving statistics in inference.
+  """
+  axes = [axis for axis in range(inputs.shape.rank) if axis != channel_axis]
+  broadcast = [1] * inputs.shape.rank
+  broadcast[channel_axis] = -1
+
+  def shaped(variable):
+    return None if variable is None else tf.reshape(
+        tf.cast(variable, inputs.dtype), broadcast)
+
+  def training():
+    values = tf.cast(inputs, tf.float32)
+    local = [tf.reduce_sum(values, axes),
+             tf.reduce_sum(tf.square(values), axes),
+             tf.cast(tf.size(values) // tf.shape(values)[channel_axis],
+                     tf.float32)]
+    context = tf.distribute.get_replica_context()
+    if context is not None and context.num_replicas_in_sync > 1:
+      local = context.all_reduce(tf.distribute.ReduceOp.SUM, local)
+    total, squares, count = local
+    mean = total / count
+    variance = tf.maximum(squares / count - tf.square(mean), 0.0)
+    return mean, variance, count
+
+  def inference():
+    return (tf.identity(moving_mean), tf.identity(moving_variance),
+            tf.constant(1.0))
+
+  mean, variance, count = _select(is_training, training, inference)
+  outputs = tf.nn.batch_normalization(
+      inputs, shaped(mean), shaped(variance), shaped(beta), shaped(gamma),
+      epsilon)
+  unbiased = variance * count / tf.maximum(count - 1.0, 1.0)
+  return outputs, mean, tf.where(count > 1.0, unbiased, variance)
 
 
 def _plain_normalize(inputs, beta, gamma, moving_mean, moving_variance,

@@ -19,6 +19,7 @@ RECORD_NAME = 'model.json'
 CHECKPOINT_NAME = 'model.ckpt'
 BEST_DIR = 'best'
 HISTORY_NAME = 'history.json'
+KEEP_CHECKPOINTS = 3
 
 Record = collections.namedtuple('Record', [
     'model', 'num_classes', 'class_names', 'image_size', 'preprocessing',
@@ -99,3 +100,24 @@ def checkpoint_for_inference(model_dir):
     raise ValueError('%s holds no checkpoint yet: train first (`resnet-v2 '
                      'train --model-dir %s`).' % (model_dir, model_dir))
   return path
+
+
+def add_checkpoint(model_dir, prefix, keep=KEEP_CHECKPOINTS):
+  """Names a complete checkpoint as the latest in model_dir's 'checkpoint'
+  index (written atomically) and deletes all but the newest `keep`."""
+  state = tf.train.get_checkpoint_state(model_dir)
+  names = [os.path.basename(p) for p in (
+      state.all_model_checkpoint_paths if state else [])]
+  names = [n for n in names if n != os.path.basename(prefix)]
+  names.append(os.path.basename(prefix))
+  kept, dropped = names[-keep:], names[:-keep]
+  # TensorFlow's CheckpointState text format, with paths relative to
+  # model_dir (so the folder can move).
+  with files.atomic_write(os.path.join(model_dir, 'checkpoint'), 'w') as out:
+    out.write('model_checkpoint_path: %s\n' % json.dumps(kept[-1]))
+    for name in kept:
+      out.write('all_model_checkpoint_paths: %s\n' % json.dumps(name))
+  for name in dropped:
+    path = os.path.join(model_dir, name)
+    for stale in tf.io.gfile.glob(path + '.*'):
+      tf.io.gfile.remove(stale)

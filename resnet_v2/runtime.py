@@ -191,6 +191,23 @@ def session_config(precision='fp32', device='cpu', intra_op_threads=0,
   return config
 
 
+def enable_precision(precision='fp32'):
+  """Sets this process's tf.function graphs to run in `precision`.
+
+  'bf16' and 'fp16' turn on grappler's automatic mixed precision (oneDNN
+  bfloat16 on CPUs; CUDA float16 on GPUs), after the checks of
+  `session_config`; 'fp32' turns both off.
+
+  Raises:
+    ValueError: as `session_config`, where the precision cannot run here.
+  """
+  session_config(precision, available_device() if precision != 'bf16'
+                 else 'cpu')
+  tf.config.optimizer.set_experimental_options({
+      'auto_mixed_precision_onednn_bfloat16': precision == 'bf16',
+      'auto_mixed_precision': precision == 'fp16'})
+
+
 def effective_precision(session, fetches, feed_dict=None):
   """Runs fetches once and reports the precision the convolutions ran in.
 

@@ -1,20 +1,33 @@
-"""Training and fine-tuning any registered net on streamed data, resumably.
+"""Training and fine-tuning any registered net on streamed data, resumably,
+on one device, the devices of one host, or several hosts.
 
-One `Trainer` owns a graph with the training net (batch statistics and
-their updates, unless batch norm is frozen) and an evaluation net sharing
-its variables, both fed by the input pipeline (`inputs.make_dataset`). It
-can start from a TF-Slim checkpoint (every variable not excluded restored,
-every mismatch named at once), train only chosen scopes, and keeps in the
-model dir: `model.json` (what later commands need), checkpoints every epoch
-and every N steps, the best one by validation accuracy, `history.json`, and
-TensorBoard scalars.
+One `Trainer` runs a TF2 custom loop under a `tf.distribute` strategy
+(`distribute.make_strategy`): the net is a `tf2.ResNetModule` (variables
+with TF-Slim names, mirrored on every replica), each step runs the net on
+each replica's share of the global batch (`inputs.make_dataset`, sharded by
+`distribute.shard_policy`), and the optimizer all-reduces the gradients.
+It can start from a TF-Slim checkpoint (every variable not excluded
+restored, every mismatch named at once), train only chosen scopes, and
+keeps in the model dir: `model.json` (what later commands need),
+checkpoints (TF-Slim names) every epoch and every N steps, the best one by
+validation accuracy, `history.json`, and TensorBoard scalars.
+
+Batches and the learning rate: the rate is for the batch given. With
+`batch_size` (per replica) the global batch is batch_size x replicas and
+the rate is scaled linearly with it (x replicas: Goyal et al., 2017, as
+TF-Slim's summed clone losses did; use warmup_epochs with many replicas).
+With `global_batch_size` the rate is used as it is.
+Batch norm normalizes per replica unless `sync_batch_norm`.
 
 Everything a resume needs is in the checkpoint: the step, the epoch and
-the step it began at, the plateau state; the pipeline's order and
-augmentation are fixed by (seed, epoch), so a run resumed from any
-checkpoint continues exactly as an uninterrupted one. TensorFlow names a
-checkpoint in its 'checkpoint' index only after its files are complete, so
-a kill loses at most the steps since the last one.
+the step it began at, the plateau state, the optimizer's slots; the
+pipeline's order and augmentation are fixed by (seed, epoch), so a run
+resumed from any checkpoint continues exactly as an uninterrupted one.
+Only the chief writes the model dir (other workers save into temporary
+folders, as every worker must take part in reading the variables); a
+checkpoint is named in the 'checkpoint' index only after its files are
+complete, so a kill loses at most the steps since the last one, and a
+restarted job (every worker run again with `resume`) goes on from there.
 """
 
 import collections
@@ -29,13 +42,14 @@ import numpy as np
 import tensorflow as tf
 
 from resnet_v2 import checkpoints
-from resnet_v2 import evaluation
+from resnet_v2 import distribute
 from resnet_v2 import files
 from resnet_v2 import finetune
 from resnet_v2 import inputs
 from resnet_v2 import model_dir as model_dir_lib
 from resnet_v2 import registry
 from resnet_v2 import runtime
+from resnet_v2 import tf2
 from resnet_v2 import timing
 
 TrainConfig = collections.namedtuple('TrainConfig', [
@@ -44,15 +58,17 @@ TrainConfig = collections.namedtuple('TrainConfig', [
     'weight_decay', 'batch_norm_decay', 'freeze_batch_norm', 'plain',
     'checkpoint', 'exclude', 'trainable', 'augment', 'seed', 'log_every',
     'save_every_steps', 'plateau_patience', 'plateau_factor', 'precision',
-    'labels_offset', 'num_classes'])
+    'labels_offset', 'num_classes', 'sync_batch_norm', 'global_batch_size'])
 TrainConfig.__new__.__defaults__ = (
     'cifar_resnet_v1_20', None, 10, None, 128, 'momentum', None, 'step', 0.0,
     0.0, 1e-4, 0.9, False, False, None, (), (), True, 0, 10, 0, 0, 0.1,
-    'fp32', 0, None)
+    'fp32', 0, None, False, None)
 TrainConfig.__doc__ = """What to train and how.
 
 model: a registry name; image_size: default the net's.
 epochs, max_steps: stop after this many epochs, or steps if set (first).
+batch_size: images per replica per step; or global_batch_size: images per
+  step over all replicas (must divide by the replicas).
 optimizer: 'momentum' (0.9) or 'adam'. learning_rate: the base rate
   (default 0.1 momentum, 1e-3 adam).
 schedule: 'step' (momentum: /10 at 50% and 75% of the epochs, the papers';
@@ -69,7 +85,9 @@ log_every: steps between history/TensorBoard points; save_every_steps: a
   checkpoint every N steps too (0: per epoch only).
 plateau_patience, plateau_factor: multiply the rate by factor after that
   many epochs without a better validation accuracy (0: off).
-precision: 'fp32' or 'bf16' (oneDNN auto mixed precision).
+precision: 'fp32', 'bf16' (oneDNN auto mixed precision, CPUs) or 'fp16'
+  (CUDA auto mixed precision with dynamic loss scaling, GPUs).
+sync_batch_norm: batch statistics over the global batch (all replicas).
 labels_offset: subtracted from TFRecord labels. num_classes: for sources
   without class names (TFRecords).
 """
@@ -99,13 +117,15 @@ def learning_rate_at(step, config, steps_per_epoch, total_steps):
                                     config.learning_rate)
   step = tf.cast(step, tf.float32)
   if config.schedule == 'step':
-    rate = tf.compat.v1.train.piecewise_constant(
-        step, [float(b * steps_per_epoch) for b in boundaries], rates)
+    # rates[i] while step <= the i-th boundary (piecewise_constant's rule).
+    index = tf.reduce_sum(tf.cast(step > tf.constant(
+        [float(b * steps_per_epoch) for b in boundaries]), tf.int32))
+    rate = tf.gather(tf.constant(rates, tf.float32), index)
   elif config.schedule == 'cosine':
     rate = rates[0] * 0.5 * (1 + tf.cos(math.pi * tf.minimum(
         step / float(max(total_steps, 1)), 1.0)))
   else:
-    rate = tf.constant(rates[0])
+    rate = tf.constant(rates[0], tf.float32)
   warmup = config.warmup_epochs * steps_per_epoch
   if warmup > 0:
     rate = rate * tf.minimum(1.0, (step + 1) / float(warmup))
@@ -116,7 +136,7 @@ def check_config(config):
   """Raises ValueError on settings that cannot train, naming the fix."""
   registry.get_spec(config.model)
   for name, allowed in (('optimizer', OPTIMIZERS), ('schedule', SCHEDULES),
-                        ('precision', ('fp32', 'bf16'))):
+                        ('precision', runtime.PRECISIONS)):
     if getattr(config, name) not in allowed:
       raise ValueError('%s must be one of %s, got %r.' %
                        (name, allowed, getattr(config, name)))
@@ -124,16 +144,30 @@ def check_config(config):
     raise ValueError('epochs and batch_size must be >= 1.')
   if config.max_steps is not None and config.max_steps < 1:
     raise ValueError('max_steps must be >= 1, got %r.' % config.max_steps)
+  if config.global_batch_size is not None and config.global_batch_size < 1:
+    raise ValueError('global_batch_size must be >= 1, got %r.' %
+                     config.global_batch_size)
   if not 0 <= config.label_smoothing < 1:
     raise ValueError('label_smoothing must be in [0, 1), got %r.' %
                      config.label_smoothing)
 
 
+# TensorBoard's scalar plugin, without importing tensorboard (TensorFlow
+# writes the events; TensorBoard is only needed to look at them).
+_SCALAR_METADATA = tf.compat.v1.SummaryMetadata(
+    plugin_data=tf.compat.v1.SummaryMetadata.PluginData(plugin_name='scalars'))
+
+
 def _scalars(writer, step, **values):
-  """Writes TensorBoard scalars (no graph ops: values known in Python)."""
-  writer.add_summary(tf.compat.v1.Summary(value=[
-      tf.compat.v1.Summary.Value(tag=tag, simple_value=float(value))
-      for tag, value in values.items()]), step)
+  """Writes TensorBoard scalars."""
+  with writer.as_default():
+    for tag, value in values.items():
+      tf.summary.write(tag, tf.constant(float(value), tf.float32), step=step,
+                       metadata=_SCALAR_METADATA)
+
+
+# Optimizer slot names as TF-Slim's graph-mode Saver wrote them.
+_SLOT_KEYS = {'momentum': 'Momentum', 'm': 'Adam', 'v': 'Adam_1'}
 
 
 class Trainer:
@@ -142,19 +176,36 @@ class Trainer:
   Args:
     train_source: An `inputs.Source` with labels.
     val_source: An `inputs.Source` for validation, or None.
-    model_dir: Folder for model.json, checkpoints, history and events.
+    model_dir: Folder for model.json, checkpoints, history and events
+      (shared by every worker of a multi-worker job).
     config: A `TrainConfig`.
+    strategy: A `tf.distribute.Strategy` (`distribute.make_strategy`);
+      default one device.
 
   Raises:
-    ValueError: on a bad config, too little data, a model dir of another
-      run, or (when training starts) a checkpoint that does not fit.
+    ValueError: on a bad config, too little data, a global batch that does
+      not divide by the replicas, a model dir of another run, or (when
+      training starts) a checkpoint that does not fit.
   """
 
   def __init__(self, train_source, val_source, model_dir,
-               config=TrainConfig()):
+               config=TrainConfig(), strategy=None):
     check_config(config)
     self.spec = registry.get_spec(config.model)
+    self.strategy = strategy or distribute.make_strategy('one-device')
+    self.replicas = self.strategy.num_replicas_in_sync
+    self.role = distribute.role(self.strategy)
+    if config.global_batch_size:
+      if config.global_batch_size % self.replicas:
+        raise ValueError(
+            'global batch %d does not divide by the %d replicas; use a '
+            'multiple of %d, or give the per-replica --batch-size.' % (
+                config.global_batch_size, self.replicas, self.replicas))
+      config = config._replace(
+          batch_size=config.global_batch_size // self.replicas)
     self.config = config
+    self.global_batch = config.batch_size * self.replicas
+    self.rate_factor = 1 if config.global_batch_size else self.replicas
     self.train_source, self.val_source = train_source, val_source
     self.model_dir = model_dir
     self.image_size = config.image_size or self.spec.image_size
@@ -166,16 +217,20 @@ class Trainer:
                        '(--num-classes).' % train_source.path)
     self.num_classes = num_classes
     examples = inputs.count_examples(train_source)
-    self.steps_per_epoch = examples // config.batch_size
+    self.steps_per_epoch = examples // self.global_batch
     if not self.steps_per_epoch:
-      raise ValueError('batch_size %d is larger than the %d training images; '
-                       'use a smaller --batch-size.' % (config.batch_size,
-                                                        examples))
+      raise ValueError('The global batch (%d = %d per replica x %d) is '
+                       'larger than the %d training images; use a smaller '
+                       '--batch-size.' % (self.global_batch,
+                                          config.batch_size, self.replicas,
+                                          examples))
     self.total_steps = config.max_steps or (config.epochs *
                                             self.steps_per_epoch)
+    runtime.enable_precision(config.precision)
     self.skipped = inputs.SkippedFiles()
     self.record = self._record(class_names)
-    self._build()
+    with self.strategy.scope():
+      self._build()
 
   def _record(self, class_names):
     """The model dir's record; reuses a resumed run's pixel mean."""
@@ -196,149 +251,203 @@ class Trainer:
     return record._replace(pixel_mean=pixel_mean)
 
   def _dataset(self, source, training, epoch=0, skip_batches=0):
-    return inputs.make_dataset(
+    """The source's global batches, split over the replicas."""
+    data = inputs.make_dataset(
         source, self.spec.preprocessing, self.image_size,
-        self.config.batch_size, training=training,
+        self.global_batch, training=training,
         augment=training and self.config.augment,
         seed=self.config.seed, epoch=epoch, skipped=self.skipped,
         num_classes=self.num_classes, labels_offset=self.config.labels_offset,
         skip_batches=skip_batches, pixel_mean=self.record.pixel_mean)
+    data = data.map(lambda images, labels, names: (images, labels))
+    return distribute.distribute_dataset(
+        self.strategy, data,
+        distribute.shard_policy(source, self.role.num_workers))
 
   def _build(self):
     config = self.config
-    self.graph = tf.Graph()
-    with self.graph.as_default():
-      tf.compat.v1.set_random_seed(config.seed)
-      self.iterator = evaluation.make_iterator(self.image_size)
-      self.images, self.labels, _ = self.iterator.get_next()
-      net_args = dict(num_classes=self.num_classes,
-                      weight_decay=config.weight_decay, plain=config.plain,
-                      batch_norm_decay=config.batch_norm_decay)
-      logits, _ = registry.get_network_fn(
-          config.model, is_training=not config.freeze_batch_norm,
-          **net_args)(self.images)
-      self.eval_iterator = evaluation.make_iterator(self.image_size)
-      eval_images, eval_labels, _ = self.eval_iterator.get_next()
-      eval_logits, _ = registry.get_network_fn(config.model, **net_args)(
-          eval_images, reuse=True)
-      self.evaluator = evaluation.Evaluator(
-          self.graph, self.eval_iterator, eval_labels, eval_logits)
-      self.model_variables = tf.compat.v1.model_variables()
-      self.loss = tf.compat.v1.losses.softmax_cross_entropy(
-          tf.one_hot(self.labels, self.num_classes), logits,
-          label_smoothing=config.label_smoothing)
-      total_loss = self.loss + tf.add_n(
-          tf.compat.v1.losses.get_regularization_losses() or [0.0])
-      self.error = 1.0 - tf.reduce_mean(tf.cast(
-          tf.equal(tf.argmax(logits, -1), self.labels), tf.float32))
-      self.global_step = tf.compat.v1.train.get_or_create_global_step()
-      with tf.compat.v1.variable_scope('train_state'):
-        def state(name, value, dtype):
-          return tf.compat.v1.get_variable(
-              name, initializer=tf.constant(value, dtype), trainable=False)
-        self.epoch = state('epoch', 0, tf.int64)
-        self.epoch_start = state('epoch_start_step', 0, tf.int64)
-        self.rate_scale = state('rate_scale', 1.0, tf.float32)
-        self.best_accuracy = state('best_accuracy', -1.0, tf.float32)
-        self.stale_epochs = state('stale_epochs', 0, tf.int64)
-      self.learning_rate = self.rate_scale * learning_rate_at(
+    tf.random.set_seed(config.seed)
+    self.module = tf2.ResNetModule(
+        config.model, self.num_classes, plain=config.plain,
+        weight_decay=config.weight_decay,
+        batch_norm_decay=config.batch_norm_decay,
+        synchronized_batch_norm=config.sync_batch_norm)
+    self.model_variables = self.module.variables_by_name
+    self.global_step = tf.Variable(0, dtype=tf.int64, trainable=False,
+                                   name='global_step')
+
+    def state(name, value, dtype):
+      return tf.Variable(value, dtype=dtype, trainable=False,
+                         name='train_state/' + name)
+    self.epoch = state('epoch', 0, tf.int64)
+    self.epoch_start = state('epoch_start_step', 0, tf.int64)
+    self.rate_scale = state('rate_scale', 1.0, tf.float32)
+    self.best_accuracy = state('best_accuracy', -1.0, tf.float32)
+    self.stale_epochs = state('stale_epochs', 0, tf.int64)
+    self.trained = self._trained_variables()
+
+    def rate():
+      return self.rate_scale * float(self.rate_factor) * learning_rate_at(
           self.global_step, config, self.steps_per_epoch, self.total_steps)
-      if config.optimizer == 'momentum':
-        optimizer = tf.compat.v1.train.MomentumOptimizer(
-            self.learning_rate, 0.9)
-      else:
-        optimizer = tf.compat.v1.train.AdamOptimizer(self.learning_rate)
-      self.trained = self._trained_variables()
-      weights = [v for v in self.trained if v.op.name.endswith('/weights')]
-      self.gradient_norms = {
-          v.op.name: tf.norm(g) for v, g in zip(
-              weights, tf.gradients(self.loss, weights)) if g is not None}
-      updates = ([] if config.freeze_batch_norm else
-                 tf.compat.v1.get_collection(
-                     tf.compat.v1.GraphKeys.UPDATE_OPS))
-      with tf.control_dependencies(updates):
-        self.train_op = optimizer.minimize(total_loss, self.global_step,
-                                           var_list=self.trained)
-      self.saver = tf.compat.v1.train.Saver(max_to_keep=3)
-      init = tf.compat.v1.global_variables_initializer()
-    config_proto = runtime.session_config(config.precision)
-    self.session = tf.compat.v1.Session(graph=self.graph, config=config_proto)
-    self.session.run(init)
+    self.learning_rate = tf.function(rate)
+    if config.optimizer == 'momentum':
+      optimizer = tf.compat.v1.train.MomentumOptimizer(rate, 0.9)
+    else:
+      optimizer = tf.compat.v1.train.AdamOptimizer(rate)
+    self._slot_owner = optimizer
+    if config.precision == 'fp16':
+      optimizer = tf.compat.v1.mixed_precision.MixedPrecisionLossScaleOptimizer(
+          optimizer, 'dynamic')
+    self.optimizer = optimizer
+    # The slots exist before the first step, so that a resume can fill them.
+    self._slot_owner._create_slots(self.trained)  # pylint: disable=protected-access
+    self.train_step = tf.function(self._distributed_step)
+    self.eval_step = tf.function(self._distributed_eval)
 
   def _trained_variables(self):
-    variables = tf.compat.v1.trainable_variables()
+    named = self.module.trainable_variables_by_name
+    variables = list(named.values())
     if self.config.trainable:
       variables = finetune.select_variables(self.config.trainable, variables)
     if self.config.freeze_batch_norm:
-      variables = [v for v in variables if '/BatchNorm/' not in v.op.name]
+      variables = [v for v in variables if '/BatchNorm/' not in v.name]
     if not variables:
       raise ValueError('Nothing to train: the trainable patterns %s select '
                        'only batch-norm variables, which are frozen.' %
                        list(self.config.trainable))
     return variables
 
-  def _start(self, resume):
-    """Restores a resumed run or initializes a new one; returns history."""
-    latest = model_dir_lib.latest_checkpoint(self.model_dir)
-    history_path = os.path.join(self.model_dir, model_dir_lib.HISTORY_NAME)
-    fresh = {'config': self.config._asdict(), 'steps': [], 'epochs': [],
-             'skipped_files': []}
-    if latest and not resume:
-      raise ValueError('%s already holds checkpoints; pass --resume to '
-                       'continue, or choose an empty --model-dir.' %
-                       self.model_dir)
-    if not latest:
-      if self.config.checkpoint:
-        plan = checkpoints.restore(self.session, self.config.checkpoint,
-                                   variables=self.model_variables,
-                                   exclude=self.config.exclude)
-        fresh['restored_from'] = {'checkpoint': self.config.checkpoint,
-                                  'variables': len(plan.assignments),
-                                  'excluded': plan.excluded}
-      model_dir_lib.write_record(self.model_dir, self.record)
-      return fresh
-    self.saver.restore(self.session, latest)
-    step = self.session.run(self.global_step)
-    if os.path.exists(history_path):
-      with open(history_path) as handle:
-        history = json.load(handle)
-      history['steps'] = [s for s in history['steps'] if s[0] <= step]
-      history['epochs'] = [e for e in history['epochs'] if e['step'] <= step]
-      return history
-    return fresh
+  def state_variables(self):
+    """{checkpoint name: variable} of everything a resume needs."""
+    names = {}
+    names.update(self.model_variables)
+    for variable in (self.global_step, self.epoch, self.epoch_start,
+                     self.rate_scale, self.best_accuracy, self.stale_epochs):
+      names[variable.name.split(':')[0]] = variable
+    slots = set()
+    by_id = {id(v): name for name, v in self.model_variables.items()}
+    for slot_name in self._slot_owner.get_slot_names():
+      for variable in self.trained:
+        slot = self._slot_owner.get_slot(variable, slot_name)
+        if slot is not None:
+          names['%s/%s' % (by_id[id(variable)],
+                           _SLOT_KEYS.get(slot_name, slot_name))] = slot
+          slots.add(id(slot))
+    for variable in self.optimizer.variables():
+      if id(variable) not in slots and id(variable) not in by_id:
+        names['optimizer/' + variable.name.split(':')[0]] = variable
+    return names
+
+  # -- steps --------------------------------------------------------------
+
+  def _replica_step(self, images, labels):
+    config = self.config
+    logits, _ = self.module(images, training=not config.freeze_batch_norm)
+    logits = tf.cast(logits, tf.float32)
+    per_example = tf.compat.v1.losses.softmax_cross_entropy(
+        tf.one_hot(labels, self.num_classes), logits,
+        label_smoothing=config.label_smoothing,
+        reduction=tf.compat.v1.losses.Reduction.NONE)
+    # Sums over the global batch: the all-reduce of the gradients (a sum
+    # over replicas) then gives the global batch's mean.
+    loss = tf.reduce_sum(per_example) / float(self.global_batch)
+    total = loss + self.module.regularization_loss() / float(self.replicas)
+    gradients = self.optimizer.compute_gradients(total, self.trained)
+    self.optimizer.apply_gradients(gradients, global_step=self.global_step)
+    errors = tf.reduce_sum(tf.cast(tf.not_equal(
+        tf.argmax(logits, -1), labels), tf.float32))
+    return tf.reduce_sum(per_example), errors
+
+  def _distributed_step(self, iterator):
+    images, labels = next(iterator)
+    loss_sum, errors = self.strategy.run(self._replica_step,
+                                         (images, labels))
+    reduce = tf.distribute.ReduceOp.SUM
+    return (self.strategy.reduce(reduce, loss_sum, None) / self.global_batch,
+            self.strategy.reduce(reduce, errors, None) / self.global_batch)
+
+  def _replica_eval(self, images, labels):
+    logits, _ = self.module(images, training=False)
+    logits = tf.cast(logits, tf.float32)
+    k = min(5, self.num_classes)
+    loss = tf.nn.sparse_softmax_cross_entropy_with_logits(labels, logits)
+    top1 = tf.equal(tf.argmax(logits, -1), labels)
+    top5 = tf.math.in_top_k(labels, logits, k)
+    return (tf.reduce_sum(tf.cast(top1, tf.float32)),
+            tf.reduce_sum(tf.cast(top5, tf.float32)), tf.reduce_sum(loss),
+            tf.cast(tf.size(labels), tf.float32))
+
+  def _distributed_eval(self, batch):
+    sums = self.strategy.run(self._replica_eval, batch)
+    return [self.strategy.reduce(tf.distribute.ReduceOp.SUM, value, None)
+            for value in sums]
 
   def evaluate(self, source=None):
-    """Metrics of the evaluation net on source (default: validation)."""
+    """{'top1', 'top5', 'loss', 'count'} of the net on source (default:
+    validation), with the moving batch-norm statistics."""
     source = source or self.val_source
-    with self.graph.as_default():
-      result = self.evaluator.run(self.session, self._dataset(source, False),
-                                  self.record.class_names)
-    result.pop('confusion')
-    return result
+    totals = np.zeros(4)
+    for batch in self._dataset(source, False):
+      totals += [float(v) for v in self.eval_step(batch)]
+    top1, top5, loss, count = totals
+    if not count:
+      raise ValueError('%s gave no readable image to evaluate.' %
+                       source.path)
+    return {'top1': top1 / count, 'top5': top5 / count, 'loss': loss / count,
+            'count': int(count)}
 
   def layer_gradient_norms(self, count=256):
     """{conv weight name: |d(loss)/d(weight)|} on the first training images
-    (in pipeline order, without augmentation)."""
-    with self.graph.as_default():
-      data = inputs.make_dataset(
-          self.train_source, self.spec.preprocessing, self.image_size, count,
-          pixel_mean=self.record.pixel_mean).take(1)
-      self.session.run(self.iterator.make_initializer(data))
-    return self.session.run(self.gradient_norms)
+    (in pipeline order, without augmentation), on one replica; the moving
+    statistics are left as they are."""
+    images, labels, _ = next(iter(inputs.make_dataset(
+        self.train_source, self.spec.preprocessing, self.image_size, count,
+        pixel_mean=self.record.pixel_mean)))
+    weights = {name: v for name, v in self.module.variables_by_name.items()
+               if name.endswith('/weights') and v.trainable}
+
+    @tf.function
+    def norms(images, labels):
+      with tf.GradientTape() as tape:
+        logits, _ = self.module(images, training=True,
+                                update_moving_averages=False)
+        loss = tf.compat.v1.losses.softmax_cross_entropy(
+            tf.one_hot(labels, self.num_classes), logits)
+      gradients = tape.gradient(loss, list(weights.values()))
+      return {name: tf.norm(g) for name, g in zip(weights, gradients)
+              if g is not None}
+    return {name: float(value) for name, value in norms(images,
+                                                        labels).items()}
+
+  # -- checkpoints ----------------------------------------------------------
 
   def _save(self, step, epoch, epoch_start):
-    self.epoch.load(epoch, self.session)
-    self.epoch_start.load(epoch_start, self.session)
-    self.saver.save(self.session, os.path.join(
-        self.model_dir, model_dir_lib.CHECKPOINT_NAME), global_step=step)
+    """Saves every variable; every worker takes part, the chief's is kept."""
+    self.epoch.assign(epoch)
+    self.epoch_start.assign(epoch_start)
+    folder = distribute.write_dir(self.model_dir, self.role)
+    try:
+      prefix = os.path.join(folder, '%s-%d' % (model_dir_lib.CHECKPOINT_NAME,
+                                               step))
+      checkpoints.save_by_name(self.state_variables(), prefix)
+      if self.role.is_chief:
+        model_dir_lib.add_checkpoint(self.model_dir, prefix)
+    finally:
+      distribute.remove_write_dir(folder, self.role)
 
   def _save_best(self):
-    """Writes best/ whole: into a temporary folder renamed over it."""
+    """Writes best/ whole (chief): into a temporary folder renamed over it.
+    Every worker reads the variables."""
+    values = dict(self.model_variables)
+    if not self.role.is_chief:
+      folder = distribute.write_dir(self.model_dir, self.role)
+      checkpoints.save_by_name(values, os.path.join(folder, 'best'))
+      distribute.remove_write_dir(folder, self.role)
+      return
     temp = tempfile.mkdtemp(dir=self.model_dir, prefix='.best_')
     try:
-      saver = tf.compat.v1.train.Saver(self.model_variables)
-      saver.save(self.session, os.path.join(
-          temp, model_dir_lib.CHECKPOINT_NAME), write_state=False)
+      checkpoints.save_by_name(values, os.path.join(
+          temp, model_dir_lib.CHECKPOINT_NAME))
       best = os.path.join(self.model_dir, model_dir_lib.BEST_DIR)
       if os.path.exists(best):
         old = best + '.old'
@@ -351,51 +460,87 @@ class Trainer:
       shutil.rmtree(temp, ignore_errors=True)
       raise
 
+  def _start(self, resume):
+    """Restores a resumed run or initializes a new one; returns history."""
+    latest = model_dir_lib.latest_checkpoint(self.model_dir)
+    history_path = os.path.join(self.model_dir, model_dir_lib.HISTORY_NAME)
+    fresh = {'config': self.config._asdict(), 'steps': [], 'epochs': [],
+             'skipped_files': [], 'replicas': self.replicas,
+             'workers': self.role.num_workers}
+    if latest and not resume:
+      raise ValueError('%s already holds checkpoints; pass --resume to '
+                       'continue, or choose an empty --model-dir.' %
+                       self.model_dir)
+    if not latest:
+      if self.config.checkpoint:
+        plan = checkpoints.restore_eager(
+            list(self.model_variables.values()), self.config.checkpoint,
+            exclude=self.config.exclude)
+        fresh['restored_from'] = {'checkpoint': self.config.checkpoint,
+                                  'variables': len(plan.assignments),
+                                  'excluded': plan.excluded}
+      if self.role.is_chief:
+        model_dir_lib.write_record(self.model_dir, self.record)
+      return fresh
+    checkpoints.read_by_name(latest, self.state_variables())
+    step = int(self.global_step.numpy())
+    if os.path.exists(history_path):
+      with open(history_path) as handle:
+        history = json.load(handle)
+      history['steps'] = [s for s in history['steps'] if s[0] <= step]
+      history['epochs'] = [e for e in history['epochs'] if e['step'] <= step]
+      return history
+    return fresh
+
+  # -- the loop -------------------------------------------------------------
+
   def train(self, resume=False, progress=True, log=print, on_step=None):
     """Trains until epochs or max_steps; returns the history dict.
 
     Args:
-      resume: Continue from the latest checkpoint in model_dir.
-      progress: Show a progress line on a terminal.
-      log: Function for one line per epoch.
+      resume: Continue from the latest checkpoint in model_dir (a new run
+        if there is none).
+      progress: Show a progress line on a terminal (chief only).
+      log: Function for one line per epoch (chief only).
       on_step: Optional function(step) called after every step.
     """
-    # Savers and summary writers work on the default graph.
-    with self.graph.as_default():
-      return self._train(resume, progress, log, on_step)
-
-  def _train(self, resume, progress, log, on_step):
+    if not self.role.is_chief:
+      progress, log = False, lambda line: None
     os.makedirs(self.model_dir, exist_ok=True)
     history = self._start(resume)
     config = self.config
-    step, epoch, epoch_start = (int(v) for v in self.session.run(
-        [self.global_step, self.epoch, self.epoch_start]))
+    step, epoch, epoch_start = (int(v.numpy()) for v in (
+        self.global_step, self.epoch, self.epoch_start))
+    log('training %s on %d replica(s) in sync (%d worker(s)): global batch '
+        '%d, learning rate x%d' % (config.model, self.replicas,
+                                   self.role.num_workers, self.global_batch,
+                                   self.rate_factor))
     if resume and step:
       log('resuming at epoch %d (step %d)' % (epoch + 1, step))
-    writer = tf.compat.v1.summary.FileWriter(self.model_dir)
+    writer = (tf.summary.create_file_writer(self.model_dir)
+              if self.role.is_chief else tf.summary.create_noop_writer())
     while epoch < config.epochs and step < self.total_steps:
-      skip = step - epoch_start
-      self.session.run(self.iterator.make_initializer(
-          self._dataset(self.train_source, True, epoch, skip)))
+      iterator = iter(self._dataset(self.train_source, True, epoch,
+                                    step - epoch_start))
       shown = timing.Progress(self.steps_per_epoch, 'epoch %d/%d' % (
           epoch + 1, config.epochs)) if progress else None
       started, durations, losses, errors = time.time(), [], [], []
-      while step < self.total_steps:
+      while step < self.total_steps and (step - epoch_start <
+                                         self.steps_per_epoch):
         begin = time.perf_counter()
         try:
-          _, loss, error = self.session.run(
-              [self.train_op, self.loss, self.error])
+          loss, error = (float(v) for v in self.train_step(iterator))
         except tf.errors.OutOfRangeError:
           break
         durations.append(time.perf_counter() - begin)
         step += 1
-        losses.append(float(loss))
-        errors.append(float(error))
+        losses.append(loss)
+        errors.append(error)
         if not step % config.log_every:
-          history['steps'].append([step, float(loss), float(error)])
+          history['steps'].append([step, loss, error])
           recent = durations[-config.log_every:]
           _scalars(writer, step, loss=loss, train_error=error,
-                   images_per_second=config.batch_size * len(recent) /
+                   images_per_second=self.global_batch * len(recent) /
                    max(sum(recent), 1e-9))
         if config.save_every_steps and not step % config.save_every_steps:
           self._save(step, epoch, epoch_start)
@@ -423,9 +568,9 @@ class Trainer:
       record = {'epoch': epoch, 'step': step,
                 'train_loss': float(np.mean(losses)) if losses else None,
                 'train_error': float(np.mean(errors)) if errors else None,
-                'learning_rate': float(self.session.run(self.learning_rate)),
+                'learning_rate': float(self.learning_rate()),
                 'seconds': time.time() - started,
-                'images_per_second': (config.batch_size * len(durations) /
+                'images_per_second': (self.global_batch * len(durations) /
                                       max(sum(durations), 1e-9))}
       if self.val_source is not None:
         metrics = self.evaluate()
@@ -439,8 +584,9 @@ class Trainer:
       self._save(step, epoch, epoch_start)
       history['epochs'].append(record)
       history['skipped_files'] = [list(item) for item in self.skipped.items()]
-      files.write_json(os.path.join(self.model_dir,
-                                    model_dir_lib.HISTORY_NAME), history)
+      if self.role.is_chief:
+        files.write_json(os.path.join(self.model_dir,
+                                      model_dir_lib.HISTORY_NAME), history)
       log('epoch %d/%d: loss %.4f, train error %.4f%s, %.1f images/s '
           '(%.0f s)' % (epoch, config.epochs, record['train_loss'] or 0,
                         record['train_error'] or 0,
@@ -455,19 +601,20 @@ class Trainer:
 
   def _track_best(self, accuracy, record, log):
     """Saves best/ on a new best; scales the rate down on a plateau."""
-    best, stale = self.session.run([self.best_accuracy, self.stale_epochs])
+    best, stale = float(self.best_accuracy.numpy()), int(
+        self.stale_epochs.numpy())
     if accuracy > best:
-      self.best_accuracy.load(accuracy, self.session)
-      self.stale_epochs.load(0, self.session)
+      self.best_accuracy.assign(accuracy)
+      self.stale_epochs.assign(0)
       self._save_best()
       record['best'] = True
       return
     stale += 1
     patience = self.config.plateau_patience
     if patience and stale >= patience:
-      scale = self.session.run(self.rate_scale) * self.config.plateau_factor
-      self.rate_scale.load(scale, self.session)
+      self.rate_scale.assign(float(self.rate_scale.numpy()) *
+                             self.config.plateau_factor)
       log('validation accuracy has not improved for %d epochs: learning '
           'rate x%g' % (stale, self.config.plateau_factor))
       stale = 0
-    self.stale_epochs.load(stale, self.session)
+    self.stale_epochs.assign(stale)
