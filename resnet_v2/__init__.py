@@ -31,8 +31,14 @@ from resnet_v2.nets import NETS
 from resnet_v2.nets import Root
 from resnet_v2.nets import default_image_size
 from resnet_v2.nets import resnet
+from resnet_v2.nets import V1_NETS
+from resnet_v2.nets import resnet_v1
+from resnet_v2.nets import resnet_v1_101
+from resnet_v2.nets import resnet_v1_152
+from resnet_v2.nets import resnet_v1_200
 from resnet_v2.nets import resnet_v1_50
 from resnet_v2.nets import resnet_v1_block
+from resnet_v2.nets import resnet_v1_blocks
 from resnet_v2.nets import resnet_v2
 from resnet_v2.nets import resnet_v2_101
 from resnet_v2.nets import resnet_v2_152
@@ -57,8 +63,14 @@ __all__ = [
     'max_pool2d',
     'resnet',
     'resnet_arg_scope',
+    'V1_NETS',
+    'resnet_v1',
+    'resnet_v1_101',
+    'resnet_v1_152',
+    'resnet_v1_200',
     'resnet_v1_50',
     'resnet_v1_block',
+    'resnet_v1_blocks',
     'resnet_v2',
     'resnet_v2_101',
     'resnet_v2_152',

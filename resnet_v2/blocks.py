@@ -183,7 +183,9 @@ def _unreachable(output_stride, blocks):
 
 @add_arg_scope
 def stack_blocks_dense(net, blocks, output_stride=None,
-                       outputs_collections=None):
+                       outputs_collections=None, *,
+                       store_non_strided_activations=False,
+                       data_format='NHWC'):
   """Applies `blocks` in order, optionally keeping a dense output.
 
   Scopes are 'block_scope/unit_1', 'block_scope/unit_2', ... Once the
@@ -197,6 +199,11 @@ def stack_blocks_dense(net, blocks, output_stride=None,
     output_stride: None for the nominal stride, or the wanted ratio of input
       to output resolution; one of `reachable_output_strides(blocks)`.
     outputs_collections: Collections to add each block's output to.
+    store_non_strided_activations: If True, each block's last unit runs
+      with stride 1 and the block's output is collected before it is
+      subsampled by that stride (the tensorflow/models option: denser
+      end points for dense prediction, 4x the cost of those units).
+    data_format: 'NHWC' or 'NCHW' (for that subsampling).
 
   Returns:
     The output of the last block.
@@ -213,8 +220,13 @@ def stack_blocks_dense(net, blocks, output_stride=None,
   current_stride, rate = 1, 1
   for block in blocks:
     with tf.compat.v1.variable_scope(block.scope, 'block', [net]) as sc:
+      block_stride = 1
       for index in range(len(block.args)):
         unit = unit_kwargs(block, index)
+        if store_non_strided_activations and index == len(block.args) - 1:
+          # The last unit's stride moves to the end of the block.
+          block_stride = unit.get('stride', 1)
+          unit = dict(unit, stride=1)
         stride = unit.get('stride', 1)
         with tf.compat.v1.variable_scope('unit_%d' % (index + 1),
                                          values=[net]):
@@ -225,6 +237,11 @@ def stack_blocks_dense(net, blocks, output_stride=None,
             net = block.unit_fn(net, rate=1, **unit)
             current_stride *= stride
       net = slim_utils.collect_named_outputs(outputs_collections, sc.name, net)
+      if output_stride is not None and current_stride == output_stride:
+        rate *= block_stride
+      else:
+        net = subsample(net, block_stride, data_format=data_format)
+        current_stride *= block_stride
   return net
 
 
@@ -279,9 +296,27 @@ def _shortcut(inputs, projected_from, depth, stride, data_format, **kwargs):
   projection's conv2d."""
   if depth == inputs.shape[-1 if data_format == 'NHWC' else 1]:
     return subsample(inputs, stride, 'shortcut', data_format)
+  kwargs.setdefault('activation_fn', None)
   return layers.conv2d(projected_from, depth, [1, 1], stride=stride,
-                       activation_fn=None, scope='shortcut',
-                       data_format=data_format, **kwargs)
+                       scope='shortcut', data_format=data_format, **kwargs)
+
+
+def _bounded_bottleneck_v1(inputs, depth, depth_bottleneck, stride, rate,
+                           data_format, plain):
+  """bottleneck_v1's body with bounded activations (ReLU6, clipping)."""
+  shortcut = None
+  if not plain:
+    shortcut = _shortcut(inputs, inputs, depth, stride, data_format,
+                         activation_fn=tf.nn.relu6)
+  residual = layers.conv2d(inputs, depth_bottleneck, [1, 1], stride=1,
+                           scope='conv1', data_format=data_format)
+  residual = conv2d_same(residual, depth_bottleneck, 3, stride, rate=rate,
+                         scope='conv2', data_format=data_format)
+  residual = layers.conv2d(residual, depth, [1, 1], stride=1,
+                           activation_fn=None, scope='conv3',
+                           data_format=data_format)
+  residual = tf.clip_by_value(residual, -6.0, 6.0)
+  return tf.nn.relu6(residual if plain else shortcut + residual)
 
 
 def _post_activation_sum(inputs, residual, depth, stride, data_format,
@@ -329,7 +364,7 @@ def basic_v1(inputs, depth, stride, rate=1, outputs_collections=None,
 @add_arg_scope
 def bottleneck_v1(inputs, depth, depth_bottleneck, stride, rate=1,
                   outputs_collections=None, scope=None, data_format='NHWC',
-                  plain=False):
+                  plain=False, use_bounded_activations=False):
   """The post-activation bottleneck unit of ResNet-50 v1 (He et al. 2016a).
 
   1x1 -> 3x3 (strided, atrous) -> 1x1 convolutions with BN, ReLU after the
@@ -348,11 +383,19 @@ def bottleneck_v1(inputs, depth, depth_bottleneck, stride, rate=1,
     scope: Optional variable scope; defaults to 'bottleneck_v1'.
     data_format: 'NHWC' or 'NCHW'.
     plain: If True, no shortcut.
+    use_bounded_activations: ReLU6 on the projection shortcut and the sum,
+      the residual clipped to [-6, 6] (tensorflow/models' option, for
+      quantized inference).
 
   Returns:
     The unit's output, `depth` channels, spatially divided by `stride`.
   """
   with tf.compat.v1.variable_scope(scope, 'bottleneck_v1', [inputs]) as sc:
+    if use_bounded_activations:
+      return slim_utils.collect_named_outputs(
+          outputs_collections, sc.name, _bounded_bottleneck_v1(
+              inputs, depth, depth_bottleneck, stride, rate, data_format,
+              plain))
     residual = layers.conv2d(inputs, depth_bottleneck, [1, 1], stride=1,
                              scope='conv1', data_format=data_format)
     residual = conv2d_same(residual, depth_bottleneck, 3, stride, rate=rate,

@@ -123,12 +123,14 @@ def make_strategy(name='one-device'):
   if name not in STRATEGIES:
     raise ValueError('strategy must be one of %s, got %r.' %
                      (STRATEGIES, name))
-  gpus = tf.config.list_logical_devices('GPU')
+  # Physical devices: listing logical ones would start TensorFlow's runtime,
+  # after which MultiWorkerMirroredStrategy can no longer be created.
+  gpus = tf.config.list_physical_devices('GPU')
   if name == 'one-device':
     return tf.distribute.OneDeviceStrategy(
         '/gpu:0' if gpus else '/cpu:0')
   if name == 'mirrored':
-    devices = [d.name for d in gpus] or [
+    devices = ['/gpu:%d' % i for i in range(len(gpus))] or [
         d.name for d in tf.config.list_logical_devices('CPU')]
     if len(devices) < 2:
       raise ValueError(

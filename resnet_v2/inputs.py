@@ -522,6 +522,8 @@ def make_dataset(source, preprocessing_name, image_size, batch_size,
     op_seed = tf.stack([tf.constant(order_seed, tf.int64), index])
     image = preprocess(image, image_size, image_size, training=augment,
                        seed=op_seed)
+    # Static shapes for the consumers (some preprocessing ops lose them).
+    image = tf.ensure_shape(image, [image_size, image_size, 3])
     return (image if mean is None else image - mean), label, name
   data = data.enumerate().map(prepare, num_parallel_calls=tf.data.AUTOTUNE,
                               deterministic=True)

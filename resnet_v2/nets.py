@@ -168,7 +168,8 @@ def resnet(inputs,
            scope=None,
            default_scope='resnet',
            spatial_squeeze=False,
-           data_format='NHWC'):
+           data_format='NHWC',
+           store_non_strided_activations=False):
   """Builds a ResNet: root, blocks, [postnorm], [global pool], [logits].
 
   The one builder behind every net here (`resnet_v2`, the published depths,
@@ -182,7 +183,8 @@ def resnet(inputs,
     blocks: A list of `Block`s.
     num_classes: Number of logits, or None to return features.
     is_training: Python bool or bool tensor: batch statistics and
-      moving-average updates (True) or moving statistics (False).
+      moving-average updates (True) or moving statistics (False); None
+      leaves batch norm's is_training to the caller's arg scope.
     global_pool: If True, average the final feature map to 1x1.
     output_stride: None, or the ratio of input to output resolution, e.g. 16
       for dense prediction (atrous convolution keeps that resolution).
@@ -198,6 +200,7 @@ def resnet(inputs,
       [batch, channels, height, width]; variables are the same). Where
       NCHW convolutions cannot run (a CPU with oneDNN off), the net is
       built NHWC between transposes of its inputs and outputs.
+    store_non_strided_activations: See `stack_blocks_dense`.
 
   Returns:
     net: Logits if num_classes is set, else features; [batch, 1, 1, C] with
@@ -231,7 +234,8 @@ def resnet(inputs,
     net, end_points = resnet(
         tf.transpose(inputs, [0, 2, 3, 1]), blocks, num_classes,
         is_training, global_pool, output_stride, root, postnorm, reuse,
-        scope, default_scope, spatial_squeeze, data_format='NHWC')
+        scope, default_scope, spatial_squeeze, data_format='NHWC',
+        store_non_strided_activations=store_non_strided_activations)
     return _to_nchw(net), {name: _to_nchw(point)
                            for name, point in end_points.items()}
   spatial_axes = [1, 2] if data_format == 'NHWC' else [2, 3]
@@ -243,13 +247,16 @@ def resnet(inputs,
     with arg_scope([layers.conv2d, blocks_lib.stack_blocks_dense] +
                    _unit_fns_accepting(blocks, 'outputs_collections'),
                    outputs_collections=end_points_collection), \
-        arg_scope([layers.batch_norm], is_training=is_training), \
+        arg_scope([layers.batch_norm], **(
+            {} if is_training is None else {'is_training': is_training})), \
         arg_scope([layers.conv2d, layers.batch_norm, layers.max_pool2d,
-                   blocks_lib.conv2d_same] +
+                   blocks_lib.conv2d_same, blocks_lib.stack_blocks_dense] +
                   _unit_fns_accepting(blocks, 'data_format'),
                   data_format=data_format):
       net = root.fn(inputs) if root else inputs
-      net = blocks_lib.stack_blocks_dense(net, blocks, block_stride)
+      net = blocks_lib.stack_blocks_dense(
+          net, blocks, block_stride,
+          store_non_strided_activations=store_non_strided_activations)
       if postnorm:
         net = layers.batch_norm(net, activation_fn=tf.nn.relu,
                                 scope='postnorm',
@@ -415,24 +422,102 @@ def resnet_v1_block(scope, base_depth, num_units, stride):
       [dict(unit, stride=1)] * (num_units - 1) + [dict(unit, stride=stride)])
 
 
-def resnet_v1_50(inputs, num_classes=None, is_training=True, global_pool=True,
-                 output_stride=None, reuse=None, scope='resnet_v1_50', *,
-                 spatial_squeeze=False, data_format='NHWC', plain=False):
-  """ResNet-50 v1 (He et al. 2016a) with tf-slim's resnet_v1 variable names.
+def resnet_v1(inputs,
+              blocks,
+              num_classes=None,
+              is_training=True,
+              global_pool=True,
+              output_stride=None,
+              include_root_block=True,
+              reuse=None,
+              scope=None,
+              *,
+              spatial_squeeze=False,
+              store_non_strided_activations=False,
+              data_format='NHWC'):
+  """Builds a ResNet v1 (post-activation) net from a list of blocks.
 
-  Post-activation bottleneck units (identity and convolutional blocks),
-  conv1 with BN and ReLU, no postnorm. `plain=True` removes every shortcut.
-  See `resnet` for the other arguments.
+  tf-slim's function and positional order; `resnet` with the v1 root (conv1
+  7x7/2 with BN and ReLU, pool1) or none, and no postnorm (v1 units end in
+  a ReLU). See `resnet` for the arguments.
   """
-  blocks = [resnet_v1_block('block%d' % (index + 1), 64 * 2**index, units,
-                            stride)
-            for index, (units, stride) in enumerate(
-                zip((3, 4, 6, 3), (2, 2, 2, 1)))]
-  with arg_scope([blocks_lib.bottleneck_v1], plain=plain):
-    return resnet(inputs, blocks, num_classes, is_training, global_pool,
-                  output_stride, root=IMAGENET_ROOT_V1, postnorm=False,
-                  reuse=reuse, scope=scope, spatial_squeeze=spatial_squeeze,
-                  data_format=data_format)
+  return resnet(inputs, blocks, num_classes, is_training, global_pool,
+                output_stride,
+                root=IMAGENET_ROOT_V1 if include_root_block else None,
+                postnorm=False, reuse=reuse, scope=scope,
+                default_scope='resnet_v1', spatial_squeeze=spatial_squeeze,
+                data_format=data_format,
+                store_non_strided_activations=store_non_strided_activations)
 
 
-resnet_v1_50.default_image_size = default_image_size
+resnet_v1.default_image_size = default_image_size
+
+# Facts of the ResNet v1 depths, as `NETS` (1000 classes, as the published
+# v1 checkpoints; FLOPs not counted).
+V1_NETS = {
+    'resnet_v1_50': NetFacts((3, 4, 6, 3), 267, 25557032, None),
+    'resnet_v1_101': NetFacts((3, 4, 23, 3), 522, 44549160, None),
+    'resnet_v1_152': NetFacts((3, 8, 36, 3), 777, 60192808, None),
+    'resnet_v1_200': NetFacts((3, 24, 36, 3), 1017, 64673832, None),
+}
+
+
+def resnet_v1_blocks(units_per_block, min_base_depth=8, depth_multiplier=1):
+  """The four ResNet v1 blocks; depths scaled by `depth_multiplier` (at
+  least `min_base_depth`), as tensorflow/models' option."""
+  def base_depth(depth):
+    return max(int(depth * depth_multiplier), min_base_depth)
+  return [resnet_v1_block('block%d' % (index + 1), base_depth(64 * 2**index),
+                          units, 2 if index < 3 else 1)
+          for index, units in enumerate(units_per_block)]
+
+
+def _published_v1(name, inputs, num_classes, is_training, global_pool,
+                  output_stride, reuse, scope, options):
+  blocks = resnet_v1_blocks(V1_NETS[name].units_per_block,
+                            options.pop('min_base_depth'),
+                            options.pop('depth_multiplier'))
+  unit_options = {'plain': options.pop('plain'),
+                  'use_bounded_activations': options.pop(
+                      'use_bounded_activations')}
+  with arg_scope([blocks_lib.bottleneck_v1], **unit_options):
+    return resnet_v1(inputs, blocks, num_classes, is_training, global_pool,
+                     output_stride, True, reuse, scope, **options)
+
+
+def _v1_factory(name):
+  """resnet_v1_<depth> with tf-slim's signature and keyword-only extras."""
+
+  def net(inputs, num_classes=None, is_training=True, global_pool=True,
+          output_stride=None, reuse=None, scope=name, *,
+          spatial_squeeze=False, data_format='NHWC', plain=False,
+          store_non_strided_activations=False, min_base_depth=8,
+          depth_multiplier=1, use_bounded_activations=False):
+    return _published_v1(name, inputs, num_classes, is_training, global_pool,
+                         output_stride, reuse, scope, dict(
+                             spatial_squeeze=spatial_squeeze,
+                             data_format=data_format, plain=plain,
+                             store_non_strided_activations=(
+                                 store_non_strided_activations),
+                             min_base_depth=min_base_depth,
+                             depth_multiplier=depth_multiplier,
+                             use_bounded_activations=use_bounded_activations))
+
+  units = V1_NETS[name].units_per_block
+  net.__name__ = net.__qualname__ = name
+  net.__doc__ = """ResNet-%d v1 (He et al. 2016a) with tf-slim's variable names.
+
+  Blocks of %s post-activation bottleneck units; conv1 with BN and ReLU,
+  no postnorm. Positional arguments as tf-slim's; keyword-only: the
+  options of `resnet` and `resnet_v1`, `plain=True` (no shortcuts) and
+  tensorflow/models' `store_non_strided_activations`, `min_base_depth`,
+  `depth_multiplier` and `use_bounded_activations`.
+  """ % (int(name.rsplit('_', 1)[1]), list(units))
+  net.default_image_size = default_image_size
+  return net
+
+
+resnet_v1_50 = _v1_factory('resnet_v1_50')
+resnet_v1_101 = _v1_factory('resnet_v1_101')
+resnet_v1_152 = _v1_factory('resnet_v1_152')
+resnet_v1_200 = _v1_factory('resnet_v1_200')

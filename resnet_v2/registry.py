@@ -42,10 +42,10 @@ def _imagenet_v2(depth, images, num_classes, is_training, plain, reuse):
             spatial_squeeze=num_classes is not None)
 
 
-def _imagenet_v1_50(images, num_classes, is_training, plain, reuse):
-  return nets.resnet_v1_50(images, num_classes, is_training, reuse=reuse,
-                           spatial_squeeze=num_classes is not None,
-                           plain=plain)
+def _imagenet_v1(depth, images, num_classes, is_training, plain, reuse):
+  fn = getattr(nets, 'resnet_v1_%d' % depth)
+  return fn(images, num_classes, is_training, reuse=reuse,
+            spatial_squeeze=num_classes is not None, plain=plain)
 
 
 def _cifar(depth, version, images, num_classes, is_training, plain, reuse):
@@ -61,8 +61,9 @@ def _build_networks():
     name = 'resnet_v2_%d' % depth
     networks[name] = NetSpec(name, functools.partial(_imagenet_v2, depth),
                              224, 'inception', 1001, name, False)
-  networks['resnet_v1_50'] = NetSpec('resnet_v1_50', _imagenet_v1_50, 224,
-                                     'vgg', 1000, 'resnet_v1_50', True)
+    name = 'resnet_v1_%d' % depth
+    networks[name] = NetSpec(name, functools.partial(_imagenet_v1, depth),
+                             224, 'vgg', 1000, name, True)
   for version, depths in ((1, (20, 32, 44, 56, 110)), (2, (56, 110, 164))):
     for depth in depths:
       name = 'cifar_resnet_v%d_%d' % (version, depth)

@@ -203,9 +203,16 @@ def enable_precision(precision='fp32'):
   """
   session_config(precision, available_device() if precision != 'bf16'
                  else 'cpu')
-  tf.config.optimizer.set_experimental_options({
-      'auto_mixed_precision_onednn_bfloat16': precision == 'bf16',
-      'auto_mixed_precision': precision == 'fp16'})
+  wanted = {'auto_mixed_precision_onednn_bfloat16': precision == 'bf16',
+            'auto_mixed_precision': precision == 'fp16'}
+  current = tf.config.optimizer.get_experimental_options()
+  # Only what changes: setting any option rebuilds grappler's config, and
+  # set before TensorFlow starts, it halved a CIFAR net's training speed
+  # (measured: 393 -> 210 images/s).
+  changes = {name: on for name, on in wanted.items()
+             if current.get(name, False) != on}
+  if changes:
+    tf.config.optimizer.set_experimental_options(changes)
 
 
 def effective_precision(session, fetches, feed_dict=None):

@@ -92,3 +92,135 @@ def test_a_global_batch_that_does_not_divide_is_refused(tmp_path):
     training.Trainer(arrays, None, str(tmp_path), training.TrainConfig(
         model='cifar_resnet_v1_8', global_batch_size=5),
                      strategy=TwoReplicas())
+
+
+def free_ports(count):
+  import socket  # pylint: disable=g-import-not-at-top
+  sockets = [socket.socket() for _ in range(count)]
+  for s in sockets:
+    s.bind(('127.0.0.1', 0))
+  ports = [s.getsockname()[1] for s in sockets]
+  for s in sockets:
+    s.close()
+  return ports
+
+
+def image_folders(root, per_class=24, size=16):
+  """Two classes of PNGs: which half of the image is bright."""
+  rng = np.random.default_rng(0)
+  for label, name in enumerate(['top', 'bottom']):
+    os.makedirs(os.path.join(root, name))
+    for index in range(per_class):
+      image = rng.integers(0, 60, (size, size, 3))
+      image[label * size // 2:(label + 1) * size // 2] += 150
+      with open(os.path.join(root, name, '%d.png' % index), 'wb') as out:
+        out.write(tf.io.encode_png(image.astype(np.uint8)).numpy())
+  return root
+
+
+def start_workers(data, model_dir, ports, logs, extra=()):
+  """Starts one `resnet-v2 train --strategy multi-worker` per port."""
+  cluster = {'worker': ['127.0.0.1:%d' % port for port in ports]}
+  workers = []
+  for index in range(len(ports)):
+    env = dict(os.environ, TF_CONFIG=json.dumps({
+        'cluster': cluster, 'task': {'type': 'worker', 'index': index}}),
+               TMPDIR=str(logs))
+    log = open(os.path.join(logs, 'worker%d.log' % index), 'ab')
+    workers.append(subprocess.Popen(
+        [sys.executable, '-m', 'resnet_v2.cli', 'train', '--strategy',
+         'multi-worker', '--model', 'cifar_resnet_v1_8', '--image-size', '16',
+         '--data', data, '--val-fraction', '0.25', '--model-dir', model_dir,
+         '--epochs', '3', '--batch-size', '4', '--learning-rate', '0.05',
+         '--no-augment', '--save-every', '2', '--resume'] + list(extra),
+        env=env, stdout=log, stderr=subprocess.STDOUT))
+  return workers
+
+
+def wait_all(workers, logs, timeout=240):
+  codes = [w.wait(timeout=timeout) for w in workers]
+  assert codes == [0] * len(workers), [
+      open(os.path.join(logs, name), errors='replace').read()[-3000:]
+      for name in sorted(os.listdir(logs)) if name.endswith('.log')]
+
+
+def checkpoint_step(model_dir):
+  path = tf.train.latest_checkpoint(model_dir)
+  return None if path is None else int(path.rsplit('-', 1)[1])
+
+
+def test_two_workers_on_localhost_train_into_one_checkpoint(tmp_path):
+  data = image_folders(str(tmp_path / 'data'))
+  logs = tmp_path / 'logs'
+  logs.mkdir()
+  model_dir = str(tmp_path / 'model')
+  wait_all(start_workers(data, model_dir, free_ports(2), logs), logs)
+  # 36 training images, global batch 8 (4 x 2 workers): 4 steps an epoch.
+  assert checkpoint_step(model_dir) == 12
+  state = tf.train.get_checkpoint_state(model_dir)
+  assert len(state.all_model_checkpoint_paths) == 3
+  names = dict(tf.train.list_variables(model_dir))
+  assert names['cifar_resnet_v1_8/conv1/weights'] == [3, 3, 3, 16]
+  history = json.loads((tmp_path / 'model' / 'history.json').read_text())
+  assert [e['step'] for e in history['epochs']] == [4, 8, 12]
+  assert history['workers'] == 2 and history['replicas'] == 2
+  log = (logs / 'worker0.log').read_text()
+  assert 'on 2 replica(s) in sync (2 worker(s)): global batch 8' in log
+  # The other worker logged nothing of the run and left no temporary files.
+  assert 'epoch 1/3' not in (logs / 'worker1.log').read_text()
+  assert not [p for p in os.listdir(logs) if p.startswith('resnet_v2_')]
+  # The later commands read the distributed run's model dir as any other.
+  from resnet_v2 import cli  # pylint: disable=g-import-not-at-top
+  assert cli.main(['eval', '--model-dir', model_dir, '--data', data,
+                   '--output', str(tmp_path / 'report')]) == 0
+  report = json.loads((tmp_path / 'report' / 'metrics.json').read_text())
+  assert report['count'] == 48
+
+
+def test_a_killed_worker_restarted_finishes_the_run(tmp_path):
+  import time  # pylint: disable=g-import-not-at-top
+  data = image_folders(str(tmp_path / 'data'))
+  logs = tmp_path / 'logs'
+  logs.mkdir()
+  model_dir = str(tmp_path / 'model')
+  ports = free_ports(2)
+  workers = start_workers(data, model_dir, ports, logs)
+  deadline = time.time() + 180
+  while (checkpoint_step(model_dir) or 0) < 4 and time.time() < deadline:
+    assert all(w.poll() is None for w in workers)
+    time.sleep(0.2)
+  assert checkpoint_step(model_dir) >= 4
+  workers[1].kill()
+  workers[1].wait()
+  # The chief's collectives fail without its peer; a cluster manager
+  # restarts the job: here, whatever still runs after 60 s is stopped.
+  try:
+    workers[0].wait(timeout=60)
+  except subprocess.TimeoutExpired:
+    workers[0].kill()
+    workers[0].wait()
+  stopped_at = checkpoint_step(model_dir)
+  assert stopped_at < 12
+  wait_all(start_workers(data, model_dir, ports, logs), logs)
+  assert checkpoint_step(model_dir) == 12
+  history = json.loads((tmp_path / 'model' / 'history.json').read_text())
+  assert [e['step'] for e in history['epochs']] == [4, 8, 12]
+  assert 'resuming at epoch' in (logs / 'worker0.log').read_text()
+
+
+def test_train_command_refuses_what_cannot_run_before_any_step(
+    tmp_path, capsys, monkeypatch):
+  from resnet_v2 import cli  # pylint: disable=g-import-not-at-top
+  data = image_folders(str(tmp_path / 'data'), per_class=4)
+  common = ['train', '--data', data, '--model', 'cifar_resnet_v1_8',
+            '--image-size', '16', '--model-dir', str(tmp_path / 'model')]
+  monkeypatch.delenv('TF_CONFIG', raising=False)
+  assert cli.main(common + ['--strategy', 'multi-worker']) == 1
+  assert 'multi-worker needs TF_CONFIG' in capsys.readouterr().err
+  monkeypatch.setenv('TF_CONFIG', '{"cluster": {"worker": "a:1"}}')
+  assert cli.main(common + ['--strategy', 'multi-worker']) == 1
+  assert 'must be a list of "host:port"' in capsys.readouterr().err
+  if len(tf.config.list_logical_devices()) < 2:
+    assert cli.main(common + ['--strategy', 'mirrored']) == 1
+    assert '--cpu-devices 2' in capsys.readouterr().err
+  assert not os.path.exists(tmp_path / 'model')

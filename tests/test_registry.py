@@ -57,7 +57,8 @@ def test_unknown_names_list_the_known_ones():
   with pytest.raises(ValueError, match='Unknown model .resnet_v3.*resnet_v2_50'):
     registry.get_network_fn('resnet_v3', 10)
   expected = {'resnet_v2_50', 'resnet_v2_101', 'resnet_v2_152',
-              'resnet_v2_200', 'resnet_v1_50', 'cifar_resnet_v1_20',
+              'resnet_v2_200', 'resnet_v1_50', 'resnet_v1_101',
+              'resnet_v1_152', 'resnet_v1_200', 'cifar_resnet_v1_20',
               'cifar_resnet_v1_32', 'cifar_resnet_v1_44', 'cifar_resnet_v1_56',
               'cifar_resnet_v1_110', 'cifar_resnet_v2_56',
               'cifar_resnet_v2_110', 'cifar_resnet_v2_164'}

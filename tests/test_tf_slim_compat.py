@@ -1,10 +1,12 @@
-"""tf-slim's own resnet_v2 test file, run against this project.
+"""tf-slim's own resnet_v2 and resnet_v1 test files, run against this
+project.
 
-The file ships inside the tf-slim wheel. Its imports of tf_slim's
-`resnet_utils`, `resnet_v2` and `layers` are rewritten to this package at run
-time (nothing of tf-slim's is copied into the repository) and its test
-classes are collected here, each test running in graph mode as the file
-expects, without turning eager execution off for the rest of the suite.
+The files ship inside the tf-slim wheel. Their imports of tf_slim's
+`resnet_utils`, `resnet_v1`, `resnet_v2` and `layers` are rewritten to this
+package at run time (nothing of tf-slim's is copied into the repository)
+and their test classes are collected here, each test running in graph mode
+as the files expect, without turning eager execution off for the rest of
+the suite.
 """
 
 import importlib.util
@@ -14,59 +16,82 @@ import types
 import tensorflow as tf
 from tensorflow.python.framework import test_util  # pylint: disable=g-direct-tensorflow-import
 
+# tf-slim's import -> this project's, per test file: the v2 file with the
+# package itself (the drop-in for tf_slim.nets.resnet_v2 and resnet_utils),
+# the v1 file with the tf-slim-style facades of resnet_v2.compat.slim.
 IMPORT_REWRITES = {
-    'from tf_slim import layers\n': 'import resnet_v2 as layers\n',
-    'from tf_slim.nets import resnet_utils\n':
-        'import resnet_v2 as resnet_utils\n',
-    'from tf_slim.nets import resnet_v2\n': 'import resnet_v2\n',
+    'resnet_v2_test.py': {
+        'from tf_slim import layers\n': 'import resnet_v2 as layers\n',
+        'from tf_slim.nets import resnet_utils\n':
+            'import resnet_v2 as resnet_utils\n',
+        'from tf_slim.nets import resnet_v2\n': 'import resnet_v2\n',
+    },
+    'resnet_v1_test.py': {
+        'from tf_slim import layers\n':
+            'from resnet_v2.compat import slim as layers\n',
+        'from tf_slim.nets import resnet_utils\n':
+            'from resnet_v2.compat.slim.nets import resnet_utils\n',
+        'from tf_slim.nets import resnet_v1\n':
+            'from resnet_v2.compat.slim.nets import resnet_v1\n',
+    },
 }
 
 
-def tf_slim_test_source():
-  """Returns the text of tf_slim/nets/resnet_v2_test.py with imports rewritten.
+def tf_slim_test_source(name):
+  """Returns (path, text) of tf_slim/nets/<name> with imports rewritten.
 
   Raises:
     AssertionError: if an import to rewrite is missing, so that a changed
       tf-slim file cannot silently test tf-slim instead of this project.
   """
   spec = importlib.util.find_spec('tf_slim')
-  path = pathlib.Path(spec.origin).parent / 'nets' / 'resnet_v2_test.py'
+  path = pathlib.Path(spec.origin).parent / 'nets' / name
   source = path.read_text()
-  for original, replacement in IMPORT_REWRITES.items():
+  for original, replacement in IMPORT_REWRITES[name].items():
     assert source.count(original) == 1, 'not found in %s: %r' % (path,
                                                                   original)
     source = source.replace(original, replacement)
   return path, source
 
 
-def _load_tf_slim_tests():
-  path, source = tf_slim_test_source()
-  module = types.ModuleType('tf_slim_resnet_v2_test_on_project')
+def _load_tf_slim_tests(name):
+  path, source = tf_slim_test_source(name)
+  module = types.ModuleType('tf_slim_%s_on_project' % name[:-3])
   module.__file__ = str(path)
   exec(compile(source, str(path), 'exec'), module.__dict__)  # pylint: disable=exec-used
   return module
 
 
-_TF_SLIM_TESTS = _load_tf_slim_tests()
+_V2 = _load_tf_slim_tests('resnet_v2_test.py')
+_V1 = _load_tf_slim_tests('resnet_v1_test.py')
 
 # Graph mode per test, not tf.disable_eager_execution() for the whole run.
-ResnetUtilsTest = test_util.deprecated_graph_mode_only(
-    _TF_SLIM_TESTS.ResnetUtilsTest)
+ResnetUtilsTest = test_util.deprecated_graph_mode_only(_V2.ResnetUtilsTest)
 ResnetCompleteNetworkTest = test_util.deprecated_graph_mode_only(
-    _TF_SLIM_TESTS.ResnetCompleteNetworkTest)
+    _V2.ResnetCompleteNetworkTest)
+ResnetV1UtilsTest = test_util.deprecated_graph_mode_only(_V1.ResnetUtilsTest)
+ResnetV1CompleteNetworkTest = test_util.deprecated_graph_mode_only(
+    _V1.ResnetCompleteNetworkTest)
 
 
-def test_rewritten_file_uses_this_project():
-  assert _TF_SLIM_TESTS.resnet_v2.__name__ == 'resnet_v2'
-  assert _TF_SLIM_TESTS.resnet_utils.stack_blocks_dense.__module__ == (
+def test_rewritten_files_use_this_project():
+  assert _V2.resnet_v2.__name__ == 'resnet_v2'
+  assert _V2.resnet_utils.stack_blocks_dense.__module__ == (
       'resnet_v2.blocks')
-  assert _TF_SLIM_TESTS.layers.batch_norm.__module__ == 'resnet_v2.layers'
+  assert _V2.layers.batch_norm.__module__ == 'resnet_v2.layers'
+  assert _V1.resnet_v1.__name__ == 'resnet_v2.compat.slim.nets.resnet_v1'
+  assert _V1.resnet_v1.resnet_v1.__module__ == 'resnet_v2.nets'
+  assert _V1.resnet_utils.stack_blocks_dense.__module__ == (
+      'resnet_v2.blocks')
+  assert _V1.layers.batch_norm.__module__ == 'resnet_v2.layers'
 
 
 def test_every_tf_slim_test_is_collected():
-  # The tests tf-slim 1.1.0's file defines (TF's own `test_session` helper
+  # The tests tf-slim 1.1.0's files define (TF's own `test_session` helper
   # is inherited, not defined there).
-  names = [name for cls in (ResnetUtilsTest, ResnetCompleteNetworkTest)
-           for name in vars(cls) if name.startswith('test')]
-  assert len(names) == 15, names
+  def count(*classes):
+    return len([name for cls in classes for name in vars(cls)
+                if name.startswith('test')])
+  assert count(ResnetUtilsTest, ResnetCompleteNetworkTest) == 15
+  assert count(ResnetV1UtilsTest, ResnetV1CompleteNetworkTest) == 15
   assert tf.executing_eagerly()
