@@ -62,7 +62,8 @@ def _has_gpus():
   return bool(tf.config.list_physical_devices('GPU'))
 
 
-def _free_ports(count):
+def free_ports(count):
+  """count ports free on 127.0.0.1 now."""
   sockets = [socket.socket() for _ in range(count)]
   for s in sockets:
     s.bind(('127.0.0.1', 0))
@@ -84,7 +85,7 @@ def _run(setting, args, folder):
       raise RuntimeError('%s failed:\n%s' % (setting, done.stderr[-3000:]))
     return json.loads(done.stdout.strip().splitlines()[-1])
   model_dir = tempfile.mkdtemp()
-  cluster = {'worker': ['127.0.0.1:%d' % p for p in _free_ports(2)]}
+  cluster = {'worker': ['127.0.0.1:%d' % p for p in free_ports(2)]}
   workers = [subprocess.Popen(
       base + ['--model-dir', model_dir], stdout=subprocess.PIPE,
       stderr=subprocess.PIPE, text=True,

@@ -301,30 +301,19 @@ def _shortcut(inputs, projected_from, depth, stride, data_format, **kwargs):
                        scope='shortcut', data_format=data_format, **kwargs)
 
 
-def _bounded_bottleneck_v1(inputs, depth, depth_bottleneck, stride, rate,
-                           data_format, plain):
-  """bottleneck_v1's body with bounded activations (ReLU6, clipping)."""
-  shortcut = None
-  if not plain:
-    shortcut = _shortcut(inputs, inputs, depth, stride, data_format,
-                         activation_fn=tf.nn.relu6)
-  residual = layers.conv2d(inputs, depth_bottleneck, [1, 1], stride=1,
-                           scope='conv1', data_format=data_format)
-  residual = conv2d_same(residual, depth_bottleneck, 3, stride, rate=rate,
-                         scope='conv2', data_format=data_format)
-  residual = layers.conv2d(residual, depth, [1, 1], stride=1,
-                           activation_fn=None, scope='conv3',
-                           data_format=data_format)
-  residual = tf.clip_by_value(residual, -6.0, 6.0)
-  return tf.nn.relu6(residual if plain else shortcut + residual)
-
-
 def _post_activation_sum(inputs, residual, depth, stride, data_format,
-                         plain):
-  """ReLU(shortcut + residual) of a v1 unit; ReLU(residual) when plain."""
+                         plain, bounded=False):
+  """ReLU(shortcut + residual) of a v1 unit; ReLU(residual) when plain.
+
+  bounded: the residual clipped to [-6, 6], ReLU6 on a projection shortcut
+  and on the sum (tensorflow/models' use_bounded_activations).
+  """
+  if bounded:
+    residual = tf.clip_by_value(residual, -6.0, 6.0)
   if not plain:
-    residual += _shortcut(inputs, inputs, depth, stride, data_format)
-  return tf.nn.relu(residual)
+    residual += _shortcut(inputs, inputs, depth, stride, data_format,
+                          activation_fn=tf.nn.relu6 if bounded else None)
+  return tf.nn.relu6(residual) if bounded else tf.nn.relu(residual)
 
 
 @add_arg_scope
@@ -391,11 +380,6 @@ def bottleneck_v1(inputs, depth, depth_bottleneck, stride, rate=1,
     The unit's output, `depth` channels, spatially divided by `stride`.
   """
   with tf.compat.v1.variable_scope(scope, 'bottleneck_v1', [inputs]) as sc:
-    if use_bounded_activations:
-      return slim_utils.collect_named_outputs(
-          outputs_collections, sc.name, _bounded_bottleneck_v1(
-              inputs, depth, depth_bottleneck, stride, rate, data_format,
-              plain))
     residual = layers.conv2d(inputs, depth_bottleneck, [1, 1], stride=1,
                              scope='conv1', data_format=data_format)
     residual = conv2d_same(residual, depth_bottleneck, 3, stride, rate=rate,
@@ -404,6 +388,7 @@ def bottleneck_v1(inputs, depth, depth_bottleneck, stride, rate=1,
                              activation_fn=None, scope='conv3',
                              data_format=data_format)
     output = _post_activation_sum(inputs, residual, depth, stride,
-                                  data_format, plain)
+                                  data_format, plain,
+                                  bounded=use_bounded_activations)
     return slim_utils.collect_named_outputs(outputs_collections, sc.name,
                                             output)

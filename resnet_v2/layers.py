@@ -268,6 +268,19 @@ def _fused_normalize(inputs, beta, gamma, moving_mean, moving_variance,
   return _select(is_training, training, inference)
 
 
+def _channel_layout(inputs, channel_axis):
+  """(the axes to reduce over, fn(per-channel vector) -> it shaped to
+  broadcast against inputs, in their dtype; None stays None)."""
+  axes = [axis for axis in range(inputs.shape.rank) if axis != channel_axis]
+  broadcast = [1] * inputs.shape.rank
+  broadcast[channel_axis] = -1
+
+  def shaped(variable):
+    return None if variable is None else tf.reshape(
+        tf.cast(variable, inputs.dtype), broadcast)
+  return axes, shaped
+
+
 def _synchronized_normalize(inputs, beta, gamma, moving_mean,
                             moving_variance, epsilon, is_training,
                             channel_axis):
@@ -278,13 +291,7 @@ def _synchronized_normalize(inputs, beta, gamma, moving_mean,
     correction, as the fused kernel gives it for the moving average); the
     moving statistics in inference.
   """
-  axes = [axis for axis in range(inputs.shape.rank) if axis != channel_axis]
-  broadcast = [1] * inputs.shape.rank
-  broadcast[channel_axis] = -1
-
-  def shaped(variable):
-    return None if variable is None else tf.reshape(
-        tf.cast(variable, inputs.dtype), broadcast)
+  axes, shaped = _channel_layout(inputs, channel_axis)
 
   def training():
     values = tf.cast(inputs, tf.float32)
@@ -320,13 +327,7 @@ def _plain_normalize(inputs, beta, gamma, moving_mean, moving_variance,
     (outputs, batch mean, batch variance); the statistics are the moving
     ones in inference.
   """
-  axes = [axis for axis in range(inputs.shape.rank) if axis != channel_axis]
-  broadcast = [1] * inputs.shape.rank
-  broadcast[channel_axis] = -1
-
-  def shaped(variable):
-    return None if variable is None else tf.reshape(
-        tf.cast(variable, inputs.dtype), broadcast)
+  axes, shaped = _channel_layout(inputs, channel_axis)
 
   def training():
     mean, variance = tf.nn.moments(tf.cast(inputs, tf.float32), axes)

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from benchmarks.scale_out import free_ports
 from resnet_v2 import distribute
 from resnet_v2 import inputs
 
@@ -92,17 +93,6 @@ def test_a_global_batch_that_does_not_divide_is_refused(tmp_path):
     training.Trainer(arrays, None, str(tmp_path), training.TrainConfig(
         model='cifar_resnet_v1_8', global_batch_size=5),
                      strategy=TwoReplicas())
-
-
-def free_ports(count):
-  import socket  # pylint: disable=g-import-not-at-top
-  sockets = [socket.socket() for _ in range(count)]
-  for s in sockets:
-    s.bind(('127.0.0.1', 0))
-  ports = [s.getsockname()[1] for s in sockets]
-  for s in sockets:
-    s.close()
-  return ports
 
 
 def image_folders(root, per_class=24, size=16):
