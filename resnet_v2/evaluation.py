@@ -14,6 +14,7 @@ from resnet_v2 import checkpoints
 from resnet_v2 import files
 from resnet_v2 import inputs
 from resnet_v2 import model_dir as model_dir_lib
+from resnet_v2 import openvino_engine
 from resnet_v2 import registry
 
 
@@ -112,16 +113,24 @@ def evaluate(source, model_dir=None, model=None, checkpoint=None,
     skipped: Optional `inputs.SkippedFiles`.
 
   Returns:
-    The metrics dict with 'confusion' (numpy), 'class_names', 'model' and
-    'checkpoint'.
+    The metrics dict with 'confusion' (numpy), 'class_names', 'model',
+    'checkpoint' (an int8 model dir's: its OpenVINO folder) and
+    'precision'.
 
   Raises:
     ValueError: on a bad model dir, checkpoint or source.
   """
   if model_dir:
     record = model_dir_lib.read_record(model_dir)
-    checkpoint = checkpoint or model_dir_lib.checkpoint_for_inference(
-        model_dir)
+    if record.engine == 'openvino':
+      if image_size not in (None, record.image_size):
+        raise ValueError('%s is an int8 model for %dx%d images; drop '
+                         '--image-size.' % (model_dir, record.image_size,
+                                            record.image_size))
+      checkpoint = model_dir_lib.openvino_dir(model_dir)
+    else:
+      checkpoint = checkpoint or model_dir_lib.checkpoint_for_inference(
+          model_dir)
   else:
     if not (model and checkpoint):
       raise ValueError('Give --model-dir, or --model and --checkpoint.')
@@ -141,18 +150,24 @@ def evaluate(source, model_dir=None, model=None, checkpoint=None,
   with graph.as_default():
     iterator = make_iterator(size)
     images, labels, _ = iterator.get_next()
-    logits, _ = registry.get_network_fn(record.model, record.num_classes,
-                                        plain=record.plain)(images)
+    if record.engine == 'openvino':
+      logits = openvino_engine.graph_end_points(checkpoint, images)[0][
+          'logits']
+    else:
+      logits, _ = registry.get_network_fn(record.model, record.num_classes,
+                                          plain=record.plain)(images)
     evaluator = Evaluator(graph, iterator, labels, logits)
     dataset = inputs.make_dataset(
         source, record.preprocessing, size, batch_size, skipped=skipped,
         num_classes=record.num_classes, labels_offset=labels_offset,
         pixel_mean=record.pixel_mean)
     with tf.compat.v1.Session(graph=graph) as session:
-      checkpoints.restore(session, checkpoint)
+      if record.engine != 'openvino':
+        checkpoints.restore(session, checkpoint)
       result = evaluator.run(session, dataset,
                              record.class_names or source.class_names)
   result.update(model=record.model, checkpoint=checkpoint,
+                precision=record.precision,
                 class_names=record.class_names or source.class_names)
   return result
 

@@ -53,17 +53,112 @@ def export_saved_model(module, path, image_size, end_points=('global_pool',)):
 
 def _save_atomically(module, path, signatures):
   """tf.saved_model.save into a temporary folder renamed over path."""
+  _write_folder(path, lambda temp: tf.saved_model.save(
+      module, temp, signatures=signatures))
+
+
+def _write_folder(path, write):
+  """Calls write(temp folder) beside path, then renames it over path."""
   parent = os.path.dirname(os.path.abspath(path))
   os.makedirs(parent, exist_ok=True)
-  temp = tempfile.mkdtemp(dir=parent, prefix='.saved_model_')
+  temp = tempfile.mkdtemp(dir=parent, prefix='.export_')
   try:
-    tf.saved_model.save(module, temp, signatures=signatures)
+    write(temp)
     if os.path.exists(path):
       shutil.rmtree(path)
     os.replace(temp, path)
   except BaseException:
     shutil.rmtree(temp, ignore_errors=True)
     raise
+
+
+FORMATS = ('saved_model', 'openvino', 'onnx')
+ONNX_INSTALL = "pip install 'resnet_v2[onnx]'"
+ONNX_OPSET = 17
+
+
+def export(model_dir, path, export_format=None):
+  """Exports a model dir in one of FORMATS.
+
+  'saved_model': see `export_model_dir`. 'openvino': model.xml/.bin (int8
+  for an int8 model dir, else float32) and model.json; 'onnx': model.onnx
+  (float32, by tf2onnx) and model.json. Both take `images` float32
+  [batch, size, size, 3], preprocessed as model.json says (as the
+  SavedModel's 'serving_images'), and return `logits`, `probabilities` and
+  `features` (the pooled features).
+
+  Args:
+    model_dir: A trained (or int8) model dir.
+    path: Folder to write, replaced whole.
+    export_format: One of FORMATS; default 'openvino' for an int8 model
+      dir, else 'saved_model'.
+
+  Returns:
+    The format written.
+
+  Raises:
+    ValueError: on an unknown format, or one the model dir cannot give.
+    openvino_engine.MissingDependencyError: without the format's package.
+  """
+  # pylint: disable=g-import-not-at-top
+  from resnet_v2 import model_dir as model_dir_lib
+  from resnet_v2 import openvino_engine
+  record = model_dir_lib.read_record(model_dir)
+  int8 = record.engine == 'openvino'
+  export_format = export_format or ('openvino' if int8 else 'saved_model')
+  if export_format not in FORMATS:
+    raise ValueError('Unknown export format %r; choose from %s.' %
+                     (export_format, ', '.join(FORMATS)))
+  if int8 and export_format != 'openvino':
+    raise ValueError('%s is an int8 OpenVINO model dir: it exports as '
+                     '--format openvino only. For a %s, export the float '
+                     'model dir it was quantized from.' % (model_dir,
+                                                          export_format))
+  if export_format == 'saved_model':
+    export_model_dir(model_dir, path)
+    return export_format
+
+  def write(temp):
+    if int8:
+      model = openvino_engine.load(model_dir_lib.openvino_dir(model_dir))
+      openvino_engine.save(model, temp)
+    elif export_format == 'openvino':
+      openvino_engine.save(openvino_engine.convert(
+          _restored_module(model_dir, record), record.image_size), temp)
+    else:
+      _write_onnx(_restored_module(model_dir, record), record.image_size,
+                  os.path.join(temp, 'model.onnx'))
+    model_dir_lib.write_record(temp, record)
+  if export_format == 'openvino':
+    openvino_engine.require_openvino()
+  _write_folder(path, write)
+  return export_format
+
+
+def _restored_module(model_dir, record):
+  # pylint: disable=g-import-not-at-top
+  from resnet_v2 import model_dir as model_dir_lib
+  from resnet_v2 import tf2
+  module = tf2.ResNetModule(record.model, record.num_classes,
+                            plain=record.plain)
+  module.restore(model_dir_lib.checkpoint_for_inference(model_dir))
+  return module
+
+
+def _write_onnx(module, image_size, path):
+  """The net's serving function as ONNX (tf2onnx), float32."""
+  # pylint: disable=g-import-not-at-top
+  from resnet_v2 import openvino_engine
+  try:
+    import tf2onnx
+  except ImportError:
+    raise openvino_engine.MissingDependencyError(
+        'ONNX export needs the optional package tf2onnx, which is not '
+        'installed: %s' % ONNX_INSTALL) from None
+  serve = openvino_engine.serving_function(module, image_size)
+  tf2onnx.convert.from_function(
+      serve, input_signature=serve.input_signature, opset=ONNX_OPSET,
+      output_path=path)
 
 
 def export_model_dir(model_dir, path):

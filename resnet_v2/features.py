@@ -18,6 +18,7 @@ from resnet_v2 import files
 from resnet_v2 import inputs
 from resnet_v2 import labels
 from resnet_v2 import model_dir as model_dir_lib
+from resnet_v2 import openvino_engine
 from resnet_v2 import preprocessing
 from resnet_v2 import registry
 from resnet_v2 import timing
@@ -42,6 +43,9 @@ class ImageModel:
     seed: Graph-level random seed, so random weights are reproducible.
     plain, pixel_mean, class_names: as a model dir records them (see
       `from_model_dir`).
+    openvino_dir: Instead of a TensorFlow net and checkpoint: a saved
+      OpenVINO model (an int8 model dir's), run by its engine in the same
+      graph. Its end points: global_pool, predictions and logits.
 
   Raises:
     ValueError: on an unknown model or an unusable checkpoint.
@@ -49,7 +53,7 @@ class ImageModel:
 
   def __init__(self, model, checkpoint=None, image_size=None,
                num_classes=None, scope_map=None, seed=None, plain=False,
-               pixel_mean=None, class_names=None):
+               pixel_mean=None, class_names=None, openvino_dir=None):
     spec = registry.get_spec(model)
     self.model, self.preprocessing = model, spec.preprocessing
     self.pixel_mean, self.class_names = pixel_mean, class_names
@@ -57,10 +61,8 @@ class ImageModel:
       checkpoint_scope = dict(scope_map or {}).get(spec.scope, spec.scope)
       num_classes = checkpoints.logits_classes(checkpoint, checkpoint_scope)
     self.num_classes = num_classes
-    self.image_size = image_size or (
-        preprocessing.CHECKPOINT_PREPROCESSING.get(model, (None, 299))[1]
-        if checkpoint and spec.preprocessing == 'inception'
-        else spec.image_size)
+    self.image_size = image_size or preprocessing.default_image_size(
+        model, checkpoint)
     self.graph = tf.Graph()
     with self.graph.as_default():
       if seed is not None:
@@ -74,17 +76,22 @@ class ImageModel:
       self.images = tf.compat.v1.placeholder(
           tf.float32, [None, self.image_size, self.image_size, 3],
           name='images')
-      _, self.end_points = registry.get_network_fn(
-          model, num_classes, plain=plain)(self.images)
+      if openvino_dir:
+        self.end_points, self.engine = openvino_engine.graph_end_points(
+            openvino_dir, self.images)
+      else:
+        _, self.end_points = registry.get_network_fn(
+            model, num_classes, plain=plain)(self.images)
+        self.engine = None
       init = tf.compat.v1.global_variables_initializer()
     self.session = tf.compat.v1.Session(graph=self.graph)
     self.session.run(init)
-    if checkpoint is None:
+    if checkpoint is not None:
+      checkpoints.restore(self.session, checkpoint, scope_map=scope_map)
+    elif not openvino_dir:
       print('WARNING: no checkpoint given: %s has RANDOM weights; its '
             'features and predictions mean nothing.' % model,
             file=sys.stderr)
-    else:
-      checkpoints.restore(self.session, checkpoint, scope_map=scope_map)
 
   @classmethod
   def from_model_dir(cls, model_dir, image_size=None):
@@ -94,6 +101,16 @@ class ImageModel:
       ValueError: if model_dir is not a model dir or has no checkpoint.
     """
     record = model_dir_lib.read_record(model_dir)
+    if record.engine == 'openvino':
+      if image_size not in (None, record.image_size):
+        raise ValueError('%s is an int8 model for %dx%d images; drop '
+                         '--image-size %d (or quantize again at that size).'
+                         % (model_dir, record.image_size, record.image_size,
+                            image_size))
+      return cls(record.model, None, record.image_size, record.num_classes,
+                 pixel_mean=record.pixel_mean,
+                 class_names=record.class_names,
+                 openvino_dir=model_dir_lib.openvino_dir(model_dir))
     return cls(record.model, model_dir_lib.checkpoint_for_inference(
         model_dir), image_size or record.image_size, record.num_classes,
                plain=record.plain, pixel_mean=record.pixel_mean,

@@ -359,7 +359,7 @@ def _decode_or_skip(contents, name, skipped):
   return image, ok
 
 
-def _records(source, training, order_seed):
+def _records(source, shuffle, order_seed):
   """A dataset of (encoded image or uint8 image, label, name) of a source."""
   if source.kind in ('folder', 'files'):
     items = source.items
@@ -371,7 +371,7 @@ def _records(source, training, order_seed):
       # keep every dataset function alive, and file lists can be millions.
       # Chunks, so that Python runs once per LIST_CHUNK files.
       order = (np.random.default_rng(order_seed).permutation(len(items))
-               if training else np.arange(len(items)))
+               if shuffle else np.arange(len(items)))
       for start in range(0, len(order), LIST_CHUNK):
         chunk = order[start:start + LIST_CHUNK]
         yield ([items[i] for i in chunk],
@@ -385,20 +385,20 @@ def _records(source, training, order_seed):
     names = ['%s[%d]' % (source.path, i) for i in range(len(source.items))]
     data = tf.data.Dataset.from_tensor_slices(
         (source.items, source.labels, names))
-    if training:
+    if shuffle:
       data = data.shuffle(len(names), seed=order_seed,
                           reshuffle_each_iteration=False)
     return data
   if source.kind == 'tfrecord':
     files = tf.data.Dataset.from_tensor_slices(source.items)
-    if training:
+    if shuffle:
       files = files.shuffle(len(source.items), seed=order_seed,
                             reshuffle_each_iteration=False)
     data = files.interleave(
         lambda f: tf.data.TFRecordDataset(f).map(lambda r: (r, f)),
         cycle_length=CYCLE_LENGTH, num_parallel_calls=tf.data.AUTOTUNE,
         deterministic=True)
-    if training:
+    if shuffle:
       data = data.shuffle(SHUFFLE_BUFFER, seed=order_seed,
                           reshuffle_each_iteration=False)
 
@@ -417,7 +417,7 @@ def _records(source, training, order_seed):
     data = tf.data.Dataset.from_generator(generate, output_signature=(
         tf.TensorSpec([32, 32, 3], tf.uint8), tf.TensorSpec([], tf.int64),
         tf.TensorSpec([], tf.string)))
-    if training:
+    if shuffle:
       data = data.shuffle(SHUFFLE_BUFFER * 8, seed=order_seed,
                           reshuffle_each_iteration=False)
     return data
@@ -455,7 +455,7 @@ def read_cifar_batch(path):
 def make_dataset(source, preprocessing_name, image_size, batch_size,
                  training=False, seed=0, epoch=0, skipped=None,
                  num_classes=None, labels_offset=0, skip_batches=0,
-                 pixel_mean=None, augment=None):
+                 pixel_mean=None, augment=None, shuffle=None):
   """The batches of a source, preprocessed for a net.
 
   Args:
@@ -475,6 +475,8 @@ def make_dataset(source, preprocessing_name, image_size, batch_size,
     pixel_mean: Optional [image_size, image_size, 3] mean subtracted after
       preprocessing (the CIFAR papers' per-pixel mean).
     augment: Random crops and flips; default `training`.
+    shuffle: Seeded random order (a sample of the source, e.g. to
+      calibrate on); default `training`.
 
   Returns:
     A dataset of (images float32 [batch, size, size, 3], labels int64
@@ -493,7 +495,8 @@ def make_dataset(source, preprocessing_name, image_size, batch_size,
   augment = training if augment is None else augment
   order_seed = seed * 100003 + epoch
   preprocess = preprocessing.SCHEMES[preprocessing_name]
-  data = _records(source, training, order_seed)
+  data = _records(source, training if shuffle is None else shuffle,
+                  order_seed)
   if source.kind not in ('cifar10', 'arrays'):
     def decode(contents, label, name):
       image, ok = _decode_or_skip(contents, name, skipped)

@@ -19,22 +19,29 @@ RECORD_NAME = 'model.json'
 CHECKPOINT_NAME = 'model.ckpt'
 BEST_DIR = 'best'
 HISTORY_NAME = 'history.json'
+OPENVINO_DIR = 'openvino'
+QUANTIZATION_REPORT = 'quantization.json'
 KEEP_CHECKPOINTS = 3
 
 Record = collections.namedtuple('Record', [
     'model', 'num_classes', 'class_names', 'image_size', 'preprocessing',
-    'labels_offset', 'plain', 'pixel_mean'])
+    'labels_offset', 'plain', 'pixel_mean', 'engine', 'precision'],
+    defaults=('tensorflow', 'fp32'))
 Record.__doc__ = """How to rebuild and feed a trained net.
 
 model: registry name; num_classes, class_names: its classes (names may be
 None for TFRecord data without class texts); image_size, preprocessing:
 what the input pipeline does; labels_offset: subtracted from TFRecord
 labels; plain: no shortcuts; pixel_mean: per-pixel mean [H][W][3] that the
-CIFAR preprocessing subtracts, or None.
+CIFAR preprocessing subtracts, or None; engine: 'tensorflow' (TF-Slim
+checkpoints) or 'openvino' (an OpenVINO model in `OPENVINO_DIR`, as
+`resnet-v2 quantize` writes); precision: 'fp32' or 'int8'. (The last two
+default for model dirs written before they existed.)
 """
 
 # What must agree for a model dir to continue a run.
-IDENTITY = ('model', 'num_classes', 'image_size', 'preprocessing', 'plain')
+IDENTITY = ('model', 'num_classes', 'image_size', 'preprocessing', 'plain',
+            'engine')
 
 
 def write_record(model_dir, record):
@@ -61,11 +68,12 @@ def read_record(model_dir):
                                         model_dir)) from None
   except (OSError, json.JSONDecodeError) as error:
     raise ValueError('%s is unreadable: %s' % (path, error)) from None
-  missing = [f for f in Record._fields if f not in data]
+  missing = [f for f in Record._fields
+             if f not in data and f not in Record._field_defaults]
   if missing:
     raise ValueError('%s lacks %s: not written by this version of '
                      'resnet_v2.' % (path, missing))
-  return Record(**{f: data[f] for f in Record._fields})
+  return Record(**{f: data[f] for f in Record._fields if f in data})
 
 
 def check_same_run(old, new, model_dir):
@@ -93,13 +101,25 @@ def checkpoint_for_inference(model_dir):
   """The best checkpoint, else the latest one.
 
   Raises:
-    ValueError: if the model dir holds no checkpoint yet.
+    ValueError: if the model dir holds no checkpoint yet, or holds an
+      OpenVINO (int8) model instead.
   """
+  if read_record(model_dir).engine != 'tensorflow':
+    raise ValueError('%s holds an int8 OpenVINO model, not a TensorFlow '
+                     'checkpoint: it serves eval, predict, features and '
+                     '`export --format openvino`; train, fine-tune or export '
+                     'a SavedModel from the model dir it was quantized from.'
+                     % model_dir)
   path = best_checkpoint(model_dir) or latest_checkpoint(model_dir)
   if path is None:
     raise ValueError('%s holds no checkpoint yet: train first (`resnet-v2 '
                      'train --model-dir %s`).' % (model_dir, model_dir))
   return path
+
+
+def openvino_dir(model_dir):
+  """The folder of an int8 model dir's OpenVINO model."""
+  return os.path.join(model_dir, OPENVINO_DIR)
 
 
 def add_checkpoint(model_dir, prefix, keep=KEEP_CHECKPOINTS):

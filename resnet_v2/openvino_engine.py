@@ -1,0 +1,255 @@
+"""The int8 engine: OpenVINO runs the nets, NNCF quantizes them.
+
+Chosen by measurement among the real engines (BENCHMARKS.md, "int8"): on a
+Zen 4 CPU (VNNI) resnet_v2_152 at batch 32 ran int8 in 0.85 s with OpenVINO
++ NNCF, 1.37 s with Intel Neural Compressor's TensorFlow int8 graph and
+1.44 s with ONNX Runtime's static quantization.
+
+A net goes from its TF2 module (`tf2.ResNetModule`) to an OpenVINO model
+through a SavedModel of one serving function (`convert`): preprocessed
+images [batch, size, size, 3] in; `logits`, `probabilities` and `features`
+(the pooled features [batch, channels]) out. `quantize` calibrates it on
+images (post-training static quantization: per-channel symmetric int8
+weights, int8 activations, with NNCF's fast bias correction). `Runner`
+compiles a model for the CPU and runs batches; `effective_precision` reads
+what the compiled convolutions really run in.
+
+openvino and nncf are optional (`pip install 'resnet_v2[int8]'`); every
+entry point says so in one line when they are missing.
+"""
+
+import collections
+import os
+import shutil
+import tempfile
+
+import numpy as np
+
+from resnet_v2 import runtime
+
+INSTALL = "pip install 'resnet_v2[int8]'"
+OUTPUTS = ('logits', 'probabilities', 'features')
+MODEL_FILE = 'model.xml'
+# The convolution precisions a compiled model can report, by name.
+_PRECISION_NAMES = {'u8': 'int8', 'i8': 'int8', 'f32': 'fp32', 'bf16': 'bf16',
+                    'f16': 'fp16'}
+HINTS = {'fp32': 'f32', 'bf16': 'bf16'}
+
+
+class MissingDependencyError(ImportError):
+  """An optional engine package is not installed (the message says which
+  and how to install it)."""
+  optional_dependency = True
+
+
+def require_openvino(with_nncf=False):
+  """Imports openvino (and nncf); returns the module(s).
+
+  Raises:
+    MissingDependencyError: naming what to install.
+  """
+  names = ['openvino'] + (['nncf'] if with_nncf else [])
+  modules = []
+  for name in names:
+    try:
+      modules.append(__import__(name))
+    except ImportError:
+      raise MissingDependencyError(
+          'int8 and OpenVINO need the optional package %s, which is not '
+          'installed: %s' % (name, INSTALL)) from None
+  return modules[0] if len(modules) == 1 else tuple(modules)
+
+
+def serving_function(module, image_size):
+  """The tf.function that `convert` turns into an OpenVINO model."""
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  if module.num_classes is None:
+    raise ValueError('%s has no logits (num_classes=None); int8 and OpenVINO '
+                     'export need a classifier.' % module.model)
+
+  @tf.function(input_signature=[tf.TensorSpec(
+      [None, image_size, image_size, 3], tf.float32, name='images')])
+  def serve(images):
+    logits, points = module(images)
+    return {'logits': logits, 'probabilities': tf.nn.softmax(logits),
+            'features': tf.squeeze(points['global_pool'], [1, 2])}
+  return serve
+
+
+def convert(module, image_size):
+  """A `tf2.ResNetModule` (weights restored) as an OpenVINO model.
+
+  Args:
+    module: The net, with num_classes set.
+    image_size: Height and width of the (preprocessed) input.
+
+  Returns:
+    An `openvino.Model` with input 'images' [?, size, size, 3] float32 and
+    outputs OUTPUTS, in float32.
+  """
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  ov = require_openvino()
+  serve = serving_function(module, image_size)
+  temp = tempfile.mkdtemp(prefix='resnet_v2_convert_')
+  try:
+    holder = tf.Module()
+    holder.net, holder.serve = module, serve
+    tf.saved_model.save(holder, temp, signatures={'serving_default': serve})
+    model = ov.convert_model(temp)
+  finally:
+    shutil.rmtree(temp, ignore_errors=True)
+  names = sorted(o.get_any_name() for o in model.outputs)
+  if names != sorted(OUTPUTS):
+    raise RuntimeError('OpenVINO converted outputs %s, expected %s.' %
+                       (names, sorted(OUTPUTS)))
+  return model
+
+
+def quantize(model, batches, num_images):
+  """Post-training static int8 quantization of an OpenVINO model by NNCF.
+
+  Args:
+    model: An `openvino.Model` from `convert`.
+    batches: An iterable (iterated once per statistics pass) of float32
+      image batches [batch, size, size, 3], preprocessed as the net's input.
+    num_images: Images the statistics use (at most what batches yield).
+
+  Returns:
+    The quantized `openvino.Model`: int8 convolutions and matmuls with
+    per-channel weight scales.
+  """
+  _, nncf = require_openvino(with_nncf=True)
+  # NNCF counts dataset items; items of one image each make that images.
+  dataset = nncf.Dataset(_Images(batches))
+  return nncf.quantize(model, dataset, subset_size=num_images,
+                       preset=nncf.QuantizationPreset.PERFORMANCE)
+
+
+class _Images:
+  """Re-iterable single-image items [1, size, size, 3] from batches."""
+
+  def __init__(self, batches):
+    self._batches = batches
+
+  def __iter__(self):
+    for batch in self._batches:
+      for image in np.asarray(batch):
+        yield image[None]
+
+
+def save(model, folder):
+  """Writes folder/model.xml and model.bin (weights as they are)."""
+  ov = require_openvino()
+  os.makedirs(folder, exist_ok=True)
+  ov.save_model(model, os.path.join(folder, MODEL_FILE),
+                compress_to_fp16=False)
+
+
+def load(folder):
+  """Reads the model that `save` wrote into folder.
+
+  Raises:
+    ValueError: if folder holds none.
+  """
+  ov = require_openvino()
+  path = os.path.join(folder, MODEL_FILE)
+  if not os.path.isfile(path):
+    raise ValueError('%s holds no OpenVINO model (%s).' % (folder, MODEL_FILE))
+  return ov.Core().read_model(path)
+
+
+def int8_note():
+  """None on CPUs with int8 dot-product instructions, else a one-line note
+  naming what is missing (int8 still runs, without the speedup)."""
+  kind, reason = runtime.int8_support()
+  return None if kind == 'native' else reason
+
+
+class Runner:
+  """A compiled OpenVINO model on the CPU that runs batches.
+
+  Args:
+    model: An `openvino.Model`, or a folder that `save` wrote.
+    precision: For float models, 'fp32' or 'bf16' (OpenVINO's inference
+      precision hint); int8 models run their quantized ops in int8 and the
+      rest in fp32 (so int8 is the only approximation).
+    config: Extra OpenVINO compile properties.
+
+  Raises:
+    ValueError: on an unknown precision.
+  """
+
+  def __init__(self, model, precision='fp32', config=None):
+    ov = require_openvino()
+    if precision not in HINTS and precision != 'int8':
+      raise ValueError('precision must be one of %s or int8, got %r.' %
+                       (sorted(HINTS), precision))
+    if isinstance(model, str):
+      model = load(model)
+    properties = {'INFERENCE_PRECISION_HINT': HINTS.get(precision, 'f32')}
+    properties.update(config or {})
+    self.compiled = ov.Core().compile_model(model, 'CPU', properties)
+    self._request = self.compiled.create_infer_request()
+    self.output_names = [o.get_any_name() for o in self.compiled.outputs]
+
+  def __call__(self, images):
+    """Runs one batch: {output name: numpy array}."""
+    results = self._request.infer({0: np.asarray(images, np.float32)})
+    return {name: np.array(results[output]) for name, output in zip(
+        self.output_names, self.compiled.outputs)}
+
+  def convolution_precisions(self):
+    """Counter of the precisions the compiled convolutions run in."""
+    counts = collections.Counter()
+    for op in self.compiled.get_runtime_model().get_ops():
+      info = op.get_rt_info()
+      layer = str(info['layerType'].astype(str)) if 'layerType' in info \
+          else op.get_type_name()
+      if layer == 'Convolution' and 'runtimePrecision' in info:
+        counts[str(info['runtimePrecision'].astype(str))] += 1
+    return counts
+
+  def effective_precision(self):
+    """'int8', 'bf16' or 'fp32': what most of the convolutions ran in.
+
+    Read off the compiled model, so a quantization that did not take (or
+    a bf16 hint the CPU cannot honour) shows as what really runs.
+    """
+    counts = self.convolution_precisions()
+    if not counts:
+      return 'fp32'
+    kind = counts.most_common(1)[0][0]
+    return _PRECISION_NAMES.get(kind, kind)
+
+
+def graph_end_points(folder, images, precision='int8'):
+  """A saved OpenVINO model's outputs as tensors of the current graph.
+
+  The model runs inside the graph (through `tf.numpy_function`), so the
+  input pipeline feeds it exactly as it feeds a TensorFlow net, and the
+  same sessions, iterators and metrics serve both.
+
+  Args:
+    folder: What `save` wrote.
+    images: float32 [batch, size, size, 3] tensor, preprocessed.
+    precision: As `Runner`.
+
+  Returns:
+    ({'logits': [batch, classes], 'predictions': [batch, classes],
+    'global_pool': [batch, 1, 1, channels]}, the `Runner`).
+  """
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  runner = Runner(folder, precision)
+
+  def run(batch):
+    out = runner(batch)
+    return out['logits'], out['probabilities'], out['features']
+  logits, probabilities, features = tf.numpy_function(
+      run, [images], [tf.float32] * 3, stateful=True, name='openvino')
+  sizes = {o.get_any_name(): o.get_partial_shape()[1].get_length()
+           for o in runner.compiled.outputs}
+  logits.set_shape([None, sizes['logits']])
+  probabilities.set_shape([None, sizes['probabilities']])
+  features.set_shape([None, sizes['features']])
+  return {'logits': logits, 'predictions': probabilities,
+          'global_pool': features[:, None, None, :]}, runner

@@ -1,0 +1,320 @@
+"""Post-training int8 quantization, calibrated on the user's images.
+
+`quantize` takes a trained model dir (or a registered net with a TF-Slim
+checkpoint), reads calibration images through the one input pipeline with
+the net's own preprocessing, quantizes the net with the int8 engine
+(`openvino_engine`: OpenVINO + NNCF, per-channel int8 weights), compares
+int8 with fp32 on validation images (top-1 where there are labels, cosine
+of the pooled features) and writes an int8 model dir: `model.json`
+(engine 'openvino', precision 'int8'), `openvino/model.xml|bin` and
+`quantization.json` (the comparison). `eval`, `predict`, `features` and
+`export --format openvino` take it like any other model dir. The folder is
+built beside the output and renamed into place: a failed run writes nothing.
+"""
+
+import datetime
+import os
+import shutil
+import sys
+import tempfile
+
+import numpy as np
+
+from resnet_v2 import checkpoints
+from resnet_v2 import files
+from resnet_v2 import inputs
+from resnet_v2 import model_dir as model_dir_lib
+from resnet_v2 import openvino_engine
+from resnet_v2 import preprocessing
+from resnet_v2 import registry
+from resnet_v2 import runtime
+
+DEFAULT_CALIBRATION_IMAGES = 300
+# Sources whose images all have one native size.
+_NATIVE_SIZE = {'cifar10': 32}
+
+
+def open_calibration_data(path):
+  """Calibration images: whatever `inputs.open_source` reads (class
+  folders, TFRecords, CIFAR-10 batches), or a folder of loose images.
+
+  Raises:
+    ValueError: if path holds nothing readable, saying what was expected.
+  """
+  try:
+    return inputs.open_source(path, split='train')
+  except ValueError as error:
+    if not os.path.isdir(path):
+      raise
+    try:
+      return inputs.files_source([path])
+    except ValueError:
+      raise ValueError('%s: no calibration images: %s' % (path, error)
+                       ) from None
+
+
+def check_image_size(source, image_size, what):
+  """Raises ValueError if source's images have another fixed size."""
+  native = _NATIVE_SIZE.get(source.kind)
+  if source.kind == 'arrays':
+    native = source.items.shape[1] if (
+        source.items.shape[1] == source.items.shape[2]) else -1
+  if native is not None and native != image_size:
+    raise ValueError(
+        '%s %s holds %s images, but the net takes %dx%d: calibrate on images '
+        'like the ones it will see (statistics of resized images do not '
+        'hold), e.g. a sample of its training data.' % (
+            what, source.path, '%dx%d' % (native, native) if native > 0
+            else 'non-square', image_size, image_size))
+
+
+def _resolve_net(model_dir, model, checkpoint, image_size):
+  """(record, checkpoint) of what to quantize."""
+  if model_dir:
+    if model or checkpoint:
+      raise ValueError('--model-dir names the net and its checkpoint; drop '
+                       '--model and --checkpoint.')
+    record = model_dir_lib.read_record(model_dir)
+    if record.engine != 'tensorflow':
+      raise ValueError('%s is already an int8 model dir; quantize the float '
+                       'model dir it came from.' % model_dir)
+    if image_size not in (None, record.image_size):
+      raise ValueError('%s was trained at %dx%d; drop --image-size %d (int8 '
+                       'statistics are for one input size).' % (
+                           model_dir, record.image_size, record.image_size,
+                           image_size))
+    return record, model_dir_lib.checkpoint_for_inference(model_dir)
+  if not (model and checkpoint):
+    raise ValueError('Give --model-dir, or --model and --checkpoint.')
+  spec = registry.get_spec(model)
+  classes = checkpoints.logits_classes(checkpoint, spec.scope)
+  if not classes:
+    raise ValueError('Checkpoint %s has no %s/logits: int8 models here are '
+                     'classifiers.' % (checkpoint, spec.scope))
+  size = image_size or preprocessing.default_image_size(model, checkpoint)
+  return model_dir_lib.Record(model, classes, None, size, spec.preprocessing,
+                              None, False, None), checkpoint
+
+
+class _Batches:
+  """Re-iterable preprocessed image batches (numpy) of a source, through
+  the input pipeline; at most `limit` images (with shuffle: a seeded
+  random sample, the same on every pass)."""
+
+  def __init__(self, source, record, batch_size, limit, skipped,
+               shuffle=False):
+    self._source, self._record = source, record
+    self._batch_size, self._limit, self._skipped = batch_size, limit, skipped
+    self._shuffle = shuffle
+
+  def __iter__(self):
+    return self.batches()
+
+  def batches(self, with_labels=False):
+    record, left = self._record, self._limit
+    data = inputs.make_dataset(
+        self._source, record.preprocessing, record.image_size,
+        self._batch_size, skipped=self._skipped,
+        pixel_mean=record.pixel_mean, labels_offset=record.labels_offset or 0,
+        shuffle=self._shuffle)
+    for images, labels, _ in data.as_numpy_iterator():
+      if left is not None:
+        images, labels = images[:left], labels[:left]
+        left -= len(images)
+      if len(images):
+        yield (images, labels) if with_labels else images
+      if left is not None and left <= 0:
+        return
+
+
+def compare(module, runner, batches):
+  """fp32 (the TensorFlow net) against int8 (the runner) on batches.
+
+  Returns:
+    dict: images, top-1 of each where labels exist (labels >= 0),
+    agreement of their top-1 classes, cosine of the pooled features (mean
+    and min over images) and the largest probability difference.
+  """
+  cosines, agree, right = [], 0, {'fp32': 0, 'int8': 0}
+  labelled, largest = 0, 0.0
+  for images, labels in batches.batches(with_labels=True):
+    logits, points = module(images)
+    fp32_logits = logits.numpy()
+    fp32_features = points['global_pool'].numpy().reshape(len(images), -1)
+    out = runner(images)
+    a, b = fp32_features, out['features']
+    cosines.append((a * b).sum(1) / np.maximum(
+        np.linalg.norm(a, axis=1) * np.linalg.norm(b, axis=1), 1e-12))
+    fp32_classes = fp32_logits.argmax(1)
+    int8_classes = out['logits'].argmax(1)
+    agree += int((fp32_classes == int8_classes).sum())
+    fp32_probabilities = _softmax(fp32_logits)
+    largest = max(largest, float(np.abs(fp32_probabilities -
+                                        out['probabilities']).max()))
+    known = labels >= 0
+    labelled += int(known.sum())
+    right['fp32'] += int((fp32_classes == labels)[known].sum())
+    right['int8'] += int((int8_classes == labels)[known].sum())
+  cosines = np.concatenate(cosines) if cosines else np.zeros([0])
+  count = len(cosines)
+  result = {'images': count, 'top1_agreement': agree / max(count, 1),
+            'feature_cosine_mean': float(cosines.mean()) if count else None,
+            'feature_cosine_min': float(cosines.min()) if count else None,
+            'max_probability_difference': largest,
+            'labelled_images': labelled}
+  if labelled:
+    result['top1_fp32'] = right['fp32'] / labelled
+    result['top1_int8'] = right['int8'] / labelled
+    result['top1_drop_points'] = 100 * (result['top1_fp32'] -
+                                        result['top1_int8'])
+  return result
+
+
+def _softmax(logits):
+  shifted = np.exp(logits - logits.max(1, keepdims=True))
+  return shifted / shifted.sum(1, keepdims=True)
+
+
+def _check_output(output):
+  """Refuses to replace anything but an earlier int8 model dir."""
+  if not os.path.exists(output):
+    return
+  if os.path.isdir(output) and not os.listdir(output):
+    return
+  try:
+    replaceable = model_dir_lib.read_record(output).engine == 'openvino'
+  except ValueError:
+    replaceable = False
+  if not replaceable:
+    raise ValueError('--output %s exists and is not an int8 model dir; '
+                     'choose a new folder.' % output)
+
+
+def quantize(output, calibration_source, model_dir=None, model=None,
+             checkpoint=None, val_source=None,
+             num_images=DEFAULT_CALIBRATION_IMAGES, batch_size=32,
+             image_size=None, compare_images=None, log=sys.stderr):
+  """Writes an int8 model dir of a trained net, calibrated on images.
+
+  Args:
+    output: The int8 model dir to write (new, or an earlier int8 one).
+    calibration_source: An `inputs.Source` of images like the ones the net
+      will see (labels not needed).
+    model_dir: A trained model dir; or model and checkpoint: a registry
+      name and a TF-Slim checkpoint with logits.
+    val_source: Optional labelled `inputs.Source` to compare int8 with
+      fp32 on; default the calibration images.
+    num_images: Calibration images used (at most what the source has).
+    batch_size: Images per pipeline batch.
+    image_size: Input size, for --model/--checkpoint (a model dir has its).
+    compare_images: At most this many validation images (default all).
+    log: Where progress lines go.
+
+  Returns:
+    The report written to quantization.json.
+
+  Raises:
+    ValueError: on a bad net, checkpoint, output folder or calibration
+      data (empty, unreadable, another image size), before anything is
+      written.
+    openvino_engine.MissingDependencyError: without openvino and nncf.
+  """
+  # pylint: disable=g-import-not-at-top
+  from resnet_v2 import tf2
+  openvino_engine.require_openvino(with_nncf=True)
+  if num_images < 1 or batch_size < 1:
+    raise ValueError('num_images and batch_size must be >= 1, got %r and %r.'
+                     % (num_images, batch_size))
+  _check_output(output)
+  record, checkpoint = _resolve_net(model_dir, model, checkpoint, image_size)
+  check_image_size(calibration_source, record.image_size, 'Calibration data')
+  if val_source is not None:
+    check_image_size(val_source, record.image_size, 'Validation data')
+  skipped = inputs.SkippedFiles()
+  calibration = _Batches(calibration_source, record, batch_size, num_images,
+                         skipped, shuffle=True)
+  count = sum(len(images) for images in calibration)
+  if not count:
+    reasons = skipped.items()
+    raise ValueError('Calibration data %s has no readable image%s; nothing '
+                     'written.' % (calibration_source.path, (
+                         ' (%d file(s) failed, first: %s: %s)' % (
+                             len(reasons), reasons[0][0], reasons[0][1]))
+                                   if reasons else ''))
+  note = openvino_engine.int8_note()
+  if note:
+    print('note: %s.' % note, file=log)
+  module = tf2.ResNetModule(record.model, record.num_classes,
+                            plain=record.plain)
+  module.restore(checkpoint)
+  print('quantizing %s on %d calibration image(s) from %s' % (
+      record.model, count, calibration_source.path), file=log)
+  quantized = openvino_engine.quantize(
+      openvino_engine.convert(module, record.image_size), calibration, count)
+  runner = openvino_engine.Runner(quantized, 'int8')
+  compared = _Batches(val_source or calibration_source, record, batch_size,
+                      compare_images if val_source else num_images,
+                      inputs.SkippedFiles())
+  report = {
+      'model': record.model, 'source_checkpoint': checkpoint,
+      'source_model_dir': model_dir,
+      'calibration_data': str(calibration_source.path),
+      'calibration_images': count,
+      'calibration_skipped_files': [list(i) for i in skipped.items()],
+      'compared_on': str((val_source or calibration_source).path),
+      'engine': 'openvino %s + nncf %s' % _versions(),
+      'weights': 'int8, per-channel symmetric scales',
+      'effective_precision': runner.effective_precision(),
+      'convolution_precisions': dict(runner.convolution_precisions()),
+      'cpu_int8': runtime.int8_support()[1],
+      'written': datetime.datetime.now().isoformat(timespec='seconds'),
+      'int8_vs_fp32': compare(module, runner, compared),
+  }
+  if not report['int8_vs_fp32']['images']:
+    raise ValueError('Validation data %s has no readable image; nothing '
+                     'written.' % report['compared_on'])
+  if report['effective_precision'] != 'int8':
+    print('WARNING: the quantized convolutions run in %s, not int8, on this '
+          'machine (%s).' % (report['effective_precision'],
+                             report['convolution_precisions']), file=log)
+  _write(output, record._replace(engine='openvino', precision='int8'),
+         quantized, report)
+  return report
+
+
+def _versions():
+  ov, nncf = openvino_engine.require_openvino(with_nncf=True)
+  return ov.get_version().split('-')[0], nncf.__version__
+
+
+def _write(output, record, model, report):
+  """Builds the model dir beside output, then renames it into place."""
+  parent = os.path.dirname(os.path.abspath(output))
+  os.makedirs(parent, exist_ok=True)
+  temp = tempfile.mkdtemp(dir=parent, prefix='.int8_')
+  try:
+    model_dir_lib.write_record(temp, record)
+    openvino_engine.save(model, model_dir_lib.openvino_dir(temp))
+    files.write_json(os.path.join(temp, model_dir_lib.QUANTIZATION_REPORT),
+                     report, indent=1)
+    if os.path.exists(output):
+      shutil.rmtree(output)
+    os.replace(temp, output)
+  except BaseException:
+    shutil.rmtree(temp, ignore_errors=True)
+    raise
+
+
+def summary(report):
+  """One line on how int8 compares with fp32."""
+  compared = report['int8_vs_fp32']
+  line = ('%s int8 (%s, convolutions in %s) vs fp32 on %d image(s) of %s: '
+          'pooled-feature cosine mean %.4f (min %.4f), top-1 agreement %.4f'
+          % (report['model'], report['engine'],
+             report['effective_precision'], compared['images'],
+             report['compared_on'], compared['feature_cosine_mean'],
+             compared['feature_cosine_min'], compared['top1_agreement']))
+  if 'top1_int8' in compared:
+    line += ', top-1 %.4f int8 vs %.4f fp32' % (compared['top1_int8'],
+                                                compared['top1_fp32'])
+  return line
