@@ -21,9 +21,17 @@ setuptools.setup(
         'tf-slim>=1.1.0',
         'numpy>=1.23',
     ],
+    # int8: OpenVINO runs the quantized nets and NNCF quantizes them (the
+    # fastest int8 engine measured here, BENCHMARKS.md); onnx: tf2onnx
+    # converts for `export --format onnx`, ONNX Runtime runs it (and is a
+    # benchmark comparator). The tests exercise both.
     extras_require={
-        'test': ['pytest>=7', 'matplotlib', 'scikit-learn'],
+        'test': ['pytest>=7', 'matplotlib', 'scikit-learn',
+                 'openvino>=2025.0', 'nncf>=2.16', 'tf2onnx>=1.17',
+                 'onnxruntime>=1.20'],
         'examples': ['scikit-learn'],
         'plot': ['matplotlib'],
+        'int8': ['openvino>=2025.0', 'nncf>=2.16'],
+        'onnx': ['tf2onnx>=1.17', 'onnxruntime>=1.20'],
     },
 )
