@@ -15,6 +15,7 @@ from resnet_v2 import files
 from resnet_v2 import runtime
 from resnet_v2 import timing
 from resnet_v2.cli import positive_int
+from benchmarks import engines
 from benchmarks import steps
 
 DESCRIPTION = """\
@@ -54,6 +55,16 @@ def parse_threads(text):
   return values[0], values[1] if len(values) == 2 else 0
 
 
+def comparator_list(text):
+  names = [name.strip() for name in text.split(',') if name.strip()]
+  unknown = [n for n in names if n not in engines.COMPARATORS]
+  if not names or unknown:
+    raise argparse.ArgumentTypeError(
+        'must be a comma-separated list of %s; got %r' % (
+            ', '.join(engines.COMPARATORS), text))
+  return names
+
+
 def batch_size_list(text):
   try:
     values = [int(part) for part in text.split(',')]
@@ -89,9 +100,11 @@ def build_parser():
   parser.add_argument('--data-format', choices=resnet_v2.nets.DATA_FORMATS,
                       default='NHWC', help='default: %(default)s (fastest on '
                       'CPUs; NCHW also runs there, slower)')
-  parser.add_argument('--precision', choices=runtime.PRECISIONS,
+  parser.add_argument('--precision', choices=runtime.PRECISIONS + ('int8',),
                       default='fp32', help='bf16: oneDNN auto mixed precision '
-                      '(CPU); fp16: CUDA auto mixed precision (GPU); default: '
+                      '(CPU); fp16: CUDA auto mixed precision (GPU); int8: the '
+                      'net as `resnet-v2 quantize` makes it (OpenVINO + NNCF, '
+                      "CPU, forward; pip install 'resnet_v2[int8]'); default: "
                       '%(default)s')
   parser.add_argument('--threads', type=parse_threads, default=(0, 0),
                       metavar='INTRA[:INTER]', help='intra-op and inter-op '
@@ -105,9 +118,14 @@ def build_parser():
   parser.add_argument('--feed', action='store_true',
                       help='feed the batch from host memory each step '
                       '(default: input resident on the device)')
-  parser.add_argument('--compare', choices=['keras'],
-                      help='also time keras.applications ResNet V2 '
-                      '(weights=None, fp32) interleaved, in the same process')
+  parser.add_argument('--compare', type=comparator_list, default=[],
+                      metavar='NAME,..',
+                      help='also time, interleaved in the same process: '
+                      'keras (keras.applications ResNet V2, weights=None, '
+                      'fp32), openvino (that Keras net converted to OpenVINO, '
+                      'at --precision; int8 by NNCF), onnxruntime (that Keras '
+                      'net by tf2onnx on ONNX Runtime; fp32 or int8). Ones '
+                      'not installed are skipped with a message.')
   parser.add_argument('--onednn', choices=['default', 'on', 'off', 'best'],
                       default='default', help='oneDNN setting: as TensorFlow '
                       'chooses for this CPU (default), on, off, or best of '
@@ -147,12 +165,19 @@ def check_args(parser, args):
     steps.session_config(args)
   except ValueError as error:
     parser.error(str(error))
-  if args.compare == 'keras' and args.model not in steps.KERAS_NAMES:
-    parser.error('Keras has no %s; --compare keras works with %s' %
+  if args.compare and args.model not in steps.KERAS_NAMES:
+    parser.error('Keras has no %s; --compare works with %s' %
                  (args.model, ', '.join(sorted(steps.KERAS_NAMES))))
+  if args.precision == 'int8' and (args.mode != 'forward' or args.device !=
+                                   'cpu' or args.data_format != 'NHWC'):
+    parser.error('--precision int8 times the forward pass on the CPU in NHWC '
+                 '(OpenVINO); drop --mode, --device and --data-format.')
 
 
 def make_project_step(args):
+  if args.precision == 'int8':
+    return engines.project_int8_step(args.model, args.batch_size,
+                                     args.image_size)
   return steps.ProjectStep(
       args.model, args.batch_size, args.image_size, args.mode,
       args.precision, args.device, args.data_format, args.feed,
@@ -201,23 +226,50 @@ def describe(args):
       args.image_size, args.data_format, args.device)
 
 
+def make_comparators(args):
+  """{name: step} of the --compare engines that are installed; says which
+  are skipped (and why) and returns them as {name: reason} too."""
+  runners, skipped = {}, {}
+  for name in args.compare:
+    if name == 'keras':
+      step = make_keras_step(args)
+      runners['keras ' + step.name] = step
+      continue
+    if engines.versions(name) is None:
+      skipped[name] = ("not installed: pip install 'resnet_v2[%s]'" %
+                       ('int8' if name == 'openvino' else 'onnx'))
+    elif name == 'onnxruntime' and args.precision not in ('fp32', 'int8'):
+      skipped[name] = 'ONNX Runtime has no %s CPU path' % args.precision
+    elif name == 'openvino' and args.precision == 'fp16':
+      skipped[name] = 'fp16 is a GPU precision'
+    if name in skipped:
+      print('skipped %s: %s' % (name, skipped[name]), flush=True)
+      continue
+    if name == 'openvino':
+      step = engines.keras_openvino_step(args.model, args.batch_size,
+                                         args.image_size, args.precision)
+    else:
+      step = engines.OnnxRuntimeStep(args.model, args.batch_size,
+                                     args.image_size, args.precision)
+    runners[step.name] = step
+  return runners, skipped
+
+
 def run(args):
-  """Times the project (and Keras, with --compare); returns the result dict."""
+  """Times the project (and the --compare engines); returns the result
+  dict."""
   memory = {}
   if not args.no_memory and args.mode == 'forward':
     memory['project'] = measure_peak_rss('project', args.argv)
-    if args.compare:
+    if 'keras' in args.compare:
       memory['keras'] = measure_peak_rss('keras', args.argv)
   project = make_project_step(args)
-  effective = runtime.effective_precision(project.session, project.target,
-                                          project.feed)
+  effective = project.effective_precision()
   if effective != args.precision:
     raise RuntimeError('asked for %s, but the convolutions ran in %s; '
                        'nothing timed.' % (args.precision, effective))
-  runners = {'resnet_v2': project}
-  if args.compare:
-    keras_step = make_keras_step(args)
-    runners['keras ' + keras_step.name] = keras_step
+  others, skipped = make_comparators(args)
+  runners = dict({'resnet_v2': project}, **others)
   info = describe(args)
   durations = timing.time_steps(runners, args.num_batches, args.burn_in,
                                 progress_label=info)
@@ -231,10 +283,13 @@ def run(args):
       'precision': args.precision, 'device': args.device,
       'device_name': steps.device_name(args.device),
       'effective_precision': effective,
+      'engine': ('openvino' if args.precision == 'int8' else 'tensorflow'),
       'onednn': runtime.onednn_enabled(),
       'onednn_max_cpu_isa': os.environ.get('ONEDNN_MAX_CPU_ISA'),
       'cpu_flags': steps.cpu_isa_flags(),
       'data_format': args.data_format, 'tensorflow': tf.__version__,
+      'versions': {name: engines.versions(name) for name in
+                   engines.COMPARATORS},
       'threads': list(args.threads), 'xla': args.xla,
       'disabled_rewrites': args.disable_rewrite, 'feed': args.feed,
       'num_batches': args.num_batches, 'burn_in': args.burn_in,
@@ -251,16 +306,30 @@ def run(args):
             result['flops_per_image'] / 1e9, result['achieved_gflops'],
             ', peak RSS %.2f GiB' % (memory['project'] / 2**30)
             if 'project' in memory else ''))
-  if args.compare:
-    name = 'keras ' + keras_step.name
+  comparators = {}
+  for name, step in others.items():
     theirs = stats(durations[name])
-    result['keras'] = dict(theirs, model=keras_step.name,
-                           peak_rss_bytes=memory.get('keras'))
-    result['ratio_to_keras'] = ours['mean_s'] / theirs['mean_s']
-    print('%s (fp32): %.3f +/- %.3f s/batch%s; resnet_v2 / keras = %.3f' % (
-        name, theirs['mean_s'], theirs['std_s'],
-        ', peak RSS %.2f GiB' % (memory['keras'] / 2**30)
-        if 'keras' in memory else '', result['ratio_to_keras']))
+    kind = name.split()[0]
+    precision = 'fp32' if kind == 'keras' else step.precision
+    row = dict(theirs, model=steps.KERAS_NAMES[args.model],
+               precision=precision,
+               effective_precision=(precision if kind == 'keras'
+                                    else step.effective_precision()),
+               ratio=ours['mean_s'] / theirs['mean_s'])
+    if kind == 'keras':
+      row['peak_rss_bytes'] = memory.get('keras')
+      result['keras'] = row
+      result['ratio_to_keras'] = row['ratio']
+    else:
+      comparators[kind] = row
+    print('%s (%s, ran %s): %.3f +/- %.3f s/batch%s; resnet_v2 / %s = %.3f'
+          % (name, precision, row['effective_precision'], theirs['mean_s'],
+             theirs['std_s'], ', peak RSS %.2f GiB' % (
+                 memory['keras'] / 2**30) if kind == 'keras' and 'keras' in
+             memory else '', kind, row['ratio']))
+  if comparators or skipped:
+    result['comparators'] = comparators
+    result['skipped_comparators'] = skipped
   print('device: %s; TensorFlow %s; oneDNN %s' % (
       result['device_name'], tf.__version__,
       'on' if result['onednn'] else 'off'))

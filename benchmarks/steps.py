@@ -76,6 +76,10 @@ class ProjectStep:
   def __call__(self):
     self.session.run(self.target, feed_dict=self.feed)
 
+  def effective_precision(self):
+    """What the convolutions really run in (see runtime)."""
+    return runtime.effective_precision(self.session, self.target, self.feed)
+
   def close(self):
     self.session.close()
 
@@ -131,6 +135,19 @@ class KerasStep:
     pass
 
 
+def forward_flops_per_image(model, image_size):
+  """FLOPs of one image's forward pass of a resnet_v2 net (1000 classes),
+  counted as ProjectStep counts them."""
+  graph = tf.Graph()
+  with graph.as_default():
+    images = tf.compat.v1.placeholder(tf.float32,
+                                      [1, image_size, image_size, 3])
+    _, end_points = getattr(resnet_v2, model)(
+        images, num_classes=NUM_CLASSES, is_training=False,
+        spatial_squeeze=True)
+  return timing.graph_flops(graph, end_points['predictions'])
+
+
 def cpu_name():
   """The CPU's model name, from /proc/cpuinfo where there is one."""
   try:
@@ -166,7 +183,8 @@ def device_name(device):
 
 
 def session_config(args):
+  # int8 runs on OpenVINO; the TensorFlow sessions around it run fp32.
   return runtime.session_config(
-      precision=args.precision, device=args.device,
+      precision='fp32' if args.precision == 'int8' else args.precision, device=args.device,
       intra_op_threads=args.intra_threads, inter_op_threads=args.inter_threads,
       xla=args.xla, disabled_rewrites=args.disable_rewrite)
