@@ -28,6 +28,7 @@ from resnet_v2 import openvino_engine
 from resnet_v2 import preprocessing
 from resnet_v2 import registry
 from resnet_v2 import runtime
+from resnet_v2 import tf2
 
 DEFAULT_CALIBRATION_IMAGES = 300
 # Sources whose images all have one native size.
@@ -219,8 +220,6 @@ def quantize(output, calibration_source, model_dir=None, model=None,
       written.
     openvino_engine.MissingDependencyError: without openvino and nncf.
   """
-  # pylint: disable=g-import-not-at-top
-  from resnet_v2 import tf2
   openvino_engine.require_openvino(with_nncf=True)
   if num_images < 1 or batch_size < 1:
     raise ValueError('num_images and batch_size must be >= 1, got %r and %r.'

@@ -79,6 +79,10 @@ def test_forward_backward_counts_the_backward_pass(tmp_path):
     (['x.json'], 'only read with --plot'),
     (['--batch-sizes', '1,x'], 'comma-separated list'),
     (['--sweep-plot', 'a.png'], '--sweep-plot needs --batch-sizes'),
+    (['--compare', 'keras,tensorrt'], 'comma-separated list of keras, '
+     'openvino, onnxruntime'),
+    (['--precision', 'int8', '--mode', 'forward-backward'],
+     '--precision int8 times the forward pass'),
 ])
 def test_bad_arguments_exit_with_a_message(argv, message, capsys):
   with pytest.raises(SystemExit) as exit_info:
@@ -173,3 +177,30 @@ def test_a_refused_setting_is_skipped_and_recorded():
                            'keras_mean_s': None}]
   with pytest.raises(RuntimeError, match='no oneDNN setting'):
     cli.best_of([None])
+
+
+def test_int8_against_openvino_with_a_missing_comparator_skipped(
+    tmp_path, capsys, monkeypatch):
+  pytest.importorskip('openvino')
+  pytest.importorskip('nncf')
+  from benchmarks import engines  # pylint: disable=g-import-not-at-top
+  real_versions = engines.versions
+  monkeypatch.setattr(engines, 'versions', lambda name: None if name == (
+      'onnxruntime') else real_versions(name))
+  result = run_cli(tmp_path, '--no-memory', '--precision', 'int8',
+                   '--compare', 'openvino,onnxruntime')
+  # What ran, read off the compiled models: int8 convolutions, both.
+  assert (result['precision'], result['effective_precision'],
+          result['engine']) == ('int8', 'int8', 'openvino')
+  openvino = result['comparators']['openvino']
+  assert (openvino['model'], openvino['effective_precision']) == (
+      'ResNet50V2', 'int8')
+  assert openvino['ratio'] == pytest.approx(result['mean_s'] /
+                                            openvino['mean_s'])
+  assert result['skipped_comparators'] == {
+      'onnxruntime': "not installed: pip install 'resnet_v2[onnx]'"}
+  assert result['versions']['openvino'].startswith('openvino ')
+  assert 0.1e9 < result['flops_per_image'] < 0.2e9
+  out = capsys.readouterr().out
+  assert 'skipped onnxruntime: not installed' in out
+  assert 'resnet_v2 / openvino = ' in out
