@@ -289,7 +289,8 @@ def run(args):
       'cpu_flags': steps.cpu_isa_flags(),
       'data_format': args.data_format, 'tensorflow': tf.__version__,
       'versions': {name: engines.versions(name) for name in
-                   engines.COMPARATORS},
+                   set(args.compare) | ({'openvino'} if args.precision ==
+                                        'int8' else set())},
       'threads': list(args.threads), 'xla': args.xla,
       'disabled_rewrites': args.disable_rewrite, 'feed': args.feed,
       'num_batches': args.num_batches, 'burn_in': args.burn_in,

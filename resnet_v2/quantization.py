@@ -93,8 +93,9 @@ def _resolve_net(model_dir, model, checkpoint, image_size):
     raise ValueError('Checkpoint %s has no %s/logits: int8 models here are '
                      'classifiers.' % (checkpoint, spec.scope))
   size = image_size or preprocessing.default_image_size(model, checkpoint)
+  # As `evaluate`: 1000-class nets on TF-Slim's 1-based ImageNet labels.
   return model_dir_lib.Record(model, classes, None, size, spec.preprocessing,
-                              None, False, None), checkpoint
+                              int(classes == 1000), False, None), checkpoint
 
 
 class _Batches:

@@ -304,3 +304,23 @@ def test_int8_support_names_the_missing_instructions(monkeypatch, flags,
     assert openvino_engine.int8_note() == reason
   else:
     assert openvino_engine.int8_note() is None
+
+
+def test_a_checkpoint_with_model_name_quantizes_like_a_model_dir(quantized,
+                                                                 tmp_path,
+                                                                 capsys):
+  float_dir, _, images, _, _ = quantized
+  checkpoint = model_dir_lib.checkpoint_for_inference(float_dir)
+  output = str(tmp_path / 'int8')
+  assert cli.main(['quantize', '--model', MODEL, '--checkpoint', checkpoint,
+                   '--image-size', str(SIZE), '--calibration-data',
+                   str(images), '--calibration-images', '8', '--output',
+                   output]) == 0
+  assert 'pooled-feature cosine' in capsys.readouterr().out
+  record = model_dir_lib.read_record(output)
+  assert (record.model, record.num_classes, record.image_size,
+          record.engine, record.labels_offset) == (MODEL, 2, SIZE,
+                                                   'openvino', 0)
+  report = json.loads((tmp_path / 'int8' / 'quantization.json').read_text())
+  assert report['source_checkpoint'] == checkpoint
+  assert report['calibration_images'] == 8
