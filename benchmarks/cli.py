@@ -301,6 +301,8 @@ def run(args):
                           ours['mean_s'] / 1e9),
       'peak_rss_bytes': memory.get('project'),
   }
+  if hasattr(project, 'kernels'):
+    result['convolution_kernels'] = project.kernels()
   print('%s: %.3f +/- %.3f s/batch, %.1f images/s, %.2f GFLOP/image, %.1f '
         'GFLOP/s achieved%s' % (
             info, ours['mean_s'], ours['std_s'], result['images_per_s'],
@@ -322,6 +324,8 @@ def run(args):
       result['keras'] = row
       result['ratio_to_keras'] = row['ratio']
     else:
+      if hasattr(step, 'kernels'):
+        row['convolution_kernels'] = step.kernels()
       comparators[kind] = row
     print('%s (%s, ran %s): %.3f +/- %.3f s/batch%s; resnet_v2 / %s = %.3f'
           % (name, precision, row['effective_precision'], theirs['mean_s'],

@@ -108,6 +108,10 @@ class OpenVINOStep:
   def effective_precision(self):
     return self.runner.effective_precision()
 
+  def kernels(self):
+    """The convolution kernels OpenVINO compiled (their ISA shows)."""
+    return dict(self.runner.convolution_kernels())
+
 
 def project_int8_step(model, batch_size, image_size):
   """This project's net in int8, as `resnet-v2 quantize` builds it."""

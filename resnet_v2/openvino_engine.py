@@ -198,16 +198,24 @@ class Runner:
     return {name: np.array(results[output]) for name, output in zip(
         self.output_names, self.compiled.outputs)}
 
-  def convolution_precisions(self):
-    """Counter of the precisions the compiled convolutions run in."""
+  def _convolutions(self, key):
     counts = collections.Counter()
     for op in self.compiled.get_runtime_model().get_ops():
       info = op.get_rt_info()
       layer = str(info['layerType'].astype(str)) if 'layerType' in info \
           else op.get_type_name()
-      if layer == 'Convolution' and 'runtimePrecision' in info:
-        counts[str(info['runtimePrecision'].astype(str))] += 1
+      if layer == 'Convolution' and key in info:
+        counts[str(info[key].astype(str))] += 1
     return counts
+
+  def convolution_precisions(self):
+    """Counter of the precisions the compiled convolutions run in."""
+    return self._convolutions('runtimePrecision')
+
+  def convolution_kernels(self):
+    """Counter of the kernels they run (e.g. 'brgconv_avx512_core_vnni_1x1'
+    or 'jit_avx2_I8': the instructions really used)."""
+    return self._convolutions('primitiveType')
 
   def effective_precision(self):
     """'int8', 'bf16' or 'fp32': what most of the convolutions ran in.
