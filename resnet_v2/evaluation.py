@@ -123,10 +123,7 @@ def evaluate(source, model_dir=None, model=None, checkpoint=None,
   if model_dir:
     record = model_dir_lib.read_record(model_dir)
     if record.engine == 'openvino':
-      if image_size not in (None, record.image_size):
-        raise ValueError('%s is an int8 model for %dx%d images; drop '
-                         '--image-size.' % (model_dir, record.image_size,
-                                            record.image_size))
+      model_dir_lib.check_int8_image_size(record, image_size, model_dir)
       checkpoint = model_dir_lib.openvino_dir(model_dir)
     else:
       checkpoint = checkpoint or model_dir_lib.checkpoint_for_inference(

@@ -102,11 +102,7 @@ class ImageModel:
     """
     record = model_dir_lib.read_record(model_dir)
     if record.engine == 'openvino':
-      if image_size not in (None, record.image_size):
-        raise ValueError('%s is an int8 model for %dx%d images; drop '
-                         '--image-size %d (or quantize again at that size).'
-                         % (model_dir, record.image_size, record.image_size,
-                            image_size))
+      model_dir_lib.check_int8_image_size(record, image_size, model_dir)
       return cls(record.model, None, record.image_size, record.num_classes,
                  pixel_mean=record.pixel_mean,
                  class_names=record.class_names,

@@ -117,6 +117,17 @@ def checkpoint_for_inference(model_dir):
   return path
 
 
+def check_int8_image_size(record, image_size, model_dir):
+  """Raises ValueError if an int8 model dir is asked for another input size
+  (its model and statistics are for one)."""
+  if record.engine != 'tensorflow' and image_size not in (
+      None, record.image_size):
+    raise ValueError('%s is an int8 model for %dx%d images; drop '
+                     '--image-size %d (or quantize again at that size).' % (
+                         model_dir, record.image_size, record.image_size,
+                         image_size))
+
+
 def openvino_dir(model_dir):
   """The folder of an int8 model dir's OpenVINO model."""
   return os.path.join(model_dir, OPENVINO_DIR)

@@ -324,3 +324,13 @@ def test_a_checkpoint_with_model_name_quantizes_like_a_model_dir(quantized,
   report = json.loads((tmp_path / 'int8' / 'quantization.json').read_text())
   assert report['source_checkpoint'] == checkpoint
   assert report['calibration_images'] == 8
+
+
+def test_an_int8_model_dir_refuses_another_image_size(quantized, capsys):
+  _, _, images, int8_dir, _ = quantized
+  for command in (['eval', '--model-dir', int8_dir, '--data', str(images)],
+                  ['predict', '--model-dir', int8_dir,
+                   str(images / 'dark' / '00.png')]):
+    assert cli.main(command + ['--image-size', '32']) == 1
+    assert 'is an int8 model for 16x16 images; drop --image-size 32' in (
+        capsys.readouterr().err)
