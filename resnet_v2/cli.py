@@ -9,6 +9,7 @@ import argparse
 import os
 import sys
 
+from resnet_v2 import export as export_lib
 from resnet_v2 import registry
 
 CIFAR10_DEFAULT_DIR = os.path.join(os.path.expanduser('~'), '.keras',
@@ -106,8 +107,8 @@ def build_parser():
       'logits, probabilities and features, with model.json beside it.')
   export.add_argument('--model-dir', required=True, metavar='DIR')
   export.add_argument('--output', required=True, metavar='DIR')
-  export.add_argument('--format', choices=('saved_model', 'openvino',
-                                           'onnx'), dest='export_format',
+  export.add_argument('--format', choices=export_lib.FORMATS,
+                      dest='export_format',
                       help='default: openvino for an int8 model dir, else '
                       'saved_model')
   quantize = commands.add_parser(
@@ -284,8 +285,8 @@ def run_eval(args):
 
 
 def run_export(args):
-  from resnet_v2 import export  # pylint: disable=g-import-not-at-top
-  written = export.export(args.model_dir, args.output, args.export_format)
+  written = export_lib.export(args.model_dir, args.output,
+                              args.export_format)
   if written == 'saved_model':
     print('wrote SavedModel %s (signatures serving_default: image_bytes, '
           'serving_images: images)' % args.output)

@@ -2,8 +2,6 @@
 
 import os
 import re
-import shutil
-import tempfile
 
 import tensorflow as tf
 
@@ -53,23 +51,8 @@ def export_saved_model(module, path, image_size, end_points=('global_pool',)):
 
 def _save_atomically(module, path, signatures):
   """tf.saved_model.save into a temporary folder renamed over path."""
-  _write_folder(path, lambda temp: tf.saved_model.save(
-      module, temp, signatures=signatures))
-
-
-def _write_folder(path, write):
-  """Calls write(temp folder) beside path, then renames it over path."""
-  parent = os.path.dirname(os.path.abspath(path))
-  os.makedirs(parent, exist_ok=True)
-  temp = tempfile.mkdtemp(dir=parent, prefix='.export_')
-  try:
-    write(temp)
-    if os.path.exists(path):
-      shutil.rmtree(path)
-    os.replace(temp, path)
-  except BaseException:
-    shutil.rmtree(temp, ignore_errors=True)
-    raise
+  files.write_folder(path, lambda temp: tf.saved_model.save(
+      module, temp, signatures=signatures), prefix='.saved_model_')
 
 
 FORMATS = ('saved_model', 'openvino', 'onnx')
@@ -131,7 +114,7 @@ def export(model_dir, path, export_format=None):
     model_dir_lib.write_record(temp, record)
   if export_format == 'openvino':
     openvino_engine.require_openvino()
-  _write_folder(path, write)
+  files.write_folder(path, write, prefix='.export_')
   return export_format
 
 

@@ -3,6 +3,7 @@
 import contextlib
 import json
 import os
+import shutil
 import tempfile
 
 
@@ -39,3 +40,26 @@ def write_json(path, data, indent=None):
   """Writes data as JSON to path, whole or not at all."""
   with atomic_write(path, 'w') as out:
     json.dump(data, out, indent=indent)
+
+
+def write_folder(path, write, prefix='.tmp_'):
+  """Calls write(temporary folder) beside path, then renames the folder over
+  path: readers see the old folder or the whole new one, and a failure
+  (an interrupt included) leaves no trace.
+
+  Args:
+    path: The folder to write (replaced if it exists).
+    write: Function of one argument, the folder to fill.
+    prefix: Name prefix of the temporary folder.
+  """
+  parent = os.path.dirname(os.path.abspath(path))
+  os.makedirs(parent, exist_ok=True)
+  temp = tempfile.mkdtemp(dir=parent, prefix=prefix)
+  try:
+    write(temp)
+    if os.path.exists(path):
+      shutil.rmtree(path)
+    os.replace(temp, path)
+  except BaseException:
+    shutil.rmtree(temp, ignore_errors=True)
+    raise

@@ -14,9 +14,7 @@ built beside the output and renamed into place: a failed run writes nothing.
 
 import datetime
 import os
-import shutil
 import sys
-import tempfile
 
 import numpy as np
 
@@ -290,20 +288,12 @@ def _versions():
 
 def _write(output, record, model, report):
   """Builds the model dir beside output, then renames it into place."""
-  parent = os.path.dirname(os.path.abspath(output))
-  os.makedirs(parent, exist_ok=True)
-  temp = tempfile.mkdtemp(dir=parent, prefix='.int8_')
-  try:
-    model_dir_lib.write_record(temp, record)
-    openvino_engine.save(model, model_dir_lib.openvino_dir(temp))
-    files.write_json(os.path.join(temp, model_dir_lib.QUANTIZATION_REPORT),
+  def write(folder):
+    model_dir_lib.write_record(folder, record)
+    openvino_engine.save(model, model_dir_lib.openvino_dir(folder))
+    files.write_json(os.path.join(folder, model_dir_lib.QUANTIZATION_REPORT),
                      report, indent=1)
-    if os.path.exists(output):
-      shutil.rmtree(output)
-    os.replace(temp, output)
-  except BaseException:
-    shutil.rmtree(temp, ignore_errors=True)
-    raise
+  files.write_folder(output, write, prefix='.int8_')
 
 
 def summary(report):
