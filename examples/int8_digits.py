@@ -61,6 +61,7 @@ def run(model='resnet_v2_50', image_size=64, epochs=6, batch_size=32,
           report['int8_vs_fp32']['feature_cosine_mean'],
           report['int8_vs_fp32']['feature_cosine_min']))
   if out:
+    os.makedirs(out, exist_ok=True)
     files.write_json(os.path.join(out, 'results.json'), results, indent=1)
   return results
 
@@ -75,8 +76,6 @@ def main(argv=None):
   parser.add_argument('--work', help='folder for the two model dirs '
                       '(default: a temporary one)')
   args = parser.parse_args(argv)
-  if args.out:
-    os.makedirs(args.out, exist_ok=True)
   run(args.model, args.image_size, args.epochs,
       calibration_images=args.calibration_images, out=args.out,
       work=args.work, log=lambda line: print(line, flush=True))

@@ -1,4 +1,5 @@
-"""The transfer-learning example on scikit-learn's digits, small."""
+"""The examples on scikit-learn's digits, small: transfer learning, the
+experiments (degradation, fine-tuning, int8)."""
 
 import json
 
@@ -68,3 +69,23 @@ def test_finetune_experiment_end_to_end(tmp_path):
   assert 0 <= results['pretrain_val_accuracy'] <= 1
   assert (tmp_path / 'finetune_curves.png').stat().st_size > 1000
   assert json.loads((tmp_path / 'results.json').read_text())['per_class'] == 8
+
+
+def test_int8_experiment_end_to_end(tmp_path):
+  pytest.importorskip('openvino')
+  pytest.importorskip('nncf')
+  from examples import int8_digits  # pylint: disable=g-import-not-at-top
+  results = int8_digits.run(model='cifar_resnet_v1_8', image_size=32,
+                            epochs=1, batch_size=64, calibration_images=32,
+                            out=str(tmp_path / 'out'),
+                            work=str(tmp_path / 'work'),
+                            log=lambda line: None)
+  assert results['test_images'] == 359 and results['calibration_images'] == 32
+  # Both top-1 figures come from eval over the same held-out digits.
+  assert results['top1_drop_points'] == pytest.approx(
+      100 * (results['top1_fp32'] - results['top1_int8']))
+  assert results['quantization']['effective_precision'] == 'int8'
+  assert results['quantization']['int8_vs_fp32']['images'] == 359
+  written = json.loads((tmp_path / 'out' / 'results.json').read_text())
+  assert written['top1_int8'] == results['top1_int8']
+  assert (tmp_path / 'work' / 'int8' / 'openvino' / 'model.xml').exists()
