@@ -131,14 +131,8 @@ def evaluate(source, model_dir=None, model=None, checkpoint=None,
   else:
     if not (model and checkpoint):
       raise ValueError('Give --model-dir, or --model and --checkpoint.')
-    spec = registry.get_spec(model)
-    classes = checkpoints.logits_classes(checkpoint, spec.scope)
-    if not classes:
-      raise ValueError('Checkpoint %s has no %s/logits: it cannot classify; '
-                       'use `resnet-v2 features`.' % (checkpoint, spec.scope))
-    record = model_dir_lib.Record(model, classes, source.class_names,
-                                  spec.image_size, spec.preprocessing,
-                                  None, False, None)
+    record = model_dir_lib.checkpoint_record(model, checkpoint, None,
+                                             source.class_names)
   if labels_offset is None:
     labels_offset = (record.labels_offset if record.labels_offset is not None
                      else int(record.num_classes == 1000))

@@ -13,7 +13,9 @@ import os
 
 import tensorflow as tf
 
+from resnet_v2 import checkpoints
 from resnet_v2 import files
+from resnet_v2 import registry
 
 RECORD_NAME = 'model.json'
 CHECKPOINT_NAME = 'model.ckpt'
@@ -74,6 +76,23 @@ def read_record(model_dir):
     raise ValueError('%s lacks %s: not written by this version of '
                      'resnet_v2.' % (path, missing))
   return Record(**{f: data[f] for f in Record._fields if f in data})
+
+
+def checkpoint_record(model, checkpoint, image_size, class_names=None,
+                      labels_offset=None):
+  """A Record for a registered net with a (published) checkpoint instead of
+  a model dir: its classes are the checkpoint's logits.
+
+  Raises:
+    ValueError: if the checkpoint has no logits (it cannot classify).
+  """
+  spec = registry.get_spec(model)
+  classes = checkpoints.logits_classes(checkpoint, spec.scope)
+  if not classes:
+    raise ValueError('Checkpoint %s has no %s/logits: it cannot classify; '
+                     'use `resnet-v2 features`.' % (checkpoint, spec.scope))
+  return Record(model, classes, class_names, image_size or spec.image_size,
+                spec.preprocessing, labels_offset, False, None)
 
 
 def check_same_run(old, new, model_dir):

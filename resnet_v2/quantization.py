@@ -18,13 +18,11 @@ import sys
 
 import numpy as np
 
-from resnet_v2 import checkpoints
 from resnet_v2 import files
 from resnet_v2 import inputs
 from resnet_v2 import model_dir as model_dir_lib
 from resnet_v2 import openvino_engine
 from resnet_v2 import preprocessing
-from resnet_v2 import registry
 from resnet_v2 import runtime
 from resnet_v2 import tf2
 
@@ -85,15 +83,12 @@ def _resolve_net(model_dir, model, checkpoint, image_size):
     return record, model_dir_lib.checkpoint_for_inference(model_dir)
   if not (model and checkpoint):
     raise ValueError('Give --model-dir, or --model and --checkpoint.')
-  spec = registry.get_spec(model)
-  classes = checkpoints.logits_classes(checkpoint, spec.scope)
-  if not classes:
-    raise ValueError('Checkpoint %s has no %s/logits: int8 models here are '
-                     'classifiers.' % (checkpoint, spec.scope))
-  size = image_size or preprocessing.default_image_size(model, checkpoint)
+  record = model_dir_lib.checkpoint_record(
+      model, checkpoint,
+      image_size or preprocessing.default_image_size(model, checkpoint))
   # As `evaluate`: 1000-class nets on TF-Slim's 1-based ImageNet labels.
-  return model_dir_lib.Record(model, classes, None, size, spec.preprocessing,
-                              int(classes == 1000), False, None), checkpoint
+  return record._replace(labels_offset=int(record.num_classes == 1000)
+                         ), checkpoint
 
 
 class _Batches:
