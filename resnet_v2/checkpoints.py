@@ -9,7 +9,13 @@ or truncated checkpoint leaves the variables as they were.
 """
 
 import collections
+import contextlib
 import fnmatch
+import glob
+import os
+import re
+import shutil
+import tempfile
 
 import tensorflow as tf
 
@@ -37,9 +43,29 @@ def _variable_name(variable):
   return variable.name[:-2] if variable.name.endswith(':0') else variable.name
 
 
-def _matches(name, patterns):
-  """fnmatch, where '*' also crosses '/': '*/logits/*' matches any scope."""
-  return any(fnmatch.fnmatchcase(name, pattern) for pattern in patterns)
+def split_patterns(patterns):
+  """Patterns as the user gives them (a string or a list; each may be a
+  comma-separated list, as TF-Slim's --checkpoint_exclude_scopes) ->
+  a list."""
+  if isinstance(patterns, str):
+    patterns = [patterns]
+  return [p.strip() for item in patterns for p in item.split(',')
+          if p.strip()]
+
+
+def matches(name, patterns):
+  """Whether a variable name matches any pattern: an fnmatch pattern
+  ('*' also crosses '/': '*/logits/*' matches any scope), or a TF-Slim
+  scope ('resnet_v2_50/logits' matches everything under it)."""
+  for pattern in split_patterns(patterns):
+    if fnmatch.fnmatchcase(name, pattern):
+      return True
+    scope = pattern.rstrip('/')
+    if not any(c in scope for c in '*?[') and (
+        name == scope or name.startswith(scope + '/')):
+      return True
+  return False
+
 
 
 def _rename(name, scope_map):
@@ -47,6 +73,59 @@ def _rename(name, scope_map):
     if name == model_prefix or name.startswith(model_prefix.rstrip('/') + '/'):
       return checkpoint_prefix.rstrip('/') + name[len(model_prefix.rstrip('/')):]
   return name
+
+
+def index_names(model_dir):
+  """The checkpoint names (e.g. 'model.ckpt-120') the 'checkpoint' index of
+  model_dir lists, oldest first; [] without an index."""
+  state = tf.train.get_checkpoint_state(model_dir)
+  if state is None:
+    return []
+  names = [os.path.basename(p) for p in state.all_model_checkpoint_paths]
+  latest = os.path.basename(state.model_checkpoint_path)
+  return [n for n in names if n != latest] + ([latest] if latest else [])
+
+
+def _is_complete(prefix):
+  return os.path.isfile(prefix + '.index')
+
+
+def latest_in(model_dir):
+  """The newest complete checkpoint prefix named in the index, or None.
+
+  By exact file names: TensorFlow's `tf.train.latest_checkpoint` matches
+  the prefix as a glob pattern, so a model dir named e.g. 'runs/lr[1]'
+  finds nothing (and one named 'runs/lr*' another run's files).
+  """
+  for name in reversed(index_names(model_dir)):
+    prefix = os.path.join(model_dir, name)
+    if _is_complete(prefix):
+      return prefix
+  return None
+
+
+@contextlib.contextmanager
+def readable(prefix):
+  """Yields a prefix TensorFlow can read the checkpoint `prefix` by.
+
+  TensorFlow's checkpoint readers match the prefix as a glob pattern, so a
+  checkpoint under a folder named e.g. 'runs/lr[1]' cannot be read (or, for
+  'runs/lr*', another folder's would be). Such a prefix is read through
+  links, under a plain name in a temporary folder, to exactly its files.
+  """
+  if not glob.has_magic(prefix):
+    yield prefix
+    return
+  folder, base = os.path.split(os.path.abspath(prefix))
+  alias = tempfile.mkdtemp(prefix='resnet_v2_checkpoint_')
+  try:
+    for name in os.listdir(folder):
+      if name == base + '.index' or name.startswith(base + '.data-'):
+        os.symlink(os.path.join(folder, name), os.path.join(
+            alias, 'checkpoint' + name[len(base):]))
+    yield os.path.join(alias, 'checkpoint')
+  finally:
+    shutil.rmtree(alias, ignore_errors=True)
 
 
 def read_checkpoint_shapes(checkpoint_path):
@@ -61,14 +140,15 @@ def read_checkpoint_shapes(checkpoint_path):
   """
   path = checkpoint_path
   if tf.io.gfile.isdir(path):
-    path = tf.train.latest_checkpoint(path)
+    path = latest_in(path)
     if path is None:
       raise ValueError('No checkpoint in directory %s (no "checkpoint" '
                        'file); pass the checkpoint prefix, e.g. '
                        'model.ckpt.' % checkpoint_path)
   try:
-    reader = tf.train.load_checkpoint(path)
-    return dict(reader.get_variable_to_shape_map()), path
+    with readable(path) as readable_path:
+      reader = tf.train.load_checkpoint(readable_path)
+      return dict(reader.get_variable_to_shape_map()), path
   except (tf.errors.OpError, ValueError) as error:
     raise ValueError('Cannot read checkpoint %s: %s. Check the path (give '
                      'the prefix, without .index or .data-*) and that the '
@@ -106,6 +186,64 @@ def _class_count_hint(variable_shapes, checkpoint_shapes, mismatched):
   return ''
 
 
+EXAMPLES = 3
+
+
+def describe_net(shapes):
+  """A net's shape in words, from {variable name: shape}: its scope, units
+  per block and classes, e.g. 'resnet_v2_101 (blocks of 3, 4, 23, 3 units,
+  1001 classes)'."""
+  scopes = collections.Counter(n.split('/')[0] for n in shapes
+                               if not matches(n, TRAINING_STATE_PATTERNS))
+  if not scopes:
+    return 'no variables'
+  scope = scopes.most_common(1)[0][0]
+  units = collections.defaultdict(set)
+  for name in shapes:
+    match = re.match(re.escape(scope) + r'/(block\d+)/(unit_\d+)/', name)
+    if match:
+      units[match.group(1)].add(match.group(2))
+  details = []
+  if units:
+    details.append('blocks of %s units' % ', '.join(
+        str(len(units[b])) for b in sorted(units, key=lambda b: int(b[5:]))))
+  logits = shapes.get(scope + '/logits/biases')
+  details.append('%d classes' % logits[0] if logits else 'no logits')
+  return '%s (%s)' % (scope, ', '.join(details))
+
+
+def _mismatch_message(path, checkpoint_shapes, variable_shapes, scope_map,
+                      missing, mismatched, unexpected):
+  """At most ~10 lines: which net the checkpoint holds, which the net is,
+  how many variables disagree and a few of each."""
+  def some(items):
+    items = sorted(items)
+    return ', '.join(items[:EXAMPLES]) + (
+        ', ...' if len(items) > EXAMPLES else '')
+  lines = ['Checkpoint %s does not fit the net; nothing was restored.' % path,
+           'The checkpoint holds %s; the net is %s.' % (
+               describe_net(checkpoint_shapes), describe_net(
+                   {_rename(n, scope_map): s
+                    for n, s in variable_shapes.items()}))]
+  if missing:
+    lines.append('%d model variables are not in the checkpoint, e.g. %s' %
+                 (len(missing), some(missing)))
+  if mismatched:
+    lines.append('%d variables have other shapes in the checkpoint, e.g. %s'
+                 % (len(mismatched), some(
+                     '%s: net %s, checkpoint %s' % (
+                         name, variable_shapes[name], checkpoint_shapes[key])
+                     for name, key in mismatched)))
+  if unexpected:
+    lines.append('%d checkpoint variables have no variable in the net, '
+                 'e.g. %s' % (len(unexpected), some(unexpected)))
+  lines.append(_class_count_hint(variable_shapes, checkpoint_shapes,
+                                 mismatched).strip() or
+               'Is it the same depth and scope? Use scope_map for another '
+               'scope name, exclude for variables you mean to train anew.')
+  return '\n'.join(lines)
+
+
 def plan_restore(variables, checkpoint_path, scope_map=None, exclude=()):
   """Matches variables to checkpoint keys and checks every one.
 
@@ -132,7 +270,7 @@ def plan_restore(variables, checkpoint_path, scope_map=None, exclude=()):
   variable_shapes = {}
   for variable in variables:
     name = _variable_name(variable)
-    if _matches(name, exclude):
+    if matches(name, exclude):
       excluded.append(name)
       continue
     key = _rename(name, scope_map)
@@ -152,32 +290,16 @@ def plan_restore(variables, checkpoint_path, scope_map=None, exclude=()):
   for key in sorted(checkpoint_shapes):
     if key in restored_keys:
       continue
-    if (key in excluded_keys or _matches(key, exclude)
-        or _matches(key, TRAINING_STATE_PATTERNS)
+    if (key in excluded_keys or matches(key, exclude)
+        or matches(key, TRAINING_STATE_PATTERNS)
         or key.split('/')[0] not in scopes):
       ignored.append(key)
     else:
       unexpected.append(key)
-  problems = []
-  if missing:
-    problems.append('%d model variables are not in the checkpoint:\n  %s' %
-                    (len(missing), '\n  '.join(sorted(missing))))
-  if mismatched:
-    problems.append('%d variables have other shapes in the checkpoint:\n  %s'
-                    % (len(mismatched), '\n  '.join(
-                        '%s: net %s, checkpoint %s' % (
-                            name, variable_shapes[name], checkpoint_shapes[key])
-                        for name, key in sorted(mismatched))))
-  if unexpected:
-    problems.append('%d checkpoint variables have no variable in the net:\n  %s'
-                    % (len(unexpected), '\n  '.join(unexpected)))
-  if problems:
-    raise CheckpointMismatchError(
-        'Checkpoint %s does not fit the net; nothing was restored.\n%s\n%s' % (
-            path, '\n'.join(problems),
-            _class_count_hint(variable_shapes, checkpoint_shapes, mismatched)
-            or 'Is it the same depth and scope? Use scope_map for another '
-            'scope name, exclude for variables you mean to train anew.'))
+  if missing or mismatched or unexpected:
+    raise CheckpointMismatchError(_mismatch_message(
+        path, checkpoint_shapes, variable_shapes, scope_map, missing,
+        mismatched, unexpected))
   return RestorePlan(assignments, sorted(excluded), ignored), path
 
 
@@ -210,7 +332,8 @@ def restore(session, checkpoint_path, variables=None, scope_map=None,
         reshape=False, sharded=False)
     # One restore op reads every tensor before any assignment runs.
     try:
-      saver.restore(session, path)
+      with readable(path) as readable_path:
+        saver.restore(session, readable_path)
     except tf.errors.OpError as error:
       raise ValueError('Reading checkpoint %s failed; no variable was '
                        'changed: %s' % (path, str(error).splitlines()[0])
@@ -226,10 +349,11 @@ def restore_eager(variables, checkpoint_path, scope_map=None, exclude=()):
   Args and Returns: as `restore`, with `variables` required.
   """
   plan, path = plan_restore(variables, checkpoint_path, scope_map, exclude)
-  reader = tf.train.load_checkpoint(path)
   try:
-    values = [(variable, reader.get_tensor(key))
-              for variable, key in plan.assignments]
+    with readable(path) as readable_path:
+      reader = tf.train.load_checkpoint(readable_path)
+      values = [(variable, reader.get_tensor(key))
+                for variable, key in plan.assignments]
   except (tf.errors.OpError, ValueError) as error:
     raise ValueError('Reading checkpoint %s failed; no variable was '
                      'changed: %s' % (path, str(error).splitlines()[0])
@@ -271,8 +395,9 @@ def read_by_name(checkpoint_path, variables):
   Raises:
     CheckpointMismatchError: naming every missing or mis-shaped key.
   """
-  reader = tf.train.load_checkpoint(checkpoint_path)
-  shapes = reader.get_variable_to_shape_map()
+  with readable(checkpoint_path) as readable_path:
+    shapes = tf.train.load_checkpoint(
+        readable_path).get_variable_to_shape_map()
   problems = ['%s: missing' % name for name in variables
               if name not in shapes]
   problems += ['%s: checkpoint %s, variable %s' % (
@@ -283,6 +408,8 @@ def read_by_name(checkpoint_path, variables):
     raise CheckpointMismatchError(
         '%s does not fit this run (%d problem(s)): %s' % (
             checkpoint_path, len(problems), '; '.join(problems[:10])))
-  values = {name: reader.get_tensor(name) for name in variables}
+  with readable(checkpoint_path) as readable_path:
+    reader = tf.train.load_checkpoint(readable_path)
+    values = {name: reader.get_tensor(name) for name in variables}
   for name, variable in variables.items():
     variable.assign(values[name])

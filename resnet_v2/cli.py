@@ -12,6 +12,11 @@ import sys
 from resnet_v2 import export as export_lib
 from resnet_v2 import registry
 
+# distribute.COLLECTIVE_TIMEOUT and preprocessing.MAX_IMAGE_PIXELS (the
+# command line is built without importing TensorFlow; a test keeps them
+# equal).
+COLLECTIVE_TIMEOUT = 600
+MAX_IMAGE_PIXELS = 89478485
 CIFAR10_DEFAULT_DIR = os.path.join(os.path.expanduser('~'), '.keras',
                                    'datasets', 'cifar-10-batches-py')
 
@@ -51,6 +56,20 @@ def _add_net_args(parser, default_model='resnet_v2_50'):
                       "v2 checkpoint, else the net's")
   parser.add_argument('--batch-size', type=positive_int, default=16,
                       help='default: %(default)s')
+  _add_max_pixels_arg(parser)
+
+
+def _add_max_pixels_arg(parser):
+  parser.add_argument('--max-image-pixels', type=positive_int,
+                      default=MAX_IMAGE_PIXELS, metavar='N',
+                      help='larger images are skipped (named) without being '
+                      'decoded (default: %(default)s, as Pillow)')
+
+
+def _add_overwrite_arg(parser):
+  parser.add_argument('--overwrite', action='store_true',
+                      help='replace an existing --output that resnet-v2 did '
+                      'not write (never an input)')
 
 
 def _add_image_args(parser):
@@ -76,6 +95,7 @@ def build_parser():
                        metavar='NAME', help='end point to save (repeatable; '
                        'default: global_pool), e.g. resnet_v2_50/block4')
   extract.add_argument('--output', '-o', required=True, metavar='NPZ')
+  _add_overwrite_arg(extract)
   predict = commands.add_parser(
       'predict', help='print the top classes of each image',
       description="Print the top classes of each image, named by the model "
@@ -92,6 +112,7 @@ def build_parser():
   evaluate.add_argument('--data', required=True, metavar='PATH')
   evaluate.add_argument('--output', metavar='DIR',
                         help='default: MODEL_DIR/eval, else ./eval')
+  _add_overwrite_arg(evaluate)
   evaluate.add_argument('--labels-offset', type=int, default=None,
                         help='subtracted from TFRecord labels (default: 1 '
                         'for 1000-class nets, else 0)')
@@ -107,6 +128,8 @@ def build_parser():
       'logits, probabilities and features, with model.json beside it.')
   export.add_argument('--model-dir', required=True, metavar='DIR')
   export.add_argument('--output', required=True, metavar='DIR')
+  _add_overwrite_arg(export)
+  _add_max_pixels_arg(export)
   export.add_argument('--format', choices=export_lib.FORMATS,
                       dest='export_format',
                       help='default: openvino for an int8 model dir, else '
@@ -131,6 +154,7 @@ def build_parser():
                         help='labelled data to compare int8 with fp32 on '
                         '(default: the calibration images)')
   quantize.add_argument('--output', required=True, metavar='DIR')
+  _add_overwrite_arg(quantize)
   _add_train_parser(commands)
   return parser
 
@@ -160,11 +184,13 @@ def _add_train_parser(commands):
   train.add_argument('--checkpoint', metavar='PREFIX',
                      help='TF-Slim checkpoint to start from')
   train.add_argument('--exclude', action='append', default=[],
-                     metavar='PATTERN', help="variables not to restore, e.g. "
-                     "'*/logits/*' (repeatable)")
+                     metavar='SCOPES', help="variables not to restore: "
+                     "TF-Slim scopes or patterns, comma-separated, e.g. "
+                     "resnet_v2_50/logits or '*/logits/*' (repeatable)")
   train.add_argument('--trainable', action='append', default=[],
-                     metavar='PATTERN', help="variables to train, e.g. "
-                     "'*/block4/*' (repeatable; default all)")
+                     metavar='SCOPES', help="variables to train: scopes or "
+                     "patterns, e.g. resnet_v2_50/block4,resnet_v2_50/logits "
+                     "(repeatable; default all)")
   train.add_argument('--freeze-batch-norm', action='store_true')
   train.add_argument('--image-size', type=positive_int)
   train.add_argument('--epochs', type=positive_int, default=10)
@@ -213,6 +239,12 @@ def _add_train_parser(commands):
                      'ImageNet records and a 1000-class net)')
   train.add_argument('--seed', type=int, default=0)
   train.add_argument('--resume', action='store_true')
+  train.add_argument('--collective-timeout', type=positive_int,
+                     default=COLLECTIVE_TIMEOUT,
+                     metavar='SECONDS', help='multi-worker: a worker waiting '
+                     'longer than this for the others gives up (default: '
+                     '%(default)s)')
+  _add_max_pixels_arg(train)
 
 
 def _report_skipped(skipped):
@@ -220,7 +252,14 @@ def _report_skipped(skipped):
     print('skipped %d file(s) that are not readable images:' % len(skipped),
           file=sys.stderr)
     for path, reason in skipped:
-      print('  %s: %s' % (path, reason), file=sys.stderr)
+      print('  %s: %s' % (_printable(path), reason), file=sys.stderr)
+
+
+def _printable(path):
+  """A file name as text that any terminal prints (not-UTF-8 bytes as
+  escapes)."""
+  return path.encode('utf-8', 'surrogateescape').decode('utf-8',
+                                                        'backslashreplace')
 
 
 def _image_model(args, for_predictions):
@@ -239,10 +278,12 @@ def _image_model(args, for_predictions):
 
 def run_features(args):
   from resnet_v2 import features  # pylint: disable=g-import-not-at-top
+  features.check_features_output(args.output, args.overwrite, args.inputs)
   count, skipped = features.extract_features(
       args.inputs, args.output, end_points=args.end_points or
       ['global_pool'], batch_size=args.batch_size,
-      progress=sys.stderr.isatty(), image_model=_image_model(args, False))
+      progress=sys.stderr.isatty(), image_model=_image_model(args, False),
+      overwrite=args.overwrite, max_pixels=args.max_image_pixels)
   print('wrote %s: %d image(s)' % (args.output, count))
   _report_skipped(skipped)
 
@@ -253,10 +294,12 @@ def run_predict(args):
   if model.num_classes is None:
     raise ValueError('Checkpoint %s has no logits: use `resnet-v2 features`.'
                      % args.checkpoint)
-  paths = features.list_image_files(args.inputs)
-  for kept, outputs in model.iterate(paths, ['predictions'], args.batch_size):
+  from resnet_v2 import inputs  # pylint: disable=g-import-not-at-top
+  paths = inputs.list_image_files(args.inputs)
+  for kept, outputs in model.iterate(paths, ['predictions'], args.batch_size,
+                                     max_pixels=args.max_image_pixels):
     for path, probabilities in zip(kept, outputs['predictions']):
-      print(path)
+      print(_printable(path))
       for index, name, probability in model.top_k(probabilities, args.top):
         print('  %6.2f%%  %4d  %s' % (100 * probability, index, name or ''))
   _report_skipped(model.skipped)
@@ -269,14 +312,19 @@ def run_eval(args):
   if args.model_dir and (args.model or args.checkpoint):
     raise ValueError('--model-dir names the net and its checkpoint; drop '
                      '--model and --checkpoint.')
+  from resnet_v2 import files  # pylint: disable=g-import-not-at-top
+  output = args.output or os.path.join(args.model_dir or '.', 'eval')
+  # MODEL_DIR/eval is the model dir's own place for reports.
+  read = [args.data, args.checkpoint and args.checkpoint + '.index'] + (
+      [args.model_dir] if args.output else [])
   source = inputs.open_source(args.data, split='test')
+  files.check_output(output, args.overwrite, read)
   skipped = inputs.SkippedFiles()
   result = evaluation.evaluate(
       source, args.model_dir, args.model, args.checkpoint, args.batch_size,
-      args.image_size, args.labels_offset, skipped)
+      args.image_size, args.labels_offset, skipped, args.max_image_pixels)
   result['skipped_files'] = [list(item) for item in skipped.items()]
-  output = args.output or os.path.join(args.model_dir or '.', 'eval')
-  written = evaluation.write_report(result, output)
+  written = evaluation.write_report(result, output, args.overwrite, read)
   print('%s on %s: top-1 %.4f, top-5 %.4f over %d images' % (
       result['model'], args.data, result['top1'], result['top5'],
       result['count']))
@@ -286,7 +334,8 @@ def run_eval(args):
 
 def run_export(args):
   written = export_lib.export(args.model_dir, args.output,
-                              args.export_format)
+                              args.export_format, args.overwrite,
+                              args.max_image_pixels)
   if written == 'saved_model':
     print('wrote SavedModel %s (signatures serving_default: image_bytes, '
           'serving_images: images)' % args.output)
@@ -307,7 +356,7 @@ def run_quantize(args):
       args.output, calibration, model_dir=args.model_dir, model=args.model,
       checkpoint=args.checkpoint, val_source=val,
       num_images=args.calibration_images, batch_size=args.batch_size,
-      image_size=args.image_size)
+      image_size=args.image_size, overwrite=args.overwrite)
   print(quantization.summary(report))
   print('wrote int8 model dir %s' % args.output)
 
@@ -320,7 +369,7 @@ def run_train(args):
   # The devices and the cluster first: TensorFlow fixes them when it starts.
   if args.cpu_devices:
     distribute.configure_cpu_devices(args.cpu_devices)
-  strategy = distribute.make_strategy(args.strategy)
+  strategy = distribute.make_strategy(args.strategy, args.collective_timeout)
   # Data problems are reported before any net is built.
   train_source = inputs.open_source(args.data)
   if args.val_data:
@@ -331,8 +380,12 @@ def run_train(args):
     train_source, val_source = inputs.split_source(
         train_source, args.val_fraction, args.seed)
   else:
-    raise ValueError('%s cannot be split by file: give --val-data.' %
-                     args.data)
+    # TF-Slim's layout: validation-* beside train-*.
+    val_source = inputs.validation_beside(train_source)
+    print('validating on %s' % val_source.path if val_source else
+          'note: no validation data (no --val-data, and no validation-* '
+          'beside %s): training without it, best/ is not kept' % args.data,
+          file=sys.stderr)
   config = training.TrainConfig(
       model=args.model, image_size=args.image_size, epochs=args.epochs,
       max_steps=args.max_steps, batch_size=args.batch_size,
@@ -347,7 +400,8 @@ def run_train(args):
       plateau_factor=args.plateau_factor, precision=args.precision,
       labels_offset=args.labels_offset, num_classes=args.num_classes,
       sync_batch_norm=args.sync_batch_norm,
-      global_batch_size=args.global_batch_size)
+      global_batch_size=args.global_batch_size,
+      max_pixels=args.max_image_pixels)
   trainer = training.Trainer(train_source, val_source, args.model_dir, config,
                              strategy=strategy)
   history = trainer.train(resume=args.resume, progress=sys.stderr.isatty())
@@ -375,6 +429,14 @@ def main(argv=None):
         error, 'optional_dependency', False):
       raise
     print('resnet-v2 %s: error: %s' % (args.command, error), file=sys.stderr)
+    return 1
+  except OSError as error:
+    # A file that cannot be read or written: which one, and why.
+    where = ' '.join(_printable(os.fsdecode(name)) for name in (
+        error.filename, error.filename2) if name is not None)
+    print('resnet-v2 %s: error: %s%s' % (
+        args.command, where + ': ' if where else '',
+        error.strerror or error), file=sys.stderr)
     return 1
   except Exception as error:  # pylint: disable=broad-except
     # A TensorFlow op error met while running (e.g. a TFRecord label

@@ -113,8 +113,20 @@ def read_tf_config(environ=None):
   return config
 
 
-def make_strategy(name='one-device'):
+# Seconds a worker waits in a collective (an all-reduce) for the others
+# before it gives up: a dead peer, the chief included, ends the survivors'
+# runs within this time (TensorFlow's peer health checks often sooner).
+COLLECTIVE_TIMEOUT = 600
+SHARED_DIR_TOKEN = '.cluster_token'
+
+
+def make_strategy(name='one-device', collective_timeout=COLLECTIVE_TIMEOUT):
   """The `tf.distribute` strategy called `name`, checked against this machine.
+
+  Args:
+    name: One of STRATEGIES.
+    collective_timeout: multi-worker: seconds before a collective that
+      waits for a dead or stuck worker fails (None: wait for ever).
 
   Raises:
     ValueError: on an unknown name; `mirrored` with fewer than two devices;
@@ -150,7 +162,7 @@ def make_strategy(name='one-device'):
                      ' {"worker": ["host1:2222", "host2:2222"]}, "task": '
                      '{"type": "worker", "index": 0}}\' (see the README).')
   options = tf.distribute.experimental.CommunicationOptions(
-      implementation=(tf.distribute.experimental.CommunicationImplementation.
+      timeout_seconds=collective_timeout, implementation=(tf.distribute.experimental.CommunicationImplementation.
                       NCCL if gpus else tf.distribute.experimental.
                       CommunicationImplementation.RING))
   return tf.distribute.MultiWorkerMirroredStrategy(
@@ -189,6 +201,53 @@ def distribute_dataset(strategy, dataset, policy):
   options.experimental_distribute.auto_shard_policy = policy
   return strategy.experimental_distribute_dataset(dataset.with_options(
       options))
+
+
+def check_shared_dir(strategy, role_, model_dir):
+  """Checks that every worker sees the chief's model dir (one folder on a
+  shared file system), before any step: the chief writes a random token
+  there, every worker learns it by an all-reduce and reads the file back.
+  Every worker takes part; one process: nothing to check.
+
+  Raises:
+    ValueError: on every worker, naming those that do not see it.
+  """
+  if role_.num_workers < 2:
+    return
+  path = os.path.join(model_dir, SHARED_DIR_TOKEN)
+  token = 0
+  if role_.is_chief:
+    token = int.from_bytes(os.urandom(6), 'big') + 1
+    os.makedirs(model_dir, exist_ok=True)
+    with open(path, 'w') as out:
+      out.write(str(token))
+      out.flush()
+      os.fsync(out.fileno())
+
+  local_replicas = strategy.num_replicas_in_sync // role_.num_workers
+
+  def all_sum(value):
+    """The sum over workers of each worker's value (one per worker)."""
+    per_replica = strategy.run(lambda: tf.constant(float(value), tf.float64))
+    return round(float(strategy.reduce(
+        tf.distribute.ReduceOp.SUM, per_replica, None)) / local_replicas)
+  token = all_sum(token)
+  try:
+    with open(path) as handle:
+      seen = int(handle.read().strip() or 0) == token
+  except (OSError, ValueError):
+    seen = False
+  # One bit per task: the chief job's, then worker i's.
+  bit = 0 if role_.task_type == 'chief' else role_.task_id + 1
+  blind = all_sum(0 if seen else 2 ** bit)
+  if blind:
+    names = ['chief'] + ['worker %d' % i for i in range(role_.num_workers)]
+    raise ValueError(
+        '%s do(es) not see the chief\'s model dir %s: every worker must '
+        'write to the same folder, on a file system they all share (NFS, a '
+        'cloud bucket mount, a Kubernetes ReadWriteMany volume).' % (
+            ', '.join(n for i, n in enumerate(names) if blind >> i & 1),
+            model_dir))
 
 
 def write_dir(model_dir, role_):

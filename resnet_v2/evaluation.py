@@ -15,6 +15,7 @@ from resnet_v2 import files
 from resnet_v2 import inputs
 from resnet_v2 import model_dir as model_dir_lib
 from resnet_v2 import openvino_engine
+from resnet_v2 import preprocessing
 from resnet_v2 import registry
 
 
@@ -97,7 +98,7 @@ def make_iterator(image_size):
 
 def evaluate(source, model_dir=None, model=None, checkpoint=None,
              batch_size=32, image_size=None, labels_offset=None,
-             skipped=None):
+             skipped=None, max_pixels=preprocessing.MAX_IMAGE_PIXELS):
   """Evaluates a trained model dir, or a registered net with a checkpoint.
 
   Args:
@@ -111,6 +112,7 @@ def evaluate(source, model_dir=None, model=None, checkpoint=None,
       a background class (1001), 1 for 1000-class nets on TF-Slim's
       1-based ImageNet records.
     skipped: Optional `inputs.SkippedFiles`.
+    max_pixels: Larger images are skipped (see `inputs.make_dataset`).
 
   Returns:
     The metrics dict with 'confusion' (numpy), 'class_names', 'model',
@@ -118,7 +120,9 @@ def evaluate(source, model_dir=None, model=None, checkpoint=None,
     'precision'.
 
   Raises:
-    ValueError: on a bad model dir, checkpoint or source.
+    ValueError: on a bad model dir, checkpoint or source, or data with
+      classes the model does not know (a subset is scored under the
+      model's labels).
   """
   if model_dir:
     record = model_dir_lib.read_record(model_dir)
@@ -131,11 +135,16 @@ def evaluate(source, model_dir=None, model=None, checkpoint=None,
   else:
     if not (model and checkpoint):
       raise ValueError('Give --model-dir, or --model and --checkpoint.')
-    record = model_dir_lib.checkpoint_record(model, checkpoint, None,
-                                             source.class_names)
+    record = model_dir_lib.checkpoint_record(model, checkpoint, None)
   if labels_offset is None:
     labels_offset = (record.labels_offset if record.labels_offset is not None
                      else int(record.num_classes == 1000))
+  source = inputs.offset_class_names(source, labels_offset)
+  if not model_dir and source.class_names and len(
+      source.class_names) == record.num_classes:
+    record = record._replace(class_names=source.class_names)
+  source = inputs.relabel(source, record.class_names,
+                          model_dir or checkpoint)
   size = image_size or record.image_size
   graph = tf.Graph()
   with graph.as_default():
@@ -151,7 +160,7 @@ def evaluate(source, model_dir=None, model=None, checkpoint=None,
     dataset = inputs.make_dataset(
         source, record.preprocessing, size, batch_size, skipped=skipped,
         num_classes=record.num_classes, labels_offset=labels_offset,
-        pixel_mean=record.pixel_mean)
+        pixel_mean=record.pixel_mean, max_pixels=max_pixels)
     with tf.compat.v1.Session(graph=graph) as session:
       if record.engine != 'openvino':
         checkpoints.restore(session, checkpoint)
@@ -163,13 +172,27 @@ def evaluate(source, model_dir=None, model=None, checkpoint=None,
   return result
 
 
-def write_report(result, output_dir):
-  """Writes metrics.json and, with matplotlib, confusion.png.
+def write_report(result, output_dir, overwrite=False, inputs=()):
+  """Writes the folder output_dir whole: metrics.json and, with
+  matplotlib, confusion.png.
+
+  Args:
+    result: `evaluate`'s dict.
+    output_dir: The folder (see `files.write_folder` for what it may
+      replace).
+    overwrite, inputs: See `files.check_output`.
 
   Returns:
     The paths written.
   """
-  os.makedirs(output_dir, exist_ok=True)
+  written = []
+  files.write_folder(output_dir, lambda folder: written.extend(
+      _write_report(result, folder)), prefix='.eval_', overwrite=overwrite,
+                     inputs=inputs)
+  return [os.path.join(output_dir, os.path.basename(p)) for p in written]
+
+
+def _write_report(result, output_dir):
   report = {k: v for k, v in result.items() if k != 'confusion'}
   report['confusion'] = result['confusion'].tolist()
   written = [os.path.join(output_dir, 'metrics.json')]

@@ -14,7 +14,8 @@ def serving_key(end_point):
   return re.sub(r'[^A-Za-z0-9_]', '_', end_point)
 
 
-def export_saved_model(module, path, image_size, end_points=('global_pool',)):
+def export_saved_model(module, path, image_size, end_points=('global_pool',),
+                       overwrite=False):
   """Saves a `ResNetV2Module` with a serving signature.
 
   The 'serving_default' signature takes `images` [batch, image_size,
@@ -24,12 +25,15 @@ def export_saved_model(module, path, image_size, end_points=('global_pool',)):
 
   Args:
     module: A `resnet_v2.tf2.ResNetV2Module`.
-    path: Directory to create; replaced atomically if it exists.
+    path: Directory to create; an earlier export is replaced whole, any
+      other existing folder only with overwrite.
     image_size: Height and width of the serving input.
     end_points: End point names to serve besides the probabilities.
+    overwrite: Replace whatever is at path.
 
   Raises:
     ValueError: on unknown end_points.
+    files.OutputError: if path may not be written.
   """
   unknown = [n for n in end_points if n not in module.end_point_names]
   if unknown:
@@ -46,13 +50,15 @@ def export_saved_model(module, path, image_size, end_points=('global_pool',)):
     return outputs
 
   module.serve = serve
-  _save_atomically(module, path, {'serving_default': serve})
+  _save_atomically(module, path, {'serving_default': serve}, overwrite)
 
 
-def _save_atomically(module, path, signatures):
-  """tf.saved_model.save into a temporary folder renamed over path."""
+def _save_atomically(module, path, signatures, overwrite=False, inputs=()):
+  """tf.saved_model.save into a temporary folder swapped in whole
+  (`files.write_folder`)."""
   files.write_folder(path, lambda temp: tf.saved_model.save(
-      module, temp, signatures=signatures), prefix='.saved_model_')
+      module, temp, signatures=signatures), prefix='.saved_model_',
+                     overwrite=overwrite, inputs=inputs)
 
 
 FORMATS = ('saved_model', 'openvino', 'onnx')
@@ -60,7 +66,8 @@ ONNX_INSTALL = "pip install 'resnet_v2[onnx]'"
 ONNX_OPSET = 17
 
 
-def export(model_dir, path, export_format=None):
+def export(model_dir, path, export_format=None, overwrite=False,
+           max_pixels=None):
   """Exports a model dir in one of FORMATS.
 
   'saved_model': see `export_model_dir`. 'openvino': model.xml/.bin (int8
@@ -72,21 +79,28 @@ def export(model_dir, path, export_format=None):
 
   Args:
     model_dir: A trained (or int8) model dir.
-    path: Folder to write, replaced whole.
+    path: Folder to write: new, empty, or an earlier export (replaced
+      whole); anything else only with overwrite; never the model dir, a
+      folder holding it or one inside it. Checked before any work.
     export_format: One of FORMATS; default 'openvino' for an int8 model
       dir, else 'saved_model'.
+    overwrite: Replace whatever (else) is at path.
+    max_pixels: The SavedModel's image_bytes signature refuses larger
+      images; default `preprocessing.MAX_IMAGE_PIXELS`.
 
   Returns:
     The format written.
 
   Raises:
     ValueError: on an unknown format, or one the model dir cannot give.
+    files.OutputError: if path may not be written.
     openvino_engine.MissingDependencyError: without the format's package.
   """
   # pylint: disable=g-import-not-at-top
   from resnet_v2 import model_dir as model_dir_lib
   from resnet_v2 import openvino_engine
   record = model_dir_lib.read_record(model_dir)
+  files.check_output(path, overwrite, [model_dir])
   int8 = record.engine == 'openvino'
   export_format = export_format or ('openvino' if int8 else 'saved_model')
   if export_format not in FORMATS:
@@ -98,7 +112,7 @@ def export(model_dir, path, export_format=None):
                      'model dir it was quantized from.' % (model_dir,
                                                           export_format))
   if export_format == 'saved_model':
-    export_model_dir(model_dir, path)
+    export_model_dir(model_dir, path, overwrite, max_pixels)
     return export_format
 
   def write(temp):
@@ -114,7 +128,8 @@ def export(model_dir, path, export_format=None):
     model_dir_lib.write_record(temp, record)
   if export_format == 'openvino':
     openvino_engine.require_openvino()
-  files.write_folder(path, write, prefix='.export_')
+  files.write_folder(path, write, prefix='.export_', overwrite=overwrite,
+                     inputs=[model_dir])
   return export_format
 
 
@@ -144,7 +159,7 @@ def _write_onnx(module, image_size, path):
       output_path=path)
 
 
-def export_model_dir(model_dir, path):
+def export_model_dir(model_dir, path, overwrite=False, max_pixels=None):
   """Exports a trained model dir as a SavedModel that serves by itself.
 
   Signatures (no resnet_v2 needed to serve them):
@@ -154,16 +169,21 @@ def export_model_dir(model_dir, path):
       preprocessed as the input pipeline does.
   Both return `classes` int64 [batch], `class_names` string [batch],
   `probabilities` [batch, num_classes] and `features` (the pooled features)
-  [batch, channels].
+  [batch, channels]. An encoded image of more than max_pixels (default
+  `preprocessing.MAX_IMAGE_PIXELS`) pixels is refused before decoding
+  (InvalidArgument), so a client cannot make the server decode gigabytes.
 
   Raises:
     ValueError: if model_dir is not a trained model dir.
+    files.OutputError: if path may not be written (see `export`).
   """
   # pylint: disable=g-import-not-at-top
   from resnet_v2 import model_dir as model_dir_lib
   from resnet_v2 import preprocessing
   from resnet_v2 import tf2
   record = model_dir_lib.read_record(model_dir)
+  files.check_output(path, overwrite, [model_dir])
+  max_pixels = max_pixels or preprocessing.MAX_IMAGE_PIXELS
   checkpoint = model_dir_lib.checkpoint_for_inference(model_dir)
   module = tf2.ResNetV2Module(record.model, record.num_classes,
                               plain=record.plain)
@@ -186,8 +206,8 @@ def export_model_dir(model_dir, path):
                                               name='image_bytes')])
   def serve_bytes(image_bytes):
     images = tf.map_fn(
-        lambda data: scheme(preprocessing.decode_image(data), size, size) -
-        mean, image_bytes, fn_output_signature=tf.TensorSpec(
+        lambda data: scheme(preprocessing.decode_image(data, max_pixels),
+                            size, size) - mean, image_bytes, fn_output_signature=tf.TensorSpec(
             [size, size, 3], tf.float32))
     return outputs(images)
 
@@ -199,7 +219,8 @@ def export_model_dir(model_dir, path):
   module.serve_bytes, module.serve_images = serve_bytes, serve_images
   module.class_names = tf.Variable(names, trainable=False)
   _save_atomically(module, path, {'serving_default': serve_bytes,
-                                  'serving_images': serve_images})
+                                  'serving_images': serve_images},
+                   overwrite, [model_dir])
 
 
 def export_frozen_graph(session, output_tensors, path):

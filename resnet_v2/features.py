@@ -7,25 +7,23 @@ that the input pipeline (`inputs`) reads, decodes and preprocesses.
 atomically.
 """
 
+import os
 import sys
 import time
+import zipfile
 
 import numpy as np
 import tensorflow as tf
 
 from resnet_v2 import checkpoints
 from resnet_v2 import files
-from resnet_v2 import inputs
+from resnet_v2 import inputs as inputs_lib
 from resnet_v2 import labels
 from resnet_v2 import model_dir as model_dir_lib
 from resnet_v2 import openvino_engine
 from resnet_v2 import preprocessing
 from resnet_v2 import registry
 from resnet_v2 import timing
-
-# Kept here for callers of the earlier API; the pipeline owns them now.
-list_image_files = inputs.list_image_files
-op_error_reason = inputs.op_error_reason
 
 
 
@@ -132,14 +130,16 @@ class ImageModel:
     try:
       return self.session.run(self._image, {self._path: path})
     except tf.errors.OpError as error:
-      raise ValueError('%s: %s' % (path, op_error_reason(error))) from None
+      raise ValueError('%s: %s' % (path, inputs_lib.op_error_reason(error))
+                       ) from None
 
   def run(self, images, names):
     """Runs a batch; returns {end point name: array}."""
     return self.session.run({n: self.end_points[n] for n in names},
                             {self.images: images})
 
-  def iterate(self, paths, names, batch_size, progress_label=None):
+  def iterate(self, paths, names, batch_size, progress_label=None,
+              max_pixels=preprocessing.MAX_IMAGE_PIXELS):
     """Yields (file names, outputs) per batch, in file order.
 
     The files stream through the input pipeline (parallel decoding,
@@ -147,12 +147,13 @@ class ImageModel:
     that did not decode; the run goes on without them.
     """
     self.check_end_points(names)
-    skipped = inputs.SkippedFiles()
-    source = inputs.Source('files', paths, list(paths), None, None)
+    skipped = inputs_lib.SkippedFiles()
+    source = inputs_lib.Source('files', paths, list(paths), None, None)
     with self.graph.as_default():
-      batch = tf.compat.v1.data.make_one_shot_iterator(inputs.make_dataset(
+      batch = tf.compat.v1.data.make_one_shot_iterator(inputs_lib.make_dataset(
           source, self.preprocessing, self.image_size, batch_size,
-          skipped=skipped, pixel_mean=self.pixel_mean)).get_next()
+          skipped=skipped, pixel_mean=self.pixel_mean,
+          max_pixels=max_pixels)).get_next()
     batches = (len(paths) + batch_size - 1) // batch_size
     progress = timing.Progress(batches, progress_label) if progress_label \
         else None
@@ -165,10 +166,29 @@ class ImageModel:
       start = time.perf_counter()
       outputs = self.run(images, names)
       durations.append(time.perf_counter() - start)
-      yield [k.decode('utf-8') for k in kept], outputs
+      yield [os.fsdecode(k) for k in kept], outputs
       if progress:
         progress.update(len(durations), durations)
     self.skipped = skipped.items()
+
+
+def is_features_file(path):
+  """Whether path is an .npz this project wrote (a zip holding
+  file_names.npy); read as a zip listing, nothing unpickled."""
+  try:
+    with zipfile.ZipFile(path) as archive:
+      return 'file_names.npy' in archive.namelist()
+  except (OSError, zipfile.BadZipFile):
+    return False
+
+
+def check_features_output(path, overwrite=False, inputs=()):
+  """Raises files.OutputError unless features may be written to path: new,
+  or an earlier features file; anything else only with overwrite; never
+  inside an input. Missing parent folders are made."""
+  files.check_output(path, overwrite, inputs, is_ours=is_features_file)
+  parent = os.path.dirname(os.path.abspath(path))
+  os.makedirs(parent, exist_ok=True)
 
 
 def write_npz_atomically(path, arrays):
@@ -179,7 +199,8 @@ def write_npz_atomically(path, arrays):
 
 def extract_features(inputs, output, model='resnet_v2_50', end_points=(
     'global_pool',), checkpoint=None, batch_size=16, image_size=None,
-                     progress=True, image_model=None):
+                     progress=True, image_model=None, overwrite=False,
+                     max_pixels=preprocessing.MAX_IMAGE_PIXELS):
   """Writes the end_points of image files to an .npz.
 
   Args:
@@ -192,22 +213,27 @@ def extract_features(inputs, output, model='resnet_v2_50', end_points=(
     batch_size: Images per run.
     progress: Show a progress line on a terminal.
     image_model: An `ImageModel` to reuse instead of building one.
+    overwrite: Replace an existing output that is not a features file.
+    max_pixels: Larger images are skipped without being decoded.
 
   Returns:
     (number of files written, list of (skipped path, reason)).
 
   Raises:
     ValueError: on missing inputs, unknown end_points, or no readable image.
+    files.OutputError: if output may not be written (checked first).
   """
   if not end_points:
     raise ValueError('Give at least one end point name, e.g. global_pool.')
   if batch_size < 1:
     raise ValueError('batch_size must be >= 1, got %r.' % batch_size)
-  paths = list_image_files(inputs)
+  paths = inputs_lib.list_image_files(inputs)
+  check_features_output(output, overwrite, list(inputs))
   net = image_model or ImageModel(model, checkpoint, image_size)
   names, collected = [], {n: [] for n in end_points}
   for kept, outputs in net.iterate(paths, list(end_points), batch_size,
-                                   'features' if progress else None):
+                                   'features' if progress else None,
+                                   max_pixels):
     names.extend(kept)
     for n in end_points:
       collected[n].append(outputs[n])

@@ -14,6 +14,8 @@ epoch resumed after step k yields exactly the batches it would have.
 """
 
 import collections
+import fnmatch
+import functools
 import glob
 import os
 import pickle
@@ -84,12 +86,35 @@ def _visible(names):
 
 
 def _files_under(folder):
-  """Every visible file below folder, recursively, sorted."""
-  found = []
-  for root, dirs, names in os.walk(folder):
+  """Every visible file below folder, recursively, sorted.
+
+  Symlinked folders are followed, each real folder once (a link back up
+  the tree is not a loop); symlinked files are listed, dangling ones too
+  (the pipeline names them as unreadable).
+  """
+  found, seen = [], set()
+  for root, dirs, names in os.walk(folder, followlinks=True):
+    try:
+      info = os.stat(root)
+    except OSError:
+      dirs[:] = []
+      continue
+    if (info.st_dev, info.st_ino) in seen:
+      dirs[:] = []
+      continue
+    seen.add((info.st_dev, info.st_ino))
     dirs[:] = _visible(dirs)
     found.extend(os.path.join(root, n) for n in _visible(names))
   return found
+
+
+def display_name(name):
+  """A file name (str or bytes, maybe not UTF-8) as printable text: bytes
+  that are not UTF-8 are shown as \\xNN escapes."""
+  if isinstance(name, bytes):
+    return name.decode('utf-8', 'backslashreplace')
+  return name.encode('utf-8', 'surrogateescape').decode('utf-8',
+                                                        'backslashreplace')
 
 
 def list_image_files(inputs):
@@ -135,8 +160,13 @@ def files_source(inputs):
   return Source('files', list(inputs), list_image_files(inputs), None, None)
 
 
-def folder_source(directory):
+def folder_source(directory, min_classes=2):
   """A folder with one subfolder of images per class.
+
+  Args:
+    directory: The folder.
+    min_classes: Fewest class folders accepted (2 to train on; 1 to
+      evaluate, where the model's classes number the labels).
 
   Raises:
     ValueError: if the folder is missing, has fewer than two class folders
@@ -146,11 +176,13 @@ def folder_source(directory):
     raise ValueError('Image folder %s does not exist.' % directory)
   classes = [d for d in _visible(os.listdir(directory))
              if os.path.isdir(os.path.join(directory, d))]
-  if len(classes) < 2:
+  if len(classes) < min_classes:
     raise ValueError('%s must hold one subfolder of images per class, at '
-                     'least two; found %s. Put each class in its own '
+                     'least %s; found %s. Put each class in its own '
                      'folder, e.g. %s/cats/1.jpg and %s/dogs/2.jpg.' %
-                     (directory, classes or 'none', directory, directory))
+                     (directory, ('one', 'two')[min_classes - 1]
+                      if min_classes <= 2 else min_classes,
+                      classes or 'none', directory, directory))
   paths, labels, empty = [], [], []
   for label, name in enumerate(classes):
     found = _files_under(os.path.join(directory, name))
@@ -170,19 +202,97 @@ def _first_record(path):
   return None
 
 
-def tfrecord_source(pattern):
+LABELS_FILE = 'labels.txt'
+# TF-Slim's file names of its dataset splits (download_and_convert_*.py,
+# build_imagenet_data.py).
+TFRECORD_SPLITS = {'train': 'train-*', 'test': 'validation-*'}
+
+
+def _tfrecord_files(pattern, split):
+  """The files a TFRecord argument names: a file, a glob pattern, or a
+  folder (its files of the split, TF-Slim's train-* / validation-*, where
+  it has them; else all of them)."""
+  if os.path.isdir(pattern):
+    names = [n for n in _visible(os.listdir(pattern))
+             if os.path.isfile(os.path.join(pattern, n)) and n != LABELS_FILE]
+    wanted = [n for n in names if fnmatch.fnmatchcase(
+        n, TFRECORD_SPLITS[split])]
+    if wanted or any(fnmatch.fnmatchcase(n, p) for n in names
+                     for p in TFRECORD_SPLITS.values()):
+      names = wanted
+    return [os.path.join(pattern, n) for n in names]
+  if os.path.isfile(pattern):
+    return [pattern]
+  return sorted(glob.glob(pattern))
+
+
+def read_labels_file(path):
+  """TF-Slim's labels.txt (`dataset_utils.write_label_file`): lines
+  'LABEL:NAME'. Returns the names by label (missing labels named by their
+  number).
+
+  Raises:
+    ValueError: naming the file and line that is not 'LABEL:NAME'.
+  """
+  names = {}
+  with open(path, encoding='utf-8', errors='replace') as handle:
+    for number, line in enumerate(handle, 1):
+      line = line.rstrip('\n')
+      if not line.strip():
+        continue
+      label, colon, name = line.partition(':')
+      if not colon or not label.strip().isdigit():
+        raise ValueError('%s line %d is not LABEL:NAME (TF-Slim\'s '
+                         'labels.txt): %r' % (path, number, line[:80]))
+      names[int(label)] = name
+  if not names:
+    raise ValueError('%s names no class.' % path)
+  return [names.get(i, str(i)) for i in range(max(names) + 1)]
+
+
+@functools.lru_cache(maxsize=8)
+def _tfrecord_summary(files):
+  """(records, {label: class text}) of TFRecord files, read through once
+  (cached: training counts them and names their classes in one pass)."""
+  count, texts = 0, {}
+  keys = {'image/class/label': TFRECORD_FEATURES['image/class/label'],
+          'image/class/text': TFRECORD_OPTIONAL['image/class/text']}
+  data = tf.data.TFRecordDataset(list(files)).batch(4096).map(
+      lambda records: tf.io.parse_example(records, keys))
+  for batch in data:
+    labels = batch['image/class/label'].numpy()
+    count += len(labels)
+    for label, text in zip(labels, batch['image/class/text'].numpy()):
+      if text and int(label) not in texts:
+        texts[int(label)] = text.decode('utf-8', 'replace')
+  return count, texts
+
+
+def tfrecord_class_names(files):
+  """Class names of TF-Slim TFRecords, by label: from labels.txt beside
+  the (first) file, else from the records' image/class/text; None where
+  neither says."""
+  labels_file = os.path.join(os.path.dirname(files[0]), LABELS_FILE)
+  if os.path.isfile(labels_file):
+    return read_labels_file(labels_file)
+  _, texts = _tfrecord_summary(tuple(files))
+  if not texts:
+    return None
+  return [texts.get(i, str(i)) for i in range(max(texts) + 1)]
+
+
+def tfrecord_source(pattern, split='train'):
   """TFRecord files (a file, a glob pattern or a folder of them) in TF-Slim's
-  ImageNet format, checked on their first record.
+  ImageNet format, checked on their first record. A folder with TF-Slim's
+  split names gives the split's files (train-* or validation-*). Class
+  names come from labels.txt beside the files, else from the records'
+  image/class/text (indexed by label, before any labels offset).
 
   Raises:
     ValueError: if no file matches, or a record lacks the keys
       `image/encoded` and `image/class/label`, naming the file.
   """
-  if os.path.isdir(pattern):
-    files = [os.path.join(pattern, n) for n in _visible(os.listdir(pattern))
-             if os.path.isfile(os.path.join(pattern, n))]
-  else:
-    files = sorted(glob.glob(pattern))
+  files = _tfrecord_files(pattern, split)
   if not files:
     raise ValueError('No TFRecord files match %s.' % pattern)
   try:
@@ -202,7 +312,22 @@ def tfrecord_source(pattern):
                      'ImageNet format (build_imagenet_data.py): '
                      'image/encoded and image/class/label.' %
                      (files[0], missing, sorted(keys) or 'no Example'))
-  return Source('tfrecord', pattern, files, None, None)
+  return Source('tfrecord', pattern, files, None,
+                tfrecord_class_names(files))
+
+
+def validation_beside(source):
+  """TF-Slim's validation split beside a TFRecord training source (its
+  validation-* files in the same folder), or None.
+  """
+  if source.kind != 'tfrecord':
+    return None
+  folder = os.path.dirname(source.items[0])
+  found = sorted(glob.glob(os.path.join(glob.escape(folder),
+                                        TFRECORD_SPLITS['test'])))
+  found = [f for f in found if f not in set(source.items)]
+  return tfrecord_source(found[0] if len(found) == 1 else os.path.join(
+      folder, TFRECORD_SPLITS['test']), 'test') if found else None
 
 
 def cifar10_source(directory, split='train'):
@@ -230,7 +355,8 @@ def open_source(path, split='train'):
 
   Args:
     path: A folder or a TFRecord file / glob pattern.
-    split: For CIFAR-10, 'train' or 'test'.
+    split: 'train' or 'test': CIFAR-10's and TF-Slim's TFRecords' files
+      of that split; 'test' class folders may hold a single class.
 
   Returns:
     A `Source`.
@@ -243,14 +369,14 @@ def open_source(path, split='train'):
     if CIFAR10_TEST_FILE in names or CIFAR10_TRAIN_FILES[0] in names:
       return cifar10_source(path, split)
     if any(os.path.isdir(os.path.join(path, n)) for n in names):
-      return folder_source(path)
+      return folder_source(path, 1 if split == 'test' else 2)
     if any('tfrecord' in n or n.startswith(('train-', 'validation-'))
            for n in names):
-      return tfrecord_source(path)
+      return tfrecord_source(path, split)
     raise ValueError('%s holds neither class folders, TFRecords nor CIFAR-10 '
                      'batches.' % path)
-  if glob.glob(path):
-    return tfrecord_source(path)
+  if os.path.isfile(path) or glob.glob(path):
+    return tfrecord_source(path, split)
   raise ValueError('%s does not exist: give a folder of class folders, a '
                    'TFRecord file or pattern, or a cifar-10-batches-py '
                    'folder.' % path)
@@ -291,6 +417,59 @@ def split_source(source, fraction=0.1, seed=0):
   return part(~held), part(held)
 
 
+def offset_class_names(source, labels_offset):
+  """A TFRecord source's class names as the net numbers them, after
+  `labels_offset` is subtracted from the records' labels (TF-Slim's
+  ImageNet: 1001 names with 'background' first, offset 1 for a 1000-class
+  net)."""
+  if source.kind != 'tfrecord' or not labels_offset or not (
+      source.class_names):
+    return source
+  return source._replace(class_names=source.class_names[labels_offset:])
+
+
+def relabel(source, class_names, what='the model'):
+  """The source with its labels numbered by `class_names` (the model's
+  classes), matched by name: a folder that lacks some of the classes is
+  scored under the right labels, not shifted ones.
+
+  Args:
+    source: A labelled `Source`.
+    class_names: The model's class names, in its logits' order; None
+      (a model trained on unnamed TFRecord classes) keeps the numbers.
+    what: How to call the model in messages.
+
+  Returns:
+    A `Source` whose class_names are class_names.
+
+  Raises:
+    ValueError: naming the source's classes that the model does not know.
+  """
+  if class_names is None or source.class_names is None:
+    return source
+  class_names = list(class_names)
+  if list(source.class_names) == class_names:
+    return source
+  index = {name: i for i, name in enumerate(class_names)}
+  unknown = [n for n in source.class_names if n not in index]
+  if unknown:
+    raise ValueError('%s has classes that %s does not know: %s (it knows '
+                     '%s%s). Remove those folders, or use data of the '
+                     'same classes.' % (
+                         source.path, what, unknown[:10],
+                         class_names[:10],
+                         ', ...' if len(class_names) > 10 else ''))
+  if source.kind not in ('folder', 'arrays'):
+    raise ValueError('%s numbers its classes %s, %s %s: they must be the '
+                     'same, in the same order.' % (
+                         source.path, source.class_names[:10], what,
+                         class_names[:10]))
+  mapping = np.asarray([index[n] for n in source.class_names], np.int64)
+  labels = mapping[np.asarray(source.labels, np.int64)]
+  return source._replace(labels=labels if source.kind == 'arrays'
+                         else labels.tolist(), class_names=class_names)
+
+
 PIXEL_MEAN_IMAGES = 2000
 
 
@@ -329,8 +508,7 @@ def count_examples(source):
     return len(source.items)
   if source.kind == 'cifar10':
     return sum(len(read_cifar_batch(p)[1]) for p in source.items)
-  return sum(1 for path in source.items
-             for _ in tf.data.TFRecordDataset(path))
+  return _tfrecord_summary(tuple(source.items))[0]
 
 
 def op_error_reason(error):
@@ -341,17 +519,26 @@ def op_error_reason(error):
   return (reasons or lines or ['unknown error'])[-1]
 
 
-def _decode_or_skip(contents, name, skipped):
-  """Decodes image bytes; an undecodable one is recorded and flagged."""
+def _decode_or_skip(contents, name, skipped, max_pixels, read=False):
+  """Reads (if `read`: contents is then a path) and decodes image bytes; a
+  file that cannot be read, is larger than max_pixels or does not decode
+  is recorded in `skipped` and flagged."""
 
   def decode(contents, name):
     try:
-      return preprocessing.decode_image(contents), True
-    except (tf.errors.OpError, ValueError) as error:
-      reason = (op_error_reason(error) if isinstance(error, tf.errors.OpError)
-                else str(error))
-      skipped.add(name.numpy().decode('utf-8', 'replace'), reason)
-      return tf.zeros([1, 1, 3], tf.uint8), False
+      data = contents.numpy()
+      if read:
+        with open(data, 'rb') as handle:
+          data = handle.read()
+      return preprocessing.decode_image(data, max_pixels), True
+    except OSError as error:
+      reason = error.strerror or str(error)
+    except tf.errors.OpError as error:
+      reason = op_error_reason(error)
+    except ValueError as error:
+      reason = str(error)
+    skipped.add(display_name(name.numpy()), reason)
+    return tf.zeros([1, 1, 3], tf.uint8), False
 
   image, ok = tf.py_function(decode, [contents, name], [tf.uint8, tf.bool])
   image.set_shape([None, None, 3])
@@ -374,13 +561,14 @@ def _records(source, shuffle, order_seed):
                if shuffle else np.arange(len(items)))
       for start in range(0, len(order), LIST_CHUNK):
         chunk = order[start:start + LIST_CHUNK]
-        yield ([items[i] for i in chunk],
+        yield (np.asarray([os.fsencode(items[i]) for i in chunk], object),
                np.asarray([labels[i] for i in chunk], np.int64))
     data = tf.data.Dataset.from_generator(generate, output_signature=(
         tf.TensorSpec([None], tf.string),
         tf.TensorSpec([None], tf.int64))).unbatch()
-    return data.map(lambda path, label: (tf.io.read_file(path), label, path),
-                    num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+    # Read with the decoding (`_decode_or_skip`), so that a file that cannot
+    # be opened is skipped and named like one that does not decode.
+    return data.map(lambda path, label: (path, label, path))
   if source.kind == 'arrays':
     names = ['%s[%d]' % (source.path, i) for i in range(len(source.items))]
     data = tf.data.Dataset.from_tensor_slices(
@@ -424,16 +612,56 @@ def _records(source, shuffle, order_seed):
   raise ValueError('Unknown source kind %r.' % (source.kind,))
 
 
+# What a CIFAR-10 python batch may hold besides plain containers: numpy
+# arrays and their dtypes, nothing that runs code.
+_CIFAR_PICKLE_GLOBALS = frozenset([
+    ('numpy.core.multiarray', '_reconstruct'),
+    ('numpy._core.multiarray', '_reconstruct'),
+    ('numpy.core.multiarray', 'scalar'),
+    ('numpy._core.multiarray', 'scalar'),
+    ('numpy', 'ndarray'),
+    ('numpy', 'dtype'),
+])
+
+
+def _latin1_bytes(text, encoding):
+  if encoding not in ('latin1', 'latin-1'):
+    raise pickle.UnpicklingError('it asks for the text encoding %r, not '
+                                 'latin1' % (encoding,))
+  return text.encode('latin1')
+
+
+class _DataOnlyUnpickler(pickle.Unpickler):
+  """Rebuilds numpy arrays, bytes, strings, numbers, lists, tuples and dicts
+  only: any other global a pickle names (the way a pickle runs code) is
+  refused (as Keras's and PyTorch's safe loaders do)."""
+
+  def find_class(self, module, name):
+    if (module, name) in _CIFAR_PICKLE_GLOBALS:
+      return super().find_class(module, name)
+    if (module, name) == ('_codecs', 'encode'):
+      # How Python 3 pickles bytes at protocol 2: latin-1 text to bytes.
+      return _latin1_bytes
+    raise pickle.UnpicklingError(
+        'it asks to run %s.%s, and a CIFAR-10 batch holds only arrays and '
+        'lists; it was not run' % (module, name))
+
+
 def read_cifar_batch(path):
   """Reads one CIFAR-10 python batch: (uint8 [N, 32, 32, 3], int64 [N]).
 
+  The file is data: it is unpickled by `_DataOnlyUnpickler`, which never
+  imports or calls anything but numpy's array constructors.
+
   Raises:
-    ValueError: naming the file, if it is not such a batch.
+    ValueError: naming the file, if it is not such a batch (or asks to run
+      code).
   """
   try:
     with open(path, 'rb') as handle:
-      batch = pickle.load(handle, encoding='bytes')
-  except (OSError, pickle.UnpicklingError, EOFError, ValueError) as error:
+      batch = _DataOnlyUnpickler(handle, encoding='bytes').load()
+  except (OSError, pickle.UnpicklingError, EOFError, ValueError,
+          TypeError, AttributeError, IndexError) as error:
     raise ValueError('%s is not a readable CIFAR-10 python batch: %s' %
                      (path, error)) from None
   if not isinstance(batch, dict) or b'data' not in batch or (
@@ -441,8 +669,12 @@ def read_cifar_batch(path):
     raise ValueError('%s is not a CIFAR-10 batch: expected a dict with '
                      "b'data' and b'labels'." % path)
   data = np.asarray(batch[b'data'])
-  labels = np.asarray(batch[b'labels'], np.int64)
-  if data.ndim != 2 or data.shape[1] != 3072 or len(labels) != len(data):
+  try:
+    labels = np.asarray(batch[b'labels'], np.int64)
+  except (TypeError, ValueError):
+    labels = np.zeros([0], np.int64) - 1
+  if data.ndim != 2 or data.shape[1] != 3072 or len(labels) != len(data) or (
+      not len(data) or data.dtype == object) or labels.ndim != 1:
     raise ValueError('%s: expected data [N, 3072] and N labels, got data %s '
                      'and %d labels.' % (path, data.shape, len(labels)))
   if labels.min() < 0 or labels.max() > 9:
@@ -455,7 +687,8 @@ def read_cifar_batch(path):
 def make_dataset(source, preprocessing_name, image_size, batch_size,
                  training=False, seed=0, epoch=0, skipped=None,
                  num_classes=None, labels_offset=0, skip_batches=0,
-                 pixel_mean=None, augment=None, shuffle=None):
+                 pixel_mean=None, augment=None, shuffle=None,
+                 max_pixels=preprocessing.MAX_IMAGE_PIXELS):
   """The batches of a source, preprocessed for a net.
 
   Args:
@@ -477,6 +710,7 @@ def make_dataset(source, preprocessing_name, image_size, batch_size,
     augment: Random crops and flips; default `training`.
     shuffle: Seeded random order (a sample of the source, e.g. to
       calibrate on); default `training`.
+    max_pixels: Larger images (by their header) are skipped, not decoded.
 
   Returns:
     A dataset of (images float32 [batch, size, size, 3], labels int64
@@ -499,7 +733,8 @@ def make_dataset(source, preprocessing_name, image_size, batch_size,
                   order_seed)
   if source.kind not in ('cifar10', 'arrays'):
     def decode(contents, label, name):
-      image, ok = _decode_or_skip(contents, name, skipped)
+      image, ok = _decode_or_skip(contents, name, skipped, max_pixels,
+                                  read=source.kind != 'tfrecord')
       return image, label, name, ok
     data = data.map(decode, num_parallel_calls=tf.data.AUTOTUNE,
                     deterministic=True)

@@ -10,6 +10,10 @@ accuracy so far), each written whole before it is named.
 import collections
 import json
 import os
+import re
+import shutil
+import socket
+import time
 
 import tensorflow as tf
 
@@ -100,14 +104,30 @@ def check_same_run(old, new, model_dir):
   differences = ['%s: %r in the model dir, %r now' % (
       f, getattr(old, f), getattr(new, f)) for f in IDENTITY
                  if getattr(old, f) != getattr(new, f)]
+  if old.class_names and new.class_names and (
+      list(old.class_names) != list(new.class_names)):
+    differences.append('classes: %s in the model dir, %s now' % (
+        _some(old.class_names, new.class_names),
+        _some(new.class_names, old.class_names)))
   if differences:
     raise ValueError('%s holds another run (%s); use another --model-dir.' %
                      (model_dir, '; '.join(differences)))
 
 
+def checkpoint_names(model_dir):
+  """See `checkpoints.index_names`."""
+  return checkpoints.index_names(model_dir)
+
+
+def _some(names, other):
+  """The names not in other (else all), a few."""
+  odd = [n for n in names if n not in other] or list(names)
+  return '%s%s' % (odd[:5], ' ...' if len(odd) > 5 else '')
+
+
 def latest_checkpoint(model_dir):
-  """The newest checkpoint prefix, or None."""
-  return tf.train.latest_checkpoint(model_dir)
+  """See `checkpoints.latest_in`."""
+  return checkpoints.latest_in(model_dir)
 
 
 def best_checkpoint(model_dir):
@@ -152,13 +172,34 @@ def openvino_dir(model_dir):
   return os.path.join(model_dir, OPENVINO_DIR)
 
 
+_CHECKPOINT_FILE = re.compile(r'^(%s-\d+)\.(?:index|data-\d+-of-\d+)$' %
+                              re.escape(CHECKPOINT_NAME))
+
+
+def _checkpoint_files(model_dir):
+  """{checkpoint name: [its file names]} of the step checkpoints in
+  model_dir, found by listing it (never by glob)."""
+  found = collections.defaultdict(list)
+  for name in os.listdir(model_dir):
+    match = _CHECKPOINT_FILE.match(name)
+    if match:
+      found[match.group(1)].append(name)
+  return found
+
+
 def add_checkpoint(model_dir, prefix, keep=KEEP_CHECKPOINTS):
   """Names a complete checkpoint as the latest in model_dir's 'checkpoint'
-  index (written atomically) and deletes all but the newest `keep`."""
-  state = tf.train.get_checkpoint_state(model_dir)
-  names = [os.path.basename(p) for p in (
-      state.all_model_checkpoint_paths if state else [])]
-  names = [n for n in names if n != os.path.basename(prefix)]
+  index and deletes all but the newest `keep`.
+
+  The checkpoint's files are flushed to disk before the index (written
+  atomically) names them, so after a crash the index never names a
+  checkpoint that is not whole. Only files of this model dir's own
+  checkpoints, by exact name, are deleted.
+  """
+  for name in _checkpoint_files(model_dir).get(os.path.basename(prefix), []):
+    files.fsync_path(os.path.join(model_dir, name))
+  names = [n for n in checkpoint_names(model_dir)
+           if n != os.path.basename(prefix)]
   names.append(os.path.basename(prefix))
   kept, dropped = names[-keep:], names[:-keep]
   # TensorFlow's CheckpointState text format, with paths relative to
@@ -167,7 +208,190 @@ def add_checkpoint(model_dir, prefix, keep=KEEP_CHECKPOINTS):
     out.write('model_checkpoint_path: %s\n' % json.dumps(kept[-1]))
     for name in kept:
       out.write('all_model_checkpoint_paths: %s\n' % json.dumps(name))
+  on_disk = _checkpoint_files(model_dir)
   for name in dropped:
+    for file_name in on_disk.get(name, []):
+      os.unlink(os.path.join(model_dir, file_name))
+
+
+# Names a training run leaves in its model dir, besides RECORD_NAME.
+_RUN_FILES = re.compile(r'^(?:checkpoint|%s|%s|%s|\.lock.*|\.tmp_.*|'
+                        r'\.best_.*|best\.old|\.old_.*|eval|'
+                        r'events\.out\.tfevents\..*|%s-\d+\..*)$' % (
+                            re.escape(HISTORY_NAME), re.escape(BEST_DIR),
+                            re.escape(files.OWNER_MARK),
+                            re.escape(CHECKPOINT_NAME)))
+
+
+def check_trainable_dir(model_dir):
+  """Refuses a folder that holds files of its own and is no model dir:
+  training writes 'checkpoint', 'best/', 'history.json' and more, and
+  never into a folder of the user's.
+
+  Raises:
+    ValueError: naming a few of the folder's files and the fix.
+  """
+  if not os.path.isdir(model_dir) or os.path.exists(
+      os.path.join(model_dir, RECORD_NAME)):
+    if os.path.exists(model_dir) and not os.path.isdir(model_dir):
+      raise ValueError('--model-dir %s is a file; give a folder.' % model_dir)
+    return
+  foreign = sorted(n for n in os.listdir(model_dir)
+                   if not _RUN_FILES.match(n))
+  if foreign:
+    raise ValueError('--model-dir %s holds files that are not a model dir '
+                     '(%s%s): training writes there, so give a new or '
+                     'empty folder.' % (model_dir, ', '.join(foreign[:3]),
+                                        ', ...' if len(foreign) > 3 else ''))
+
+
+def remove_leftovers(model_dir):
+  """Removes what an interrupted run left half-written: temporary files
+  and folders of atomic writes, step checkpoints the index never named,
+  and TensorFlow's unfinished checkpoint shards. A best/ moved aside by an
+  interrupted swap is put back. Call only while holding the model dir's
+  lock.
+
+  Returns:
+    The names removed.
+  """
+  removed = []
+  best = os.path.join(model_dir, BEST_DIR)
+  old_best = best + '.old'
+  if os.path.isdir(old_best):
+    if os.path.exists(best):
+      shutil.rmtree(old_best)
+      removed.append(BEST_DIR + '.old')
+    else:
+      os.replace(old_best, best)
+  named = set(checkpoint_names(model_dir))
+  for name, file_names in _checkpoint_files(model_dir).items():
+    if name not in named:
+      for file_name in file_names:
+        os.unlink(os.path.join(model_dir, file_name))
+      removed.extend(file_names)
+  for name in os.listdir(model_dir):
     path = os.path.join(model_dir, name)
-    for stale in tf.io.gfile.glob(path + '.*'):
-      tf.io.gfile.remove(stale)
+    if name.startswith(('.tmp_', '.best_', '.old_')) or (
+        name.startswith(CHECKPOINT_NAME + '-') and '.tempstate' in name):
+      if os.path.isdir(path):
+        shutil.rmtree(path)
+      else:
+        os.unlink(path)
+      removed.append(name)
+  return removed
+
+
+# -- one writer at a time ----------------------------------------------------
+
+LOCK_NAME = '.lock'
+
+
+def _process_start(pid):
+  """A process's start time in clock ticks since boot (Linux), else None:
+  with the pid it tells a live holder from a new process that reuses a
+  dead one's pid."""
+  try:
+    with open('/proc/%d/stat' % pid, 'rb') as handle:
+      return int(handle.read().rsplit(b')', 1)[1].split()[19])
+  except (OSError, ValueError, IndexError):
+    return None
+
+
+def _alive(holder):
+  """Whether the lock's holder (on this host) still runs."""
+  try:
+    os.kill(int(holder['pid']), 0)
+  except ProcessLookupError:
+    return False
+  except PermissionError:
+    pass
+  start = holder.get('start')
+  return start is None or _process_start(int(holder['pid'])) in (None,
+                                                                  start)
+
+
+class LockError(ValueError):
+  """Another process holds the model dir."""
+
+
+class Lock:
+  """An exclusive lock on a model dir, held by the process that writes it.
+
+  A file `LOCK_NAME` created exclusively, holding the holder's host, pid
+  and start time. A lock whose holder on this host is gone is taken over;
+  a live holder, or one on another host (whose life cannot be checked
+  from here), is refused with its name.
+
+  Use as a context manager, or acquire() and release().
+  """
+
+  def __init__(self, model_dir):
+    self.path = os.path.join(model_dir, LOCK_NAME)
+    self.me = {'host': socket.gethostname(), 'pid': os.getpid(),
+               'start': _process_start(os.getpid()),
+               'since': time.strftime('%Y-%m-%d %H:%M:%S')}
+    self.held = False
+
+  def _read(self):
+    try:
+      with open(self.path) as handle:
+        return json.load(handle)
+    except FileNotFoundError:
+      return {}
+    except (OSError, ValueError):
+      return None
+
+  def acquire(self):
+    """Takes the lock.
+
+    Raises:
+      LockError: if another live process holds it, naming it.
+    """
+    os.makedirs(os.path.dirname(self.path), exist_ok=True)
+    for _ in range(3):
+      try:
+        handle = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY,
+                         0o666)
+      except FileExistsError:
+        holder = self._read()
+        if holder == {}:
+          continue   # released meanwhile
+        if holder is None:
+          # Being written by its holder this instant, or left half-written.
+          if time.time() - os.path.getmtime(self.path) < 10:
+            raise LockError('%s is being locked by another process; try '
+                            'again.' % self.path)
+        elif holder.get('host') != self.me['host'] or _alive(holder):
+          raise LockError(
+              '%s is in use: pid %s on host %s has written it since %s. '
+              'Wait for that run to end (or stop it); if it is gone, '
+              'remove %s.' % (os.path.dirname(self.path), holder.get('pid'),
+                              holder.get('host'), holder.get('since'),
+                              self.path))
+        # A dead holder's lock: move it aside (one taker wins), then retry.
+        try:
+          os.replace(self.path, '%s.stale.%d' % (self.path, os.getpid()))
+          os.unlink('%s.stale.%d' % (self.path, os.getpid()))
+        except FileNotFoundError:
+          pass
+        continue
+      with os.fdopen(handle, 'w') as out:
+        json.dump(self.me, out)
+        out.flush()
+        os.fsync(out.fileno())
+      self.held = True
+      return self
+    raise LockError('Could not lock %s; try again.' % self.path)
+
+  def release(self):
+    """Removes the lock if this process still holds it."""
+    if self.held and self._read() == self.me:
+      os.unlink(self.path)
+    self.held = False
+
+  def __enter__(self):
+    return self.acquire()
+
+  def __exit__(self, *unused):
+    self.release()

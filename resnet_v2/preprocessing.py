@@ -161,11 +161,73 @@ SCHEMES = {'inception': inception_preprocess, 'vgg': vgg_preprocess,
            'cifar': cifar_preprocess}
 
 
-def decode_image(contents):
+# Pillow's default decompression-bomb limit (Image.MAX_IMAGE_PIXELS): one
+# image larger than this would need gigabytes once decoded to floats.
+MAX_IMAGE_PIXELS = 89478485
+
+
+def _header_integer(contents, offset, size, big_endian):
+  """An unsigned integer of `size` bytes at `offset` of a string tensor."""
+  raw = tf.cast(tf.io.decode_raw(tf.strings.substr(contents, offset, size),
+                                 tf.uint8), tf.int64)
+  if big_endian:
+    raw = tf.reverse(raw, [0])
+  return tf.reduce_sum(raw * tf.constant([256 ** i for i in range(size)],
+                                         tf.int64))
+
+
+def encoded_image_pixels(contents):
+  """Height x width of encoded JPEG, PNG, GIF or BMP bytes, read from the
+  header without decoding (graph or eager); -1 for other bytes (the
+  decoder then says what is wrong)."""
+  contents = tf.convert_to_tensor(contents, tf.string)
+  long_enough = tf.strings.length(contents) >= 26
+  magic = tf.strings.substr(contents, 0, 4)
+
+  def header(offset, size, big_endian):
+    return lambda: _header_integer(contents, offset, size, big_endian)
+
+  def bmp():
+    height = _header_integer(contents, 22, 4, False)
+    height = tf.where(height >= 2 ** 31, 2 ** 32 - height, height)
+    return _header_integer(contents, 18, 4, False) * height
+
+  def jpeg():
+    shape = tf.cast(tf.image.extract_jpeg_shape(contents), tf.int64)
+    return shape[0] * shape[1]
+
+  def unknown():
+    return tf.constant(-1, tf.int64)
+  return tf.case([
+      (tf.logical_and(long_enough, tf.equal(tf.strings.substr(
+          contents, 0, 3), b'\xff\xd8\xff')), jpeg),
+      (tf.logical_and(long_enough, tf.equal(magic, b'\x89PNG')),
+       lambda: header(16, 4, True)() * header(20, 4, True)()),
+      (tf.logical_and(long_enough, tf.equal(magic, b'GIF8')),
+       lambda: header(6, 2, False)() * header(8, 2, False)()),
+      (tf.logical_and(long_enough, tf.equal(tf.strings.substr(
+          contents, 0, 2), b'BM')), bmp),
+  ], default=unknown, exclusive=True)
+
+
+def decode_image(contents, max_pixels=MAX_IMAGE_PIXELS):
   """Decodes JPEG, PNG, GIF (first frame) or BMP bytes to uint8 [H, W, 3].
 
   Grayscale becomes RGB, alpha is dropped, 16-bit PNGs are scaled to 8 bits.
+  An image of more than `max_pixels` pixels (by its header) is refused
+  before it is decoded: an InvalidArgumentError naming its size (graph
+  mode) or a ValueError (eager); None: no limit.
   """
+  if max_pixels:
+    pixels = encoded_image_pixels(contents)
+    message = 'image larger than the %d-pixel limit' % max_pixels
+    if tf.executing_eagerly():
+      if int(pixels) > max_pixels:
+        raise ValueError('%s: %d pixels' % (message, int(pixels)))
+    else:
+      with tf.control_dependencies([tf.debugging.assert_less_equal(
+          pixels, tf.constant(max_pixels, tf.int64), message=message)]):
+        contents = tf.identity(contents)
   image = tf.io.decode_image(contents, channels=3, expand_animations=False,
                              dtype=tf.uint8)
   image.set_shape([None, None, 3])

@@ -170,29 +170,17 @@ def _softmax(logits):
   return shifted / shifted.sum(1, keepdims=True)
 
 
-def _check_output(output):
-  """Refuses to replace anything but an earlier int8 model dir."""
-  if not os.path.exists(output):
-    return
-  if os.path.isdir(output) and not os.listdir(output):
-    return
-  try:
-    replaceable = model_dir_lib.read_record(output).engine == 'openvino'
-  except ValueError:
-    replaceable = False
-  if not replaceable:
-    raise ValueError('--output %s exists and is not an int8 model dir; '
-                     'choose a new folder.' % output)
-
-
 def quantize(output, calibration_source, model_dir=None, model=None,
              checkpoint=None, val_source=None,
              num_images=DEFAULT_CALIBRATION_IMAGES, batch_size=32,
-             image_size=None, compare_images=None, log=sys.stderr):
+             image_size=None, compare_images=None, log=sys.stderr,
+             overwrite=False):
   """Writes an int8 model dir of a trained net, calibrated on images.
 
   Args:
-    output: The int8 model dir to write (new, or an earlier int8 one).
+    output: The int8 model dir to write: new, empty, or one this project
+      wrote (replaced whole); anything else only with overwrite; never an
+      input.
     calibration_source: An `inputs.Source` of images like the ones the net
       will see (labels not needed).
     model_dir: A trained model dir; or model and checkpoint: a registry
@@ -204,6 +192,7 @@ def quantize(output, calibration_source, model_dir=None, model=None,
     image_size: Input size, for --model/--checkpoint (a model dir has its).
     compare_images: At most this many validation images (default all).
     log: Where progress lines go.
+    overwrite: Replace whatever is at output.
 
   Returns:
     The report written to quantization.json.
@@ -218,7 +207,11 @@ def quantize(output, calibration_source, model_dir=None, model=None,
   if num_images < 1 or batch_size < 1:
     raise ValueError('num_images and batch_size must be >= 1, got %r and %r.'
                      % (num_images, batch_size))
-  _check_output(output)
+  inputs_used = [model_dir, checkpoint and checkpoint + '.index',
+                 calibration_source.path,
+                 val_source is not None and val_source.path]
+  files.check_output(output, overwrite, [
+      i for i in inputs_used if i and isinstance(i, str)])
   record, checkpoint = _resolve_net(model_dir, model, checkpoint, image_size)
   check_image_size(calibration_source, record.image_size, 'Calibration data')
   if val_source is not None:
@@ -272,7 +265,8 @@ def quantize(output, calibration_source, model_dir=None, model=None,
           'machine (%s).' % (report['effective_precision'],
                              report['convolution_precisions']), file=log)
   _write(output, record._replace(engine='openvino', precision='int8'),
-         quantized, report)
+         quantized, report, overwrite, [
+             i for i in inputs_used if i and isinstance(i, str)])
   return report
 
 
@@ -281,14 +275,15 @@ def _versions():
   return ov.get_version().split('-')[0], nncf.__version__
 
 
-def _write(output, record, model, report):
-  """Builds the model dir beside output, then renames it into place."""
+def _write(output, record, model, report, overwrite, inputs_used):
+  """Builds the model dir beside output, then swaps it in whole."""
   def write(folder):
     model_dir_lib.write_record(folder, record)
     openvino_engine.save(model, model_dir_lib.openvino_dir(folder))
     files.write_json(os.path.join(folder, model_dir_lib.QUANTIZATION_REPORT),
                      report, indent=1)
-  files.write_folder(output, write, prefix='.int8_')
+  files.write_folder(output, write, prefix='.int8_', overwrite=overwrite,
+                     inputs=inputs_used)
 
 
 def summary(report):

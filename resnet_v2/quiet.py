@@ -1,4 +1,4 @@
-"""Keeping TensorFlow's start-up log lines off the `resnet-v2` terminal.
+"""Keeping TensorFlow's log lines off the `resnet-v2` terminal.
 
 TensorFlow 2.21 writes its C++ log lines (oneDNN notes, CUDA probes, CPU
 feature hints) to stderr before its logging is configured, so
@@ -16,7 +16,18 @@ import threading
 TENSORFLOW_LOG_LINE = re.compile(
     r'^(?:[IWEF]\d{4} [\d:.]+\s+\d+ [\w.]+:\d+\]'
     r'|WARNING: All log messages before absl::InitializeLog'
-    r'|To enable the following instructions:)')
+    r'|To enable the following instructions:'
+    # libjpeg's own messages (jerror.h), printed bare by TensorFlow's JPEG
+    # decoder for a corrupt file; the pipeline names such files itself.
+    r'|(?:Corrupt JPEG data|Premature end of JPEG|Unsupported marker type'
+    r'|Improper call to JPEG library|Input file read error|Not a JPEG file'
+    r'|Invalid JPEG file structure|Unsupported JPEG process'
+    r'|Quantization table 0x|Huffman table 0x|Invalid SOS parameters'
+    r'|Invalid component ID|Bogus |JPEG datastream contains no image'
+    r'|Inconsistent progression sequence|Empty JPEG image'
+    r'|Warning: unknown JFIF revision|Warning: thumbnail image size'
+    r'|Unknown APP\d+ marker|Sampling factors too large'
+    r'|Maximum supported image dimension|Arithmetic table 0x))')
 
 
 def is_tensorflow_log(line):

@@ -47,6 +47,7 @@ from resnet_v2 import files
 from resnet_v2 import finetune
 from resnet_v2 import inputs
 from resnet_v2 import model_dir as model_dir_lib
+from resnet_v2 import preprocessing
 from resnet_v2 import registry
 from resnet_v2 import runtime
 from resnet_v2 import tf2
@@ -58,11 +59,12 @@ TrainConfig = collections.namedtuple('TrainConfig', [
     'weight_decay', 'batch_norm_decay', 'freeze_batch_norm', 'plain',
     'checkpoint', 'exclude', 'trainable', 'augment', 'seed', 'log_every',
     'save_every_steps', 'plateau_patience', 'plateau_factor', 'precision',
-    'labels_offset', 'num_classes', 'sync_batch_norm', 'global_batch_size'])
+    'labels_offset', 'num_classes', 'sync_batch_norm', 'global_batch_size',
+    'max_pixels'])
 TrainConfig.__new__.__defaults__ = (
     'cifar_resnet_v1_20', None, 10, None, 128, 'momentum', None, 'step', 0.0,
     0.0, 1e-4, 0.9, False, False, None, (), (), True, 0, 10, 0, 0, 0.1,
-    'fp32', 0, None, False, None)
+    'fp32', 0, None, False, None, preprocessing.MAX_IMAGE_PIXELS)
 TrainConfig.__doc__ = """What to train and how.
 
 model: a registry name; image_size: default the net's.
@@ -89,7 +91,8 @@ precision: 'fp32', 'bf16' (oneDNN auto mixed precision, CPUs) or 'fp16'
   (CUDA auto mixed precision with dynamic loss scaling, GPUs).
 sync_batch_norm: batch statistics over the global batch (all replicas).
 labels_offset: subtracted from TFRecord labels. num_classes: for sources
-  without class names (TFRecords).
+  without class names (TFRecords without labels.txt or class texts).
+max_pixels: larger images are skipped (named) without being decoded.
 """
 
 OPTIMIZERS = ('momentum', 'adam')
@@ -166,6 +169,10 @@ def _scalars(writer, step, **values):
                        metadata=_SCALAR_METADATA)
 
 
+class TrainingDiverged(ValueError):
+  """A step's loss or gradients were not finite; the run stopped there."""
+
+
 # Optimizer slot names as TF-Slim's graph-mode Saver wrote them.
 _SLOT_KEYS = {'momentum': 'Momentum', 'm': 'Adam', 'v': 'Adam_1'}
 
@@ -206,15 +213,32 @@ class Trainer:
     self.config = config
     self.global_batch = config.batch_size * self.replicas
     self.rate_factor = 1 if config.global_batch_size else self.replicas
-    self.train_source, self.val_source = train_source, val_source
-    self.model_dir = model_dir
-    self.image_size = config.image_size or self.spec.image_size
+    files.check_not_input(model_dir, [
+        s.path for s in (train_source, val_source) if s is not None and
+        s.kind in ('folder', 'tfrecord', 'cifar10')], holding=False)
+    model_dir_lib.check_trainable_dir(model_dir)
+    train_source = inputs.offset_class_names(train_source,
+                                             config.labels_offset)
     class_names = train_source.class_names
     num_classes = config.num_classes or (len(class_names) if class_names
                                          else None)
     if not num_classes:
       raise ValueError('%s does not name its classes: give num_classes '
-                       '(--num-classes).' % train_source.path)
+                       '(--num-classes), or put TF-Slim\'s labels.txt beside '
+                       'the records.' % train_source.path)
+    if class_names and len(class_names) != num_classes:
+      if len(class_names) > num_classes:
+        raise ValueError('%s names %d classes, but num_classes is %d.' % (
+            train_source.path, len(class_names), num_classes))
+      class_names = class_names + [str(i) for i in range(len(class_names),
+                                                         num_classes)]
+    if val_source is not None:
+      val_source = inputs.relabel(
+          inputs.offset_class_names(val_source, config.labels_offset),
+          class_names, 'the training data %s' % train_source.path)
+    self.train_source, self.val_source = train_source, val_source
+    self.model_dir = model_dir
+    self.image_size = config.image_size or self.spec.image_size
     self.num_classes = num_classes
     examples = inputs.count_examples(train_source)
     self.steps_per_epoch = examples // self.global_batch
@@ -258,7 +282,8 @@ class Trainer:
         augment=training and self.config.augment,
         seed=self.config.seed, epoch=epoch, skipped=self.skipped,
         num_classes=self.num_classes, labels_offset=self.config.labels_offset,
-        skip_batches=skip_batches, pixel_mean=self.record.pixel_mean)
+        skip_batches=skip_batches, pixel_mean=self.record.pixel_mean,
+        max_pixels=self.config.max_pixels)
     data = data.map(lambda images, labels, names: (images, labels))
     return distribute.distribute_dataset(
         self.strategy, data,
@@ -358,17 +383,22 @@ class Trainer:
     loss = tf.reduce_sum(per_example) / float(self.global_batch)
     total = loss + self.module.regularization_loss() / float(self.replicas)
     gradients = self.optimizer.compute_gradients(total, self.trained)
+    # Before the update, so a non-finite step is seen before any save.
+    norm = tf.linalg.global_norm([g for g, _ in gradients if g is not None])
     self.optimizer.apply_gradients(gradients, global_step=self.global_step)
     errors = tf.reduce_sum(tf.cast(tf.not_equal(
         tf.argmax(logits, -1), labels), tf.float32))
-    return tf.reduce_sum(per_example), errors
+    return tf.reduce_sum(per_example), errors, norm
 
   def _distributed_step(self, images, labels):
-    loss_sum, errors = self.strategy.run(self._replica_step,
-                                         (images, labels))
+    """Returns the global batch's mean loss and error, and the sum over
+    replicas of their gradient norms (finite only if every one is)."""
+    loss_sum, errors, norms = self.strategy.run(self._replica_step,
+                                                (images, labels))
     reduce = tf.distribute.ReduceOp.SUM
     return (self.strategy.reduce(reduce, loss_sum, None) / self.global_batch,
-            self.strategy.reduce(reduce, errors, None) / self.global_batch)
+            self.strategy.reduce(reduce, errors, None) / self.global_batch,
+            self.strategy.reduce(reduce, norms, None))
 
   def _replica_eval(self, images, labels):
     logits, _ = self.module(images, training=False)
@@ -452,6 +482,8 @@ class Trainer:
     try:
       checkpoints.save_by_name(values, os.path.join(
           temp, model_dir_lib.CHECKPOINT_NAME))
+      for name in os.listdir(temp):
+        files.fsync_path(os.path.join(temp, name))
       best = os.path.join(self.model_dir, model_dir_lib.BEST_DIR)
       if os.path.exists(best):
         old = best + '.old'
@@ -487,6 +519,15 @@ class Trainer:
         model_dir_lib.write_record(self.model_dir, self.record)
       return fresh
     checkpoints.read_by_name(latest, self.state_variables())
+    bad = [name for name, v in self.model_variables.items()
+           if not bool(tf.reduce_all(tf.math.is_finite(v)))]
+    if bad:
+      raise TrainingDiverged(
+          '%s holds non-finite weights (%d variables, e.g. %s): it was '
+          'written by a diverged run. Delete it (and its line in %s) to '
+          'resume from the one before.' % (
+              latest, len(bad), bad[0], os.path.join(self.model_dir,
+                                                     'checkpoint')))
     step = int(self.global_step.numpy())
     if os.path.exists(history_path):
       with open(history_path) as handle:
@@ -501,16 +542,37 @@ class Trainer:
   def train(self, resume=False, progress=True, log=print, on_step=None):
     """Trains until epochs or max_steps; returns the history dict.
 
+    The chief holds the model dir's lock (`model_dir.Lock`) throughout and
+    first removes what an interrupted run left half-written; every worker
+    checks that it sees the chief's model dir.
+
     Args:
       resume: Continue from the latest checkpoint in model_dir (a new run
         if there is none).
       progress: Show a progress line on a terminal (chief only).
       log: Function for one line per epoch (chief only).
       on_step: Optional function(step) called after every step.
+
+    Raises:
+      model_dir.LockError: if another process writes the model dir.
+      TrainingDiverged: at the first non-finite loss or gradient.
+      ValueError: see the class.
     """
     if not self.role.is_chief:
       progress, log = False, lambda line: None
+      distribute.check_shared_dir(self.strategy, self.role, self.model_dir)
+      return self._train(resume, progress, log, on_step)
     os.makedirs(self.model_dir, exist_ok=True)
+    with model_dir_lib.Lock(self.model_dir):
+      distribute.check_shared_dir(self.strategy, self.role, self.model_dir)
+      removed = model_dir_lib.remove_leftovers(self.model_dir)
+      if removed:
+        log('removed what an interrupted run left half-written: %s' %
+            ', '.join(removed[:5]) + (' ...' if len(removed) > 5 else ''))
+      return self._train(resume, progress, log, on_step)
+
+  def _train(self, resume, progress, log, on_step):
+    """The loop of `train`."""
     history = self._start(resume)
     config = self.config
     step, epoch, epoch_start = (int(v.numpy()) for v in (
@@ -536,9 +598,11 @@ class Trainer:
           images, labels = next(iterator)
         except (StopIteration, tf.errors.OutOfRangeError):
           break
-        loss, error = (float(v) for v in self.train_step(images, labels))
+        loss, error, norm = (float(v) for v in self.train_step(images,
+                                                               labels))
         durations.append(time.perf_counter() - begin)
         step += 1
+        self._check_finite(step, loss, norm)
         losses.append(loss)
         errors.append(error)
         if not step % config.log_every:
@@ -589,6 +653,7 @@ class Trainer:
       self._save(step, epoch, epoch_start)
       history['epochs'].append(record)
       history['skipped_files'] = [list(item) for item in self.skipped.items()]
+      self._log_skipped(log)
       if self.role.is_chief:
         files.write_json(os.path.join(self.model_dir,
                                       model_dir_lib.HISTORY_NAME), history)
@@ -603,6 +668,36 @@ class Trainer:
       log('skipped %d unreadable file(s); listed in %s' % (
           len(self.skipped), model_dir_lib.HISTORY_NAME))
     return history
+
+  def _log_skipped(self, log, most=10):
+    """Names the files skipped since the last call (at most `most`)."""
+    items = self.skipped.items()
+    new = items[getattr(self, '_logged_skipped', 0):]
+    self._logged_skipped = len(items)
+    for name, reason in new[:most]:
+      log('skipped %s: %s' % (name, reason))
+    if len(new) > most:
+      log('... and %d more skipped file(s), listed in %s' % (
+          len(new) - most, model_dir_lib.HISTORY_NAME))
+
+  def _check_finite(self, step, loss, gradient_norm):
+    """Stops the run at the first non-finite loss or gradient norm, before
+    anything is saved: the checkpoints keep the last finite weights.
+
+    Raises:
+      TrainingDiverged: naming the step and the latest checkpoint.
+    """
+    # fp16's loss scaling skips non-finite gradients by design.
+    if math.isfinite(loss) and (math.isfinite(gradient_norm) or
+                                self.config.precision == 'fp16'):
+      return
+    latest = model_dir_lib.latest_checkpoint(self.model_dir)
+    raise TrainingDiverged(
+        'step %d: the loss is %s and the gradient norm %s: training '
+        'diverged and stopped; nothing of this step was saved (the latest '
+        'checkpoint is %s). Lower the learning rate or add warmup, and '
+        'resume or start again.' % (step, loss, gradient_norm,
+                                    latest or 'none'))
 
   def _track_best(self, accuracy, record, log):
     """Saves best/ on a new best; scales the rate down on a plateau."""

@@ -1,5 +1,7 @@
 """Restoring checkpoints: all or nothing, every problem named at once."""
 
+import re
+
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -99,10 +101,38 @@ def test_every_problem_is_listed_and_nothing_restored(tmp_path, rng):
     build_and_restore(path, rng, np.zeros((1, 32, 32, 3), np.float32))
   message = str(error.value)
   assert 'nothing was restored' in message
-  assert 'tiny/conv1/biases' in message                     # missing
-  assert 'tiny/block2/unit_2/bottleneck_v2/conv1/weights' in message  # extra
+  # Every kind of problem counted, with examples; at most ten lines.
+  assert re.search(r'\d+ model variables are not in the checkpoint, e\.g\. '
+                   r'tiny/', message)                                # missing
+  assert ('1 checkpoint variables have no variable in the net, e.g. '
+          'tiny/block2/unit_2/bottleneck_v2/conv1/weights') in message  # extra
   assert 'tiny/postnorm/beta: net [16], checkpoint [32]' in message
   assert 'global_step' not in message and 'Momentum' not in message
+  assert len(message.splitlines()) <= 10
+
+
+def test_another_depth_is_named_in_a_few_lines(tmp_path):
+  """A resnet_v2_101 checkpoint for a resnet_v2_50 net: says which net each
+  is, in at most ten lines (not one line per variable)."""
+  import resnet_v2  # pylint: disable=g-import-not-at-top
+  path = tmp_path / 'deeper.ckpt'
+  with tf.Graph().as_default():
+    resnet_v2.resnet_v2_101(tf.zeros([1, 64, 64, 3]), num_classes=1001,
+                            scope='resnet_v2_50')
+    with tf.compat.v1.Session() as session:
+      session.run(tf.compat.v1.global_variables_initializer())
+      tf.compat.v1.train.Saver().save(session, str(path))
+  with tf.Graph().as_default():
+    resnet_v2.resnet_v2_50(tf.zeros([1, 64, 64, 3]), num_classes=1001)
+    with tf.compat.v1.Session() as session:
+      with pytest.raises(checkpoints.CheckpointMismatchError) as error:
+        checkpoints.restore(session, str(path))
+  message = str(error.value)
+  assert ('holds resnet_v2_50 (blocks of 3, 4, 23, 3 units, 1001 classes); '
+          'the net is resnet_v2_50 (blocks of 3, 4, 6, 3 units, 1001 '
+          'classes)') in message
+  assert 'checkpoint variables have no variable in the net' in message
+  assert len(message.splitlines()) <= 10
 
 
 def test_truncated_checkpoint_changes_nothing(saved, rng):

@@ -68,9 +68,31 @@ def test_interrupted_write_leaves_the_old_file(image_folder, model, tmp_path,
   monkeypatch.setattr(features.np, 'savez', savez_then_interrupt)
   with pytest.raises(KeyboardInterrupt):
     features.extract_features([str(image_folder / 'a.png')], str(output),
-                              image_model=model, progress=False)
+                              image_model=model, progress=False,
+                              overwrite=True)
   assert output.read_bytes() == b'previous results'
   assert [p.name for p in tmp_path.iterdir()] == ['features.npz']
+
+
+def test_a_file_the_user_had_is_kept_unless_overwrite(image_folder, model,
+                                                      tmp_path):
+  output = tmp_path / 'results.npz'
+  output.write_bytes(b'the user\'s own')
+  with pytest.raises(ValueError, match='not written by resnet_v2.*'
+                     '--overwrite'):
+    features.extract_features([str(image_folder / 'a.png')], str(output),
+                              image_model=model, progress=False)
+  assert output.read_bytes() == b'the user\'s own'
+  # Its own earlier output is replaced; a missing parent folder is made.
+  again = tmp_path / 'new' / 'f.npz'
+  for _ in range(2):
+    features.extract_features([str(image_folder / 'a.png')], str(again),
+                              image_model=model, progress=False)
+  assert list(np.load(again)['file_names']) == [str(image_folder / 'a.png')]
+  with pytest.raises(ValueError, match='inside the input'):
+    features.extract_features([str(image_folder)],
+                              str(image_folder / 'f.npz'), image_model=model,
+                              progress=False)
 
 
 def test_bad_requests_are_refused(image_folder, model, tmp_path):

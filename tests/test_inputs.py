@@ -218,3 +218,152 @@ def test_training_without_augmentation_still_shuffles_and_drops(folder):
                      evaluation[0][0]))
   for image, name in zip(plain[0][0], plain[0][2]):
     np.testing.assert_array_equal(image, by_name[name.decode()])
+
+
+# -- data is data ------------------------------------------------------------
+
+class _RunsCode:
+  def __reduce__(self):
+    return (os.system, ('touch RAN',))
+
+
+def test_a_cifar_batch_that_asks_to_run_code_is_refused_and_not_run(
+    tmp_path, monkeypatch):
+  monkeypatch.chdir(tmp_path)
+  folder = tmp_path / 'cifar'
+  folder.mkdir()
+  for name in inputs.CIFAR10_TRAIN_FILES:
+    with open(folder / name, 'wb') as handle:
+      pickle.dump({b'data': np.zeros((2, 3072), np.uint8),
+                   b'labels': [0, 1], b'x': _RunsCode()}, handle)
+  with pytest.raises(ValueError, match=r'data_batch_1 is not a readable '
+                     r'CIFAR-10 python batch: it asks to run posix\.system'):
+    inputs.read_cifar_batch(str(folder / 'data_batch_1'))
+  with pytest.raises(ValueError, match='asks to run'):
+    inputs.count_examples(inputs.open_source(str(folder)))
+  assert not (tmp_path / 'RAN').exists()
+
+
+def test_a_real_cifar_batch_layout_still_reads(tmp_path):
+  """CIFAR-10's files were pickled by Python 2 with numpy arrays inside
+  (protocol 2): the restricted unpickler rebuilds them."""
+  data = np.arange(2 * 3072, dtype=np.int64).reshape(2, 3072) % 256
+  path = tmp_path / 'data_batch_1'
+  with open(path, 'wb') as handle:
+    pickle.dump({b'batch_label': b'training batch 1 of 5',
+                 b'labels': [3, 7], b'data': data.astype(np.uint8),
+                 b'filenames': [b'a.png', b'b.png']}, handle, protocol=2)
+  images, labels = inputs.read_cifar_batch(str(path))
+  assert labels.tolist() == [3, 7]
+  assert images.shape == (2, 32, 32, 3) and images[0, 0, 0, 0] == 0
+
+
+# -- every file that cannot be read is skipped and named -----------------------
+
+def test_unreadable_files_of_every_kind_are_skipped_and_named(folder):
+  good = len(inputs.folder_source(str(folder)).items)
+  (folder / 'cat' / 'dangling.png').symlink_to(folder / 'nowhere.png')
+  odd = os.fsencode(str(folder / 'dog')) + b'/caf\xe9.png'   # not UTF-8
+  with open(odd, 'wb') as out:
+    out.write(b'not an image')
+  source = inputs.open_source(str(folder))
+  (folder / 'cat' / '3.png').unlink()       # deleted after listing
+  skipped = inputs.SkippedFiles()
+  out = batches(inputs.make_dataset(source, 'cifar', 8, 64,
+                                    skipped=skipped))
+  assert sum(len(b[1]) for b in out) == good - 1
+  reasons = dict(skipped.items())
+  assert 'No such file or directory' in reasons[str(folder / 'cat' /
+                                                    'dangling.png')]
+  assert 'No such file or directory' in reasons[str(folder / 'cat' /
+                                                    '3.png')]
+  assert str(folder / 'dog' / 'caf\\xe9.png') in reasons
+
+
+def test_symlinked_class_folders_are_followed_once(tmp_path, folder):
+  other = tmp_path / 'elsewhere' / 'bird'
+  write_image(other / '0.png', np.zeros((8, 8, 3), np.uint8))
+  (folder / 'bird').symlink_to(other)
+  (other / 'loop').symlink_to(other)             # a link back: not a loop
+  source = inputs.folder_source(str(folder))
+  assert source.class_names == ['bird', 'cat', 'dog']
+  assert [p for p in source.items if '/bird/' in p] == [
+      str(folder / 'bird' / '0.png')]
+
+
+def test_images_over_the_pixel_limit_are_skipped_undecoded(tmp_path):
+  from PIL import Image  # pylint: disable=g-import-not-at-top
+  root = tmp_path / 'data'
+  write_image(root / 'a' / 'small.png', np.zeros((4, 4, 3), np.uint8))
+  write_image(root / 'a' / 'big.jpg', np.zeros((20, 30, 3), np.uint8))
+  write_image(root / 'b' / 'big.png', np.zeros((30, 20, 3), np.uint8))
+  Image.new('RGB', (25, 25)).save(root / 'b' / 'big.gif')
+  Image.new('RGB', (25, 25)).save(root / 'b' / 'big.bmp')
+  Image.new('RGB', (3, 3)).save(root / 'b' / 'small.bmp')
+  skipped = inputs.SkippedFiles()
+  out = batches(inputs.make_dataset(inputs.open_source(str(root)), 'cifar',
+                                    8, 16, skipped=skipped, max_pixels=100))
+  names = sorted(os.path.basename(n.decode()) for b in out for n in b[2])
+  assert names == ['small.bmp', 'small.png']
+  reasons = dict(skipped.items())
+  assert len(reasons) == 4
+  assert all('larger than the 100-pixel limit' in r for r in reasons.values())
+
+
+# -- TF-Slim's dataset conventions ---------------------------------------------
+
+def test_slim_layout_names_classes_and_finds_the_validation_split(tmp_path):
+  rng = np.random.default_rng(0)
+  for split in ('train', 'validation'):
+    write_tfrecord(tmp_path / ('%s-00000-of-00001' % split),
+                   [(rng.integers(0, 255, (8, 8, 3), np.uint8), i % 3)
+                    for i in range(6)])
+  (tmp_path / 'labels.txt').write_text('0:cat\n1:dog\n2:emu\n')
+  train = inputs.open_source(str(tmp_path / 'train-*'))
+  assert train.class_names == ['cat', 'dog', 'emu']
+  val = inputs.validation_beside(train)
+  assert [os.path.basename(f) for f in val.items] == [
+      'validation-00000-of-00001']
+  # A folder of both splits: each split reads its own files.
+  assert [os.path.basename(f) for f in inputs.open_source(
+      str(tmp_path)).items] == ['train-00000-of-00001']
+  assert [os.path.basename(f) for f in inputs.open_source(
+      str(tmp_path), split='test').items] == ['validation-00000-of-00001']
+  assert inputs.offset_class_names(train, 1).class_names == ['dog', 'emu']
+  (tmp_path / 'labels.txt').write_text('zero cat\n')
+  with pytest.raises(ValueError, match=r'labels.txt line 1 is not '
+                     r'LABEL:NAME'):
+    inputs.open_source(str(tmp_path / 'train-*'))
+
+
+def test_class_texts_in_the_records_name_the_classes(tmp_path):
+  path = tmp_path / 'train-00000-of-00001'
+  with tf.io.TFRecordWriter(str(path)) as writer:
+    for label, text in [(1, b'tench'), (0, b'background'), (1, b'tench')]:
+      feature = {
+          'image/encoded': tf.train.Feature(bytes_list=tf.train.BytesList(
+              value=[tf.io.encode_png(np.zeros((4, 4, 3), np.uint8))
+                     .numpy()])),
+          'image/class/label': tf.train.Feature(
+              int64_list=tf.train.Int64List(value=[label])),
+          'image/class/text': tf.train.Feature(
+              bytes_list=tf.train.BytesList(value=[text]))}
+      writer.write(tf.train.Example(features=tf.train.Features(
+          feature=feature)).SerializeToString())
+  source = inputs.open_source(str(path))
+  assert source.class_names == ['background', 'tench']
+  assert inputs.count_examples(source) == 3
+  assert inputs.validation_beside(source) is None
+
+
+# -- labels by name -------------------------------------------------------------
+
+def test_relabel_scores_a_subset_under_the_models_labels(folder):
+  source = inputs.folder_source(str(folder))          # cat, dog
+  model_classes = ['ant', 'cat', 'dog']
+  relabelled = inputs.relabel(source, model_classes)
+  assert relabelled.class_names == model_classes
+  assert sorted(set(relabelled.labels)) == [1, 2]
+  with pytest.raises(ValueError, match=r"classes that the model does not "
+                     r"know: \['dog'\]"):
+    inputs.relabel(source, ['cat', 'emu'])

@@ -15,6 +15,11 @@ TF_LINES = [
     'to cuInit',
     'To enable the following instructions: AVX2 AVX512F FMA, in other '
     'operations, rebuild TensorFlow with the appropriate compiler flags.',
+    # libjpeg, on corrupt files (the pipeline names those files itself).
+    'Input file read error',
+    'Unsupported marker type 0x61',
+    'Corrupt JPEG data: 33 extraneous bytes before marker 0xc4',
+    'Improper call to JPEG library in state 201',
 ]
 
 
