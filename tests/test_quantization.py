@@ -251,7 +251,7 @@ def test_quantize_refuses_an_int8_dir_and_a_foreign_output(quantized,
     quantization.quantize(str(tmp_path / 'x'), source, model_dir=int8_dir)
   (tmp_path / 'mine').mkdir()
   (tmp_path / 'mine' / 'notes.txt').write_text('keep me')
-  with pytest.raises(ValueError, match='not an int8 model dir'):
+  with pytest.raises(ValueError, match='not written by resnet_v2.*--overwrite'):
     quantization.quantize(str(tmp_path / 'mine'), source,
                           model_dir=quantized[0])
   assert (tmp_path / 'mine' / 'notes.txt').read_text() == 'keep me'

@@ -301,3 +301,50 @@ def test_resnet_v1_50_on_a_64x64_six_class_folder_with_adam(tmp_path):
   assert (record.model, record.num_classes, record.image_size,
           record.preprocessing) == ('resnet_v1_50', 6, 64, 'vgg')
   assert tf.train.latest_checkpoint(str(run)).endswith('model.ckpt-2')
+
+
+def test_a_diverging_run_stops_before_saving_non_finite_weights(tmp_path):
+  train, val = synthetic()
+  model_dir = str(tmp_path / 'run')
+  config = CONFIG._replace(learning_rate=1e12, save_every_steps=1, epochs=5)
+  trainer = training.Trainer(train, val, model_dir, config)
+  with pytest.raises(training.TrainingDiverged, match=r'step (\d+): the loss '
+                     r'is .* training diverged') as error:
+    trainer.train(progress=False, log=quiet)
+  stopped = int(error.value.args[0].split()[1].rstrip(':'))
+  latest = model_dir_lib.latest_checkpoint(model_dir)
+  assert latest and int(latest.rsplit('-', 1)[1]) == stopped - 1
+  reader = tf.train.load_checkpoint(latest)
+  for name in trainer.model_variables:
+    assert np.isfinite(reader.get_tensor(name)).all(), name
+  assert not os.path.exists(os.path.join(model_dir, model_dir_lib.LOCK_NAME))
+  # A checkpoint holding non-finite weights (an older run's) is not resumed.
+  values = {name: reader.get_tensor(name) for name in
+            reader.get_variable_to_shape_map()}
+  values['cifar_resnet_v1_8/conv1/weights'][0, 0, 0, 0] = np.nan
+  bad = os.path.join(model_dir, 'model.ckpt-%d' % stopped)
+  checkpoints.save_by_name({k: tf.constant(v) for k, v in values.items()},
+                           bad)
+  model_dir_lib.add_checkpoint(model_dir, bad)
+  with pytest.raises(training.TrainingDiverged, match='non-finite weights'):
+    training.Trainer(train, val, model_dir, config).train(
+        resume=True, progress=False, log=quiet)
+
+
+def test_validation_and_resume_go_by_class_name(tmp_path):
+  train, val = synthetic(classes=3)
+  # Validation data with two of the three classes, in another numbering.
+  keep = np.asarray(val.labels) > 0
+  subset = inputs.arrays_source(val.items[keep], np.asarray(val.labels)[keep]
+                                - 1, ['band1', 'band2'], 'val')
+  trainer = training.Trainer(train, subset, str(tmp_path / 'run'),
+                             CONFIG._replace(epochs=1))
+  assert sorted(set(trainer.val_source.labels.tolist())) == [1, 2]
+  unknown = subset._replace(class_names=['band1', 'zebra'])
+  with pytest.raises(ValueError, match=r"does not know: \['zebra'\]"):
+    training.Trainer(train, unknown, str(tmp_path / 'other'), CONFIG)
+  trainer.train(progress=False, log=quiet)
+  renamed = train._replace(class_names=['band0', 'band1', 'kiwi'])
+  with pytest.raises(ValueError, match=r"classes: \['band2'\] in the model "
+                     r"dir, \['kiwi'\] now"):
+    training.Trainer(renamed, None, str(tmp_path / 'run'), CONFIG)
