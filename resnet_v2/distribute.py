@@ -243,11 +243,11 @@ def check_shared_dir(strategy, role_, model_dir):
   if blind:
     names = ['chief'] + ['worker %d' % i for i in range(role_.num_workers)]
     raise ValueError(
-        '%s do(es) not see the chief\'s model dir %s: every worker must '
+        'not seeing the chief\'s model dir %s: %s. Every worker must '
         'write to the same folder, on a file system they all share (NFS, a '
         'cloud bucket mount, a Kubernetes ReadWriteMany volume).' % (
-            ', '.join(n for i, n in enumerate(names) if blind >> i & 1),
-            model_dir))
+            model_dir, ', '.join(n for i, n in enumerate(names)
+                                 if blind >> i & 1)))
 
 
 def write_dir(model_dir, role_):

@@ -229,3 +229,10 @@ def test_exclude_takes_a_slim_scope_and_commas(trained, tmp_path):
   assert history['restored_from']['excluded'] == [
       'cifar_resnet_v1_8/logits/biases', 'cifar_resnet_v1_8/logits/weights']
   del data
+
+
+def test_the_command_lines_defaults_are_the_librarys():
+  from resnet_v2 import distribute  # pylint: disable=g-import-not-at-top
+  from resnet_v2 import preprocessing  # pylint: disable=g-import-not-at-top
+  assert cli.MAX_IMAGE_PIXELS == preprocessing.MAX_IMAGE_PIXELS
+  assert cli.COLLECTIVE_TIMEOUT == distribute.COLLECTIVE_TIMEOUT

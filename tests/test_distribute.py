@@ -3,6 +3,7 @@ two replicas, two worker processes, and after a killed worker."""
 
 import json
 import os
+import re
 import subprocess
 import sys
 
@@ -214,3 +215,54 @@ def test_train_command_refuses_what_cannot_run_before_any_step(
     assert cli.main(common + ['--strategy', 'mirrored']) == 1
     assert '--cpu-devices 2' in capsys.readouterr().err
   assert not os.path.exists(tmp_path / 'model')
+
+
+def test_a_dead_chief_ends_the_surviving_worker_in_bounded_time(tmp_path):
+  import time  # pylint: disable=g-import-not-at-top
+  data = image_folders(str(tmp_path / 'data'))
+  logs = tmp_path / 'logs'
+  logs.mkdir()
+  model_dir = str(tmp_path / 'model')
+  workers = start_workers(data, model_dir, free_ports(2), logs,
+                          extra=['--collective-timeout', '30'])
+  deadline = time.time() + 180
+  while (checkpoint_step(model_dir) or 0) < 2 and time.time() < deadline:
+    assert all(w.poll() is None for w in workers)
+    time.sleep(0.2)
+  workers[0].kill()
+  workers[0].wait()
+  killed = time.time()
+  code = workers[1].wait(timeout=120)
+  assert code != 0
+  assert time.time() - killed < 90
+  log = (logs / 'worker1.log').read_text(errors='replace')
+  assert 'resnet-v2 train: error:' in log
+
+
+def test_workers_that_do_not_share_the_model_dir_are_refused(tmp_path):
+  data = image_folders(str(tmp_path / 'data'))
+  logs = tmp_path / 'logs'
+  logs.mkdir()
+  ports = free_ports(2)
+  cluster = {'worker': ['127.0.0.1:%d' % port for port in ports]}
+  workers = []
+  for index in range(2):
+    env = dict(os.environ, TF_CONFIG=json.dumps({
+        'cluster': cluster, 'task': {'type': 'worker', 'index': index}}))
+    log = open(logs / ('worker%d.log' % index), 'wb')
+    # Each worker has its own folder: as if the volume were not shared.
+    workers.append(subprocess.Popen(
+        [sys.executable, '-m', 'resnet_v2.cli', 'train', '--strategy',
+         'multi-worker', '--model', 'cifar_resnet_v1_8', '--image-size', '16',
+         '--data', data, '--model-dir', str(tmp_path / ('model%d' % index)),
+         '--epochs', '1', '--batch-size', '4', '--collective-timeout', '60'],
+        env=env, stdout=log, stderr=subprocess.STDOUT))
+  codes = [w.wait(timeout=240) for w in workers]
+  assert codes == [1, 1]
+  for index in range(2):
+    log = (logs / ('worker%d.log' % index)).read_text(errors='replace')
+    assert re.search(r"not seeing the chief's model dir \S+model%d: "
+                     r"worker 1\. Every worker must write to the same "
+                     r"folder" % index, log), log[-2000:]
+  assert not [n for n in os.listdir(tmp_path / 'model0')
+              if n.startswith('model.ckpt')]
