@@ -152,6 +152,15 @@ def check_output(path, overwrite=False, inputs=(), is_ours=None,
                     'replace it.' % (path, flag))
 
 
+def temporary_folder(parent, prefix):
+  """A new folder in parent (tempfile.mkdtemp) with the permissions an
+  ordinary mkdir gives (mkdtemp's are 0700), for folders renamed into
+  place."""
+  folder = tempfile.mkdtemp(dir=parent, prefix=prefix)
+  os.chmod(folder, 0o777 & ~_umask())
+  return folder
+
+
 def write_folder(path, write, prefix='.tmp_', overwrite=False, inputs=()):
   """Calls write(temporary folder) beside path, then swaps it in whole.
 
@@ -174,12 +183,11 @@ def write_folder(path, write, prefix='.tmp_', overwrite=False, inputs=()):
   check_output(path, overwrite, inputs)
   parent = os.path.dirname(os.path.abspath(path))
   os.makedirs(parent, exist_ok=True)
-  temp = tempfile.mkdtemp(dir=parent, prefix=prefix)
+  temp = temporary_folder(parent, prefix)
   try:
     write(temp)
     write_json(os.path.join(temp, OWNER_MARK),
                {'written_by': 'resnet_v2'})
-    os.chmod(temp, 0o777 & ~_umask())
     if os.path.lexists(path):
       aside = tempfile.mkdtemp(dir=parent, prefix='.old_')
       old = os.path.join(aside, 'old')

@@ -35,7 +35,6 @@ import json
 import math
 import os
 import shutil
-import tempfile
 import time
 
 import numpy as np
@@ -478,7 +477,7 @@ class Trainer:
       checkpoints.save_by_name(values, os.path.join(folder, 'best'))
       distribute.remove_write_dir(folder, self.role)
       return
-    temp = tempfile.mkdtemp(dir=self.model_dir, prefix='.best_')
+    temp = files.temporary_folder(self.model_dir, '.best_')
     try:
       checkpoints.save_by_name(values, os.path.join(
           temp, model_dir_lib.CHECKPOINT_NAME))

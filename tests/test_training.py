@@ -348,3 +348,16 @@ def test_validation_and_resume_go_by_class_name(tmp_path):
   with pytest.raises(ValueError, match=r"classes: \['band2'\] in the model "
                      r"dir, \['kiwi'\] now"):
     training.Trainer(renamed, None, str(tmp_path / 'run'), CONFIG)
+
+
+def test_best_and_checkpoints_are_readable_by_other_users(tmp_path):
+  train, val = synthetic()
+  old_umask = os.umask(0o022)
+  try:
+    training.Trainer(train, val, str(tmp_path / 'run'),
+                     CONFIG._replace(epochs=1)).train(progress=False,
+                                                      log=quiet)
+  finally:
+    os.umask(old_umask)
+  best = tmp_path / 'run' / model_dir_lib.BEST_DIR
+  assert oct(best.stat().st_mode & 0o777) == oct(0o755)
