@@ -247,19 +247,18 @@ def _add_train_parser(commands):
   _add_max_pixels_arg(train)
 
 
+def _printable(path):
+  # pylint: disable=g-import-not-at-top
+  from resnet_v2 import inputs   # TensorFlow is loaded once a command runs
+  return inputs.display_name(path)
+
+
 def _report_skipped(skipped):
   if skipped:
     print('skipped %d file(s) that are not readable images:' % len(skipped),
           file=sys.stderr)
     for path, reason in skipped:
       print('  %s: %s' % (_printable(path), reason), file=sys.stderr)
-
-
-def _printable(path):
-  """A file name as text that any terminal prints (not-UTF-8 bytes as
-  escapes)."""
-  return path.encode('utf-8', 'surrogateescape').decode('utf-8',
-                                                        'backslashreplace')
 
 
 def _image_model(args, for_predictions):
@@ -432,7 +431,7 @@ def main(argv=None):
     return 1
   except OSError as error:
     # A file that cannot be read or written: which one, and why.
-    where = ' '.join(_printable(os.fsdecode(name)) for name in (
+    where = ' '.join(_printable(name) for name in (
         error.filename, error.filename2) if name is not None)
     print('resnet-v2 %s: error: %s%s' % (
         args.command, where + ': ' if where else '',
