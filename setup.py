@@ -11,7 +11,7 @@ setuptools.setup(
     long_description=open('README.md', encoding='utf-8').read(),
     long_description_content_type='text/markdown',
     packages=setuptools.find_packages(include=['resnet_v2', 'resnet_v2.*']),
-    package_data={'resnet_v2': ['data/*.txt']},
+    package_data={'resnet_v2.data': ['*.txt']},
     entry_points={'console_scripts': ['resnet-v2 = resnet_v2.cli:main']},
     python_requires='>=3.9',
     # TensorFlow 2.16 is the first release with Keras 3 and no tf-keras

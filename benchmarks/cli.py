@@ -11,12 +11,12 @@ import tempfile
 import tensorflow as tf
 
 import resnet_v2
-from resnet_v2 import files
-from resnet_v2 import runtime
-from resnet_v2 import timing
-from resnet_v2.cli import positive_int
 from benchmarks import engines
 from benchmarks import steps
+from benchmarks import timing
+from resnet_v2 import files
+from resnet_v2 import runtime
+from resnet_v2.cli import positive_int
 
 DESCRIPTION = """\
 Time resnet_v2 nets (TensorFlow graphs) per batch, the classic way: burn-in
@@ -97,7 +97,7 @@ def build_parser():
                       help='untimed steps first (default: %(default)s)')
   parser.add_argument('--device', choices=runtime.DEVICES, default=None,
                       help='default: gpu when TensorFlow sees one, else cpu')
-  parser.add_argument('--data-format', choices=resnet_v2.nets.DATA_FORMATS,
+  parser.add_argument('--data-format', choices=resnet_v2.nets.resnet.DATA_FORMATS,
                       default='NHWC', help='default: %(default)s (fastest on '
                       'CPUs; NCHW also runs there, slower)')
   parser.add_argument('--precision', choices=runtime.PRECISIONS + ('int8',),

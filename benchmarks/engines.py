@@ -14,8 +14,8 @@ import tempfile
 import numpy as np
 import tensorflow as tf
 
-from resnet_v2 import openvino_engine
 from benchmarks import steps
+from resnet_v2.serve import openvino as openvino_engine
 
 COMPARATORS = ('keras', 'openvino', 'onnxruntime')
 # Batches of random images that int8 calibration sees (timing does not
@@ -116,7 +116,7 @@ class OpenVINOStep:
 def project_int8_step(model, batch_size, image_size):
   """This project's net in int8, as `resnet-v2 quantize` builds it."""
   # pylint: disable=g-import-not-at-top
-  from resnet_v2 import tf2
+  from resnet_v2.nets import module as tf2
   tf.random.set_seed(0)
   module = tf2.ResNetModule(model, steps.NUM_CLASSES)
   step = OpenVINOStep(openvino_engine.convert(module, image_size),

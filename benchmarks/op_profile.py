@@ -14,8 +14,8 @@ import sys
 
 import tensorflow as tf
 
-from resnet_v2 import runtime
 from benchmarks import steps
+from resnet_v2 import runtime
 
 
 def profile(model, batch_size, image_size, precision, traced_steps=2):

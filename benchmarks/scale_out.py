@@ -31,12 +31,12 @@ SETTINGS = ('one-device', 'mirrored', 'multi-worker')
 def child(args):
   """Trains in this process; prints {'images_per_s', 'replicas'}."""
   # pylint: disable=g-import-not-at-top
-  from resnet_v2 import distribute
+  from resnet_v2.train import distribute
   if args.child == 'mirrored' and not _has_gpus():
     distribute.configure_cpu_devices(2)
   strategy = distribute.make_strategy(args.child)
-  from resnet_v2 import inputs
-  from resnet_v2 import training
+  from resnet_v2.data import inputs
+  from resnet_v2.train import trainer as training
   config = training.TrainConfig(
       model=args.model, image_size=args.image_size,
       global_batch_size=args.global_batch, max_steps=WARMUP + args.steps,

@@ -8,8 +8,8 @@ import numpy as np
 import tensorflow as tf
 
 import resnet_v2
+from benchmarks import timing
 from resnet_v2 import runtime
-from resnet_v2 import timing
 
 NUM_CLASSES = 1000
 MODES = ('forward', 'forward-backward')

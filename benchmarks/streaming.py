@@ -46,8 +46,8 @@ def write_folder(root, count, size, fmt, seed=0):
 def child(args):
   """Builds the trainer, trains max_steps; prints the measurements."""
   # pylint: disable=g-import-not-at-top
-  from resnet_v2 import inputs
-  from resnet_v2 import training
+  from resnet_v2.data import inputs
+  from resnet_v2.train import trainer as training
   source = inputs.open_source(args.data)
   result = {'images': len(source.items)}
   if args.pipeline:
@@ -113,7 +113,7 @@ def main(argv=None):
     args.data = args.child
     child(args)
     return 0
-  from resnet_v2 import registry  # pylint: disable=g-import-not-at-top
+  from resnet_v2.nets import registry  # pylint: disable=g-import-not-at-top
   preprocessing = registry.get_spec(args.model).preprocessing
   size = [int(v) for v in args.file_size.split('x')]
   rows = []

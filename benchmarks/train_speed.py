@@ -26,8 +26,8 @@ IMAGES, FILE_SIZE, BATCH, WARMUP = 320, (256, 320), 32, 2
 
 def ours(args):
   # pylint: disable=g-import-not-at-top
-  from resnet_v2 import inputs
-  from resnet_v2 import training
+  from resnet_v2.data import inputs
+  from resnet_v2.train import trainer as training
   source = inputs.open_source(args.data)
   config = training.TrainConfig(
       model=args.model, image_size=224, batch_size=BATCH,

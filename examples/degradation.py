@@ -23,8 +23,8 @@ import numpy as np
 
 from examples import transfer_digits
 from resnet_v2 import files
-from resnet_v2 import inputs
-from resnet_v2 import training
+from resnet_v2.data import inputs
+from resnet_v2.train import trainer as training
 
 
 def digits_dataset(image_size=32, test_fraction=0.2, seed=0):

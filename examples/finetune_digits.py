@@ -22,9 +22,9 @@ import numpy as np
 
 from examples import transfer_digits
 from resnet_v2 import files
-from resnet_v2 import inputs
 from resnet_v2 import model_dir as model_dir_lib
-from resnet_v2 import training
+from resnet_v2.data import inputs
+from resnet_v2.train import trainer as training
 
 MODEL = 'cifar_resnet_v1_20'
 

@@ -19,10 +19,10 @@ import sys
 import tempfile
 
 from examples import degradation
-from resnet_v2 import evaluation
 from resnet_v2 import files
-from resnet_v2 import quantization
-from resnet_v2 import training
+from resnet_v2.serve import evaluate as evaluation
+from resnet_v2.serve import quantize as quantization
+from resnet_v2.train import trainer as training
 
 
 def run(model='resnet_v2_50', image_size=64, epochs=6, batch_size=32,

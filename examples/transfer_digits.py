@@ -18,7 +18,8 @@ import sys
 import numpy as np
 import tensorflow as tf
 
-from resnet_v2 import features
+from resnet_v2.serve import features
+from resnet_v2.serve import model as model_lib
 
 NUM_CLASSES = 10
 
@@ -94,7 +95,8 @@ def run(model_name='resnet_v2_50', checkpoint=None, image_size=64,
         seed=0):
   """The whole example; returns (train accuracy, test accuracy)."""
   images, labels = load_digits_images(image_size)
-  model = features.ImageModel(model_name, checkpoint, image_size, seed=seed)
+  model = model_lib.Model.load(model=model_name, checkpoint=checkpoint,
+                               image_size=image_size, seed=seed)
   settings = 'model=%s checkpoint=%s size=%d end_point=%s seed=%d' % (
       model_name, checkpoint, image_size, end_point, seed)
   pooled = cached_features(model, images, end_point, cache_path, settings)

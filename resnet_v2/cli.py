@@ -9,14 +9,16 @@ import argparse
 import os
 import sys
 
-from resnet_v2 import export as export_lib
-from resnet_v2 import registry
+from resnet_v2 import quiet
+from resnet_v2.nets import registry
 
-# distribute.COLLECTIVE_TIMEOUT and preprocessing.MAX_IMAGE_PIXELS (the
-# command line is built without importing TensorFlow; a test keeps them
-# equal).
+# distribute.COLLECTIVE_TIMEOUT, preprocessing.MAX_IMAGE_PIXELS and
+# export.FORMATS (the command line is built without importing TensorFlow;
+# a test keeps them equal).
 COLLECTIVE_TIMEOUT = 600
 MAX_IMAGE_PIXELS = 89478485
+EXPORT_FORMATS = ('saved_model', 'openvino', 'onnx')
+ENGINES = ('tensorflow', 'openvino')
 CIFAR10_DEFAULT_DIR = os.path.join(os.path.expanduser('~'), '.keras',
                                    'datasets', 'cifar-10-batches-py')
 
@@ -72,8 +74,19 @@ def _add_overwrite_arg(parser):
                       'not write (never an input)')
 
 
+def _add_engine_args(parser):
+  parser.add_argument('--engine', choices=ENGINES, default=None,
+                      help='tensorflow (default for float nets) or openvino '
+                      "(the CPU's fastest path; int8 model dirs always; "
+                      "needs 'resnet_v2[int8]')")
+  parser.add_argument('--precision', choices=('fp32', 'bf16'), default=None,
+                      help='fp32 (default) or bf16 (--engine openvino, on '
+                      'CPUs with bf16); int8 model dirs run in int8')
+
+
 def _add_image_args(parser):
   _add_net_args(parser)
+  _add_engine_args(parser)
   parser.add_argument('inputs', nargs='+', metavar='IMAGE_OR_FOLDER',
                       help='image files (JPEG, PNG, GIF, BMP) and folders')
 
@@ -109,6 +122,7 @@ def build_parser():
       'labelled data: class folders, TF-Slim ImageNet TFRecords or CIFAR-10 '
       'batches (its test_batch). Writes metrics.json and confusion.png.')
   _add_net_args(evaluate)
+  _add_engine_args(evaluate)
   evaluate.add_argument('--data', required=True, metavar='PATH')
   evaluate.add_argument('--output', metavar='DIR',
                         help='default: MODEL_DIR/eval, else ./eval')
@@ -130,7 +144,7 @@ def build_parser():
   export.add_argument('--output', required=True, metavar='DIR')
   _add_overwrite_arg(export)
   _add_max_pixels_arg(export)
-  export.add_argument('--format', choices=export_lib.FORMATS,
+  export.add_argument('--format', choices=EXPORT_FORMATS,
                       dest='export_format',
                       help='default: openvino for an int8 model dir, else '
                       'saved_model')
@@ -249,7 +263,7 @@ def _add_train_parser(commands):
 
 def _printable(path):
   # pylint: disable=g-import-not-at-top
-  from resnet_v2 import inputs   # TensorFlow is loaded once a command runs
+  from resnet_v2.data import inputs   # TensorFlow is loaded once a command runs
   return inputs.display_name(path)
 
 
@@ -261,39 +275,44 @@ def _report_skipped(skipped):
       print('  %s: %s' % (_printable(path), reason), file=sys.stderr)
 
 
-def _image_model(args, for_predictions):
-  from resnet_v2 import features  # pylint: disable=g-import-not-at-top
+def _check_net_args(args):
+  if args.model_dir and (args.model or args.checkpoint):
+    raise ValueError('--model-dir names the net and its checkpoint; drop '
+                     '--model and --checkpoint.')
+
+
+def _load_model(args, for_predictions):
+  """The net the arguments name, as a `serve.model.Model`."""
+  from resnet_v2.serve import model as model_lib  # pylint: disable=g-import-not-at-top
+  _check_net_args(args)
+  options = dict(image_size=args.image_size, engine=args.engine,
+                 precision=args.precision)
   if args.model_dir:
-    if args.model or args.checkpoint:
-      raise ValueError('--model-dir names the net and its checkpoint; drop '
-                       '--model and --checkpoint.')
-    return features.ImageModel.from_model_dir(args.model_dir,
-                                              args.image_size)
-  model = args.model or 'resnet_v2_50'
-  default_classes = 1001 if for_predictions and not args.checkpoint else None
-  return features.ImageModel(model, args.checkpoint, args.image_size,
-                             num_classes=default_classes)
+    return model_lib.Model.load(args.model_dir, **options)
+  return model_lib.Model.load(
+      model=args.model or 'resnet_v2_50', checkpoint=args.checkpoint,
+      num_classes=1001 if for_predictions and not args.checkpoint else None,
+      **options)
 
 
 def run_features(args):
-  from resnet_v2 import features  # pylint: disable=g-import-not-at-top
+  from resnet_v2.serve import features  # pylint: disable=g-import-not-at-top
   features.check_features_output(args.output, args.overwrite, args.inputs)
   count, skipped = features.extract_features(
-      args.inputs, args.output, end_points=args.end_points or
-      ['global_pool'], batch_size=args.batch_size,
-      progress=sys.stderr.isatty(), image_model=_image_model(args, False),
+      args.inputs, args.output, _load_model(args, False),
+      end_points=args.end_points or ['global_pool'],
+      batch_size=args.batch_size, progress=sys.stderr.isatty(),
       overwrite=args.overwrite, max_pixels=args.max_image_pixels)
   print('wrote %s: %d image(s)' % (args.output, count))
   _report_skipped(skipped)
 
 
 def run_predict(args):
-  from resnet_v2 import features  # pylint: disable=g-import-not-at-top
-  model = _image_model(args, True)
+  model = _load_model(args, True)
   if model.num_classes is None:
     raise ValueError('Checkpoint %s has no logits: use `resnet-v2 features`.'
                      % args.checkpoint)
-  from resnet_v2 import inputs  # pylint: disable=g-import-not-at-top
+  from resnet_v2.data import inputs  # pylint: disable=g-import-not-at-top
   paths = inputs.list_image_files(args.inputs)
   for kept, outputs in model.iterate(paths, ['predictions'], args.batch_size,
                                      max_pixels=args.max_image_pixels):
@@ -306,12 +325,10 @@ def run_predict(args):
 
 def run_eval(args):
   # pylint: disable=g-import-not-at-top
-  from resnet_v2 import evaluation
-  from resnet_v2 import inputs
-  if args.model_dir and (args.model or args.checkpoint):
-    raise ValueError('--model-dir names the net and its checkpoint; drop '
-                     '--model and --checkpoint.')
-  from resnet_v2 import files  # pylint: disable=g-import-not-at-top
+  from resnet_v2.data import inputs
+  from resnet_v2 import files
+  from resnet_v2.serve import evaluate as evaluation
+  _check_net_args(args)
   output = args.output or os.path.join(args.model_dir or '.', 'eval')
   # MODEL_DIR/eval is the model dir's own place for reports.
   read = [args.data, args.checkpoint and args.checkpoint + '.index'] + (
@@ -321,7 +338,8 @@ def run_eval(args):
   skipped = inputs.SkippedFiles()
   result = evaluation.evaluate(
       source, args.model_dir, args.model, args.checkpoint, args.batch_size,
-      args.image_size, args.labels_offset, skipped, args.max_image_pixels)
+      args.image_size, args.labels_offset, skipped, args.max_image_pixels,
+      args.engine, args.precision)
   result['skipped_files'] = [list(item) for item in skipped.items()]
   written = evaluation.write_report(result, output, args.overwrite, read)
   print('%s on %s: top-1 %.4f, top-5 %.4f over %d images' % (
@@ -332,6 +350,7 @@ def run_eval(args):
 
 
 def run_export(args):
+  from resnet_v2.serve import export as export_lib  # pylint: disable=g-import-not-at-top
   written = export_lib.export(args.model_dir, args.output,
                               args.export_format, args.overwrite,
                               args.max_image_pixels)
@@ -346,8 +365,8 @@ def run_export(args):
 
 def run_quantize(args):
   # pylint: disable=g-import-not-at-top
-  from resnet_v2 import inputs
-  from resnet_v2 import quantization
+  from resnet_v2.data import inputs
+  from resnet_v2.serve import quantize as quantization
   calibration = quantization.open_calibration_data(args.calibration_data)
   val = (inputs.open_source(args.val_data, split='test') if args.val_data
          else None)
@@ -362,9 +381,9 @@ def run_quantize(args):
 
 def run_train(args):
   # pylint: disable=g-import-not-at-top
-  from resnet_v2 import distribute
-  from resnet_v2 import inputs
-  from resnet_v2 import training
+  from resnet_v2.data import inputs
+  from resnet_v2.train import distribute
+  from resnet_v2.train import trainer as training
   # The devices and the cluster first: TensorFlow fixes them when it starts.
   if args.cpu_devices:
     distribute.configure_cpu_devices(args.cpu_devices)
@@ -419,6 +438,9 @@ COMMANDS = {'features': run_features, 'predict': run_predict,
 def main(argv=None):
   parser = build_parser()
   args = parser.parse_args(argv)
+  if not args.verbose:
+    # Before TensorFlow loads (the commands import it): its start-up lines.
+    quiet.filter_tensorflow_logs()
   try:
     COMMANDS[args.command](args)
   except (ValueError, ImportError) as error:
@@ -442,7 +464,7 @@ def main(argv=None):
     # outside the classes): its one meaningful line, not a traceback.
     if not hasattr(error, 'error_code'):
       raise
-    from resnet_v2 import inputs  # pylint: disable=g-import-not-at-top
+    from resnet_v2.data import inputs  # pylint: disable=g-import-not-at-top
     print('resnet-v2 %s: error: %s' % (args.command,
                                        inputs.op_error_reason(error)),
           file=sys.stderr)

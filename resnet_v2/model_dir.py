@@ -19,7 +19,7 @@ import tensorflow as tf
 
 from resnet_v2 import checkpoints
 from resnet_v2 import files
-from resnet_v2 import registry
+from resnet_v2.nets import registry
 
 RECORD_NAME = 'model.json'
 CHECKPOINT_NAME = 'model.ckpt'

@@ -2,9 +2,12 @@
 
 TensorFlow 2.21 writes its C++ log lines (oneDNN notes, CUDA probes, CPU
 feature hints) to stderr before its logging is configured, so
-TF_CPP_MIN_LOG_LEVEL does not silence them. For the command line only,
-stderr is passed through a filter that drops lines of that form and keeps
-every other line (errors, warnings of ours, tracebacks) as they come.
+TF_CPP_MIN_LOG_LEVEL does not silence them. The entry points (the
+`resnet-v2` command and `python -m benchmarks`) call
+`filter_tensorflow_logs` before they import TensorFlow, unless --verbose:
+stderr then passes through a filter that drops lines of that form and keeps
+every other line (errors, warnings of ours, tracebacks) as they come. The
+library itself never touches stderr.
 """
 
 import atexit
@@ -61,10 +64,3 @@ def filter_tensorflow_logs():
     thread.join(timeout=5)
 
   atexit.register(restore)
-
-
-def is_command_line():
-  """Whether this process is the `resnet-v2` command, without --verbose."""
-  argv = sys.argv or ['']
-  return (os.path.basename(argv[0]) == 'resnet-v2' and
-          '--verbose' not in argv)

@@ -14,12 +14,12 @@ import tempfile
 
 import numpy as np
 
-from resnet_v2 import distribute
+from resnet_v2.train import distribute
 
 
 def synthetic_arrays(count=64, size=16, seed=0):
   """Images whose label is which half is bright."""
-  from resnet_v2 import inputs  # pylint: disable=g-import-not-at-top
+  from resnet_v2.data import inputs  # pylint: disable=g-import-not-at-top
   rng = np.random.default_rng(seed)
   labels = rng.integers(0, 2, count)
   images = rng.integers(0, 60, (count, size, size, 3))
@@ -30,7 +30,7 @@ def synthetic_arrays(count=64, size=16, seed=0):
 
 
 def trained_weights(strategy_name, sync, steps=4):
-  from resnet_v2 import training  # pylint: disable=g-import-not-at-top
+  from resnet_v2.train import trainer as training  # pylint: disable=g-import-not-at-top
   config = training.TrainConfig(
       model='cifar_resnet_v1_8', image_size=16, epochs=1, max_steps=steps,
       global_batch_size=8, learning_rate=0.1, augment=False,

@@ -20,9 +20,9 @@ import numpy as np
 import tensorflow as tf
 
 from resnet_v2 import files
-from resnet_v2 import inputs
 from resnet_v2 import model_dir
-from resnet_v2 import training
+from resnet_v2.data import inputs
+from resnet_v2.train import trainer as training
 
 
 def die():

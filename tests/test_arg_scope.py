@@ -5,7 +5,7 @@ import tensorflow as tf
 from tf_slim.ops.arg_scope import arg_scope_func_key
 
 import resnet_v2
-from resnet_v2.arg_scope import with_resnet_defaults
+from resnet_v2.nets.arg_scope import with_resnet_defaults
 
 GraphKeys = tf.compat.v1.GraphKeys
 

@@ -8,8 +8,8 @@ import tensorflow as tf
 import pytest
 
 from benchmarks import cli
-from resnet_v2 import runtime
 from benchmarks import plot
+from resnet_v2 import runtime
 
 TINY = ['--model', 'resnet_v2_50', '--batch-size', '2', '--image-size', '32',
         '--num-batches', '3', '--burn-in', '1']

@@ -5,7 +5,7 @@ import pytest
 import tensorflow as tf
 
 import resnet_v2
-from resnet_v2 import blocks
+from resnet_v2.nets import blocks
 
 
 def tiny_block(scope='block1', args=None):

@@ -4,7 +4,7 @@ import pytest
 import tensorflow as tf
 
 import resnet_v2
-from resnet_v2 import cifar
+from resnet_v2.nets import cifar
 
 
 def parameters(scope=None):

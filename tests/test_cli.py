@@ -232,7 +232,33 @@ def test_exclude_takes_a_slim_scope_and_commas(trained, tmp_path):
 
 
 def test_the_command_lines_defaults_are_the_librarys():
-  from resnet_v2 import distribute  # pylint: disable=g-import-not-at-top
-  from resnet_v2 import preprocessing  # pylint: disable=g-import-not-at-top
+  from resnet_v2.data import preprocessing  # pylint: disable=g-import-not-at-top
+  from resnet_v2.train import distribute  # pylint: disable=g-import-not-at-top
   assert cli.MAX_IMAGE_PIXELS == preprocessing.MAX_IMAGE_PIXELS
   assert cli.COLLECTIVE_TIMEOUT == distribute.COLLECTIVE_TIMEOUT
+  from resnet_v2.serve import export  # pylint: disable=g-import-not-at-top
+  assert cli.EXPORT_FORMATS == export.FORMATS
+
+
+def test_help_answers_without_loading_tensorflow():
+  # Every `--help` and the parser itself: TensorFlow loads only when a
+  # command runs (the time this saves is in BENCHMARKS.md).
+  script = '''if True:
+    import sys
+    from resnet_v2 import cli
+    for argv in (['--help'], ['train', '--help'], ['eval', '--help'],
+                 ['export', '--help']):
+      try:
+        cli.main(argv)
+      except SystemExit as done:
+        assert done.code == 0, argv
+    assert 'tensorflow' not in sys.modules, 'TensorFlow loaded for --help'
+    import resnet_v2
+    assert 'tensorflow' not in sys.modules, 'import resnet_v2 loaded it'
+    resnet_v2.resnet_v2_50
+    assert 'tensorflow' in sys.modules
+  '''
+  done = subprocess.run([sys.executable, '-c', script], capture_output=True,
+                        text=True, check=False)
+  assert done.returncode == 0, done.stderr
+  assert 'usage: resnet-v2 train' in done.stdout

@@ -12,13 +12,13 @@ import pytest
 import tensorflow as tf
 
 import resnet_v2
-from resnet_v2 import registry
 from resnet_v2.compat import slim
 from resnet_v2.compat.models import resnet_utils as models_utils
 from resnet_v2.compat.models import resnet_v1 as models_v1
 from resnet_v2.compat.models import resnet_v2 as models_v2
 from resnet_v2.compat.slim.nets import resnet_v1 as slim_v1
 from resnet_v2.compat.slim.nets import resnet_v2 as slim_v2
+from resnet_v2.nets import registry
 
 
 def grid(batch, height, width, channels=3):

@@ -12,8 +12,8 @@ import pytest
 import tensorflow as tf
 
 from benchmarks.scale_out import free_ports
-from resnet_v2 import distribute
-from resnet_v2 import inputs
+from resnet_v2.data import inputs
+from resnet_v2.train import distribute
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -82,7 +82,7 @@ def test_shard_policy_by_file_for_tfrecords_else_by_element():
 
 
 def test_a_global_batch_that_does_not_divide_is_refused(tmp_path):
-  from resnet_v2 import training  # pylint: disable=g-import-not-at-top
+  from resnet_v2.train import trainer as training  # pylint: disable=g-import-not-at-top
 
   class TwoReplicas:
     num_replicas_in_sync = 2

@@ -9,7 +9,7 @@ import tensorflow as tf
 
 import resnet_v2
 from resnet_v2 import cli
-from resnet_v2 import evaluation
+from resnet_v2.serve import evaluate as evaluation
 from nets_for_tests import write_checkpoint
 from test_inputs import write_tfrecord
 

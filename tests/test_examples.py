@@ -24,7 +24,8 @@ def test_cached_features_are_reused_only_for_the_same_settings(
   np.savez(cache, features=np.eye(1797, 16, dtype=np.float32),
            settings=np.array('seed=0'))
   images, _ = transfer_digits.load_digits_images(32)
-  model = transfer_digits.features.ImageModel('resnet_v2_50', image_size=32)
+  model = transfer_digits.model_lib.Model.load(model='resnet_v2_50',
+                                               image_size=32)
   real_run = model.run
 
   def no_net(*args, **kwargs):

@@ -5,8 +5,9 @@ import pytest
 import tensorflow as tf
 
 from resnet_v2 import cli
-from resnet_v2 import features
-from resnet_v2 import labels
+from resnet_v2.data import labels
+from resnet_v2.serve import features
+from resnet_v2.serve import model as model_lib
 from nets_for_tests import write_checkpoint
 import resnet_v2
 
@@ -30,7 +31,7 @@ def image_folder(tmp_path_factory):
 def model():
   # Seeded: random weights differ per draw, and so does how far oneDNN's
   # batch-size-dependent kernels drift on features of magnitude ~100.
-  return features.ImageModel('resnet_v2_50', image_size=32, seed=0)
+  return model_lib.Model.load(model='resnet_v2_50', image_size=32, seed=0)
 
 
 def test_features_file_holds_end_points_in_file_order(image_folder, model,
@@ -38,8 +39,8 @@ def test_features_file_holds_end_points_in_file_order(image_folder, model,
   output = tmp_path / 'features.npz'
   names = ['global_pool', 'resnet_v2_50/block2']
   count, skipped = features.extract_features(
-      [str(image_folder)], str(output), end_points=names, batch_size=2,
-      image_model=model, progress=False)
+      [str(image_folder)], str(output), model, end_points=names, batch_size=2,
+      progress=False)
   assert count == 3
   assert sorted(p.split('/')[-1] for p, _ in skipped) == ['broken.png',
                                                          'notes.txt']
@@ -51,7 +52,7 @@ def test_features_file_holds_end_points_in_file_order(image_folder, model,
   # Row i is what the net computes for file i on its own (oneDNN picks
   # other kernels for other batch sizes: equal to float32 rounding).
   for index, path in enumerate(files):
-    alone = model.run(model.load(path)[None], names)
+    alone = model.run(model.read_image(path)[None], names)
     for name in names:
       np.testing.assert_allclose(saved[name][index], alone[name][0],
                                  rtol=1e-4, atol=1e-4)
@@ -68,8 +69,7 @@ def test_interrupted_write_leaves_the_old_file(image_folder, model, tmp_path,
   monkeypatch.setattr(features.np, 'savez', savez_then_interrupt)
   with pytest.raises(KeyboardInterrupt):
     features.extract_features([str(image_folder / 'a.png')], str(output),
-                              image_model=model, progress=False,
-                              overwrite=True)
+                              model, progress=False, overwrite=True)
   assert output.read_bytes() == b'previous results'
   assert [p.name for p in tmp_path.iterdir()] == ['features.npz']
 
@@ -81,31 +81,30 @@ def test_a_file_the_user_had_is_kept_unless_overwrite(image_folder, model,
   with pytest.raises(ValueError, match='not written by resnet_v2.*'
                      '--overwrite'):
     features.extract_features([str(image_folder / 'a.png')], str(output),
-                              image_model=model, progress=False)
+                              model, progress=False)
   assert output.read_bytes() == b'the user\'s own'
   # Its own earlier output is replaced; a missing parent folder is made.
   again = tmp_path / 'new' / 'f.npz'
   for _ in range(2):
     features.extract_features([str(image_folder / 'a.png')], str(again),
-                              image_model=model, progress=False)
+                              model, progress=False)
   assert list(np.load(again)['file_names']) == [str(image_folder / 'a.png')]
   with pytest.raises(ValueError, match='inside the input'):
     features.extract_features([str(image_folder)],
-                              str(image_folder / 'f.npz'), image_model=model,
+                              str(image_folder / 'f.npz'), model,
                               progress=False)
 
 
 def test_bad_requests_are_refused(image_folder, model, tmp_path):
   output = str(tmp_path / 'f.npz')
   with pytest.raises(ValueError, match="Unknown end_points \\['block9'\\]"):
-    features.extract_features([str(image_folder)], output,
-                              end_points=['block9'], image_model=model)
+    features.extract_features([str(image_folder)], output, model,
+                              end_points=['block9'])
   with pytest.raises(ValueError, match='does not exist'):
-    features.extract_features([str(tmp_path / 'none')], output,
-                              image_model=model)
+    features.extract_features([str(tmp_path / 'none')], output, model)
   with pytest.raises(ValueError, match='None of the 1 files'):
     features.extract_features([str(image_folder / 'notes.txt')], output,
-                              image_model=model, progress=False)
+                              model, progress=False)
   assert not (tmp_path / 'f.npz').exists()
 
 
@@ -151,7 +150,7 @@ def test_class_names():
 
 
 def test_seed_makes_random_weights_reproducible(image_folder, model):
-  again = features.ImageModel('resnet_v2_50', image_size=32, seed=0)
-  image = model.load(str(image_folder / 'a.png'))[None]
+  again = model_lib.Model.load(model='resnet_v2_50', image_size=32, seed=0)
+  image = model.read_image(str(image_folder / 'a.png'))[None]
   np.testing.assert_array_equal(model.run(image, ['global_pool'])['global_pool'],
                                 again.run(image, ['global_pool'])['global_pool'])

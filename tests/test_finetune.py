@@ -4,7 +4,7 @@ import pytest
 import tensorflow as tf
 
 import resnet_v2
-from resnet_v2 import finetune
+from resnet_v2.train import finetune
 
 
 def test_patterns_pick_head_and_last_block(graph):

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from resnet_v2 import inputs
+from resnet_v2.data import inputs
 
 
 def write_image(path, pixels, fmt=None):

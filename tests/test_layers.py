@@ -5,8 +5,8 @@ import pytest
 import tensorflow as tf
 
 import resnet_v2
-from resnet_v2 import layers
 from resnet_v2 import runtime
+from resnet_v2.nets import layers
 
 GraphKeys = tf.compat.v1.GraphKeys
 

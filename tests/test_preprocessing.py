@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from resnet_v2 import preprocessing
+from resnet_v2.data import preprocessing
 
 
 def test_eval_scales_to_minus_one_one_and_crops_the_center():

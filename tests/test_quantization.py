@@ -12,12 +12,12 @@ import tensorflow as tf
 
 from resnet_v2 import checkpoints
 from resnet_v2 import cli
-from resnet_v2 import inputs
 from resnet_v2 import model_dir as model_dir_lib
-from resnet_v2 import openvino_engine
-from resnet_v2 import quantization
 from resnet_v2 import runtime
-from resnet_v2 import tf2
+from resnet_v2.data import inputs
+from resnet_v2.nets import module as tf2
+from resnet_v2.serve import openvino as openvino_engine
+from resnet_v2.serve import quantize as quantization
 
 pytest.importorskip('openvino')
 pytest.importorskip('nncf')

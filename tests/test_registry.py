@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from resnet_v2 import registry
+from resnet_v2.nets import factory
+from resnet_v2.nets import registry
 
 
 def count_parameters():
@@ -18,7 +19,7 @@ def count_parameters():
 def test_published_nets_build_with_their_checkpoint_layout(graph, name,
                                                            classes,
                                                            parameters):
-  network_fn = registry.get_network_fn(name, classes)
+  network_fn = factory.get_network_fn(name, classes)
   logits, end_points = network_fn(tf.zeros([1, 64, 64, 3]))
   assert logits.shape.as_list() == [1, classes]
   assert count_parameters() == parameters
@@ -31,7 +32,7 @@ def test_every_registered_net_builds_by_name(graph):
   for index, (name, spec) in enumerate(sorted(registry.NETWORKS.items())):
     if spec.image_size != 32:
       continue   # the ImageNet nets are checked above
-    logits, _ = registry.get_network_fn(name, 7, weight_decay=1e-4)(
+    logits, _ = factory.get_network_fn(name, 7, weight_decay=1e-4)(
         tf.zeros([2, 32, 32, 3]))
     assert logits.shape.as_list() == [2, 7], name
     assert tf.compat.v1.global_variables()[-1].op.name.startswith(spec.scope)
@@ -40,22 +41,22 @@ def test_every_registered_net_builds_by_name(graph):
 
 
 def test_plain_removes_shortcuts_where_it_applies(graph):
-  registry.get_network_fn('cifar_resnet_v1_20', 10, plain=True)(
+  factory.get_network_fn('cifar_resnet_v1_20', 10, plain=True)(
       tf.zeros([1, 32, 32, 3]))
   assert not [v for v in tf.compat.v1.global_variables()
               if 'shortcut' in v.name]
   with tf.Graph().as_default():
-    registry.get_network_fn('cifar_resnet_v1_20', 10)(
+    factory.get_network_fn('cifar_resnet_v1_20', 10)(
         tf.zeros([1, 32, 32, 3]))
     assert [v for v in tf.compat.v1.global_variables()
             if 'shortcut' in v.name]
   with pytest.raises(ValueError, match='resnet_v2_50 has no plain variant'):
-    registry.get_network_fn('resnet_v2_50', 10, plain=True)
+    factory.get_network_fn('resnet_v2_50', 10, plain=True)
 
 
 def test_unknown_names_list_the_known_ones():
   with pytest.raises(ValueError, match='Unknown model .resnet_v3.*resnet_v2_50'):
-    registry.get_network_fn('resnet_v3', 10)
+    factory.get_network_fn('resnet_v3', 10)
   expected = {'resnet_v2_50', 'resnet_v2_101', 'resnet_v2_152',
               'resnet_v2_200', 'resnet_v1_50', 'resnet_v1_101',
               'resnet_v1_152', 'resnet_v1_200', 'cifar_resnet_v1_20',

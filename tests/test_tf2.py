@@ -10,8 +10,8 @@ import tensorflow as tf
 
 import resnet_v2
 from resnet_v2 import checkpoints
-from resnet_v2 import export
-from resnet_v2.tf2 import ResNetV2Module
+from resnet_v2.nets.module import ResNetModule
+from resnet_v2.serve import export
 from nets_for_tests import write_checkpoint
 
 MODEL = 'resnet_v2_50'
@@ -27,7 +27,7 @@ def checkpoint(tmp_path_factory):
 
 @pytest.fixture(scope='module')
 def module(checkpoint):
-  module = ResNetV2Module(MODEL, num_classes=10)
+  module = ResNetModule(MODEL, num_classes=10)
   module.restore(checkpoint)
   return module
 
@@ -83,7 +83,7 @@ def test_bad_calls_are_refused(module):
   with pytest.raises(ValueError, match='rank 4'):
     module(np.zeros((64, 64, 3), np.float32))
   with pytest.raises(ValueError, match='Unknown model'):
-    ResNetV2Module('resnet_v2_18')
+    ResNetModule('resnet_v2_18')
 
 
 def test_saved_model_runs_in_a_fresh_process(module, images, tmp_path):

@@ -77,13 +77,13 @@ ResnetV1CompleteNetworkTest = test_util.deprecated_graph_mode_only(
 def test_rewritten_files_use_this_project():
   assert _V2.resnet_v2.__name__ == 'resnet_v2'
   assert _V2.resnet_utils.stack_blocks_dense.__module__ == (
-      'resnet_v2.blocks')
-  assert _V2.layers.batch_norm.__module__ == 'resnet_v2.layers'
+      'resnet_v2.nets.blocks')
+  assert _V2.layers.batch_norm.__module__ == 'resnet_v2.nets.layers'
   assert _V1.resnet_v1.__name__ == 'resnet_v2.compat.slim.nets.resnet_v1'
-  assert _V1.resnet_v1.resnet_v1.__module__ == 'resnet_v2.nets'
+  assert _V1.resnet_v1.resnet_v1.__module__ == 'resnet_v2.nets.resnet'
   assert _V1.resnet_utils.stack_blocks_dense.__module__ == (
-      'resnet_v2.blocks')
-  assert _V1.layers.batch_norm.__module__ == 'resnet_v2.layers'
+      'resnet_v2.nets.blocks')
+  assert _V1.layers.batch_norm.__module__ == 'resnet_v2.nets.layers'
 
 
 def test_every_tf_slim_test_is_collected():

@@ -8,7 +8,7 @@ import pytest
 import tensorflow as tf
 
 import resnet_v2
-from resnet_v2 import timing
+from benchmarks import timing
 
 
 class FakeClock:

@@ -12,9 +12,9 @@ import tensorflow as tf
 
 from resnet_v2 import checkpoints
 from resnet_v2 import cli
-from resnet_v2 import inputs
 from resnet_v2 import model_dir as model_dir_lib
-from resnet_v2 import training
+from resnet_v2.data import inputs
+from resnet_v2.train import trainer as training
 
 
 def synthetic(count=96, size=16, seed=0, classes=2):

@@ -3,11 +3,11 @@
 from tf_slim.ops.arg_scope import add_arg_scope
 
 # pylint: disable=unused-import
-from resnet_v2 import blocks as _blocks
-from resnet_v2.arg_scope import resnet_arg_scope
-from resnet_v2.blocks import Block
-from resnet_v2.blocks import conv2d_same
-from resnet_v2.blocks import subsample
+from resnet_v2.nets import blocks as _blocks
+from resnet_v2.nets.arg_scope import resnet_arg_scope
+from resnet_v2.nets.blocks import Block
+from resnet_v2.nets.blocks import conv2d_same
+from resnet_v2.nets.blocks import subsample
 
 
 @add_arg_scope

@@ -6,10 +6,10 @@ spatial_squeeze) and exactly its end points. `bottleneck` takes
 `use_bounded_activations` (set it with an arg scope)."""
 
 # pylint: disable=unused-import
-from resnet_v2 import nets as _nets
-from resnet_v2.arg_scope import resnet_arg_scope
-from resnet_v2.blocks import bottleneck_v1 as bottleneck
-from resnet_v2.nets import resnet_v1_block
+from resnet_v2.nets import resnet as _nets
+from resnet_v2.nets.arg_scope import resnet_arg_scope
+from resnet_v2.nets.blocks import bottleneck_v1 as bottleneck
+from resnet_v2.nets.resnet import resnet_v1_block
 
 
 def resnet_v1(inputs, blocks, num_classes=None, is_training=True,

@@ -3,10 +3,10 @@ placed before `reuse`; `num_classes` 0 or None gives features; the end
 points are exactly its own (no 'postnorm')."""
 
 # pylint: disable=unused-import
-from resnet_v2 import nets as _nets
-from resnet_v2.arg_scope import resnet_arg_scope
-from resnet_v2.blocks import bottleneck
-from resnet_v2.nets import resnet_v2_block
+from resnet_v2.nets import resnet as _nets
+from resnet_v2.nets.arg_scope import resnet_arg_scope
+from resnet_v2.nets.blocks import bottleneck
+from resnet_v2.nets.resnet import resnet_v2_block
 
 
 def resnet_v2(inputs, blocks, num_classes=None, is_training=True,

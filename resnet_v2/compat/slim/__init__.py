@@ -13,5 +13,5 @@ modules (`resnet_utils`, `resnet_v1`, `resnet_v2`).
 from tf_slim import *  # noqa: F401,F403
 from tf_slim import utils  # noqa: F401
 
-from resnet_v2.layers import batch_norm  # noqa: F401
-from resnet_v2.layers import max_pool2d  # noqa: F401
+from resnet_v2.nets.layers import batch_norm  # noqa: F401
+from resnet_v2.nets.layers import max_pool2d  # noqa: F401

@@ -17,10 +17,10 @@ from tf_slim.layers import utils as slim_utils
 from tf_slim.ops.arg_scope import arg_scope
 from tf_slim.ops.arg_scope import has_arg_scope
 
-from resnet_v2 import blocks as blocks_lib
-from resnet_v2 import layers
 from resnet_v2 import runtime
-from resnet_v2.arg_scope import with_resnet_defaults
+from resnet_v2.nets import blocks as blocks_lib
+from resnet_v2.nets import layers
+from resnet_v2.nets.arg_scope import with_resnet_defaults
 
 default_image_size = 224
 

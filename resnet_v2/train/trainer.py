@@ -41,16 +41,16 @@ import numpy as np
 import tensorflow as tf
 
 from resnet_v2 import checkpoints
-from resnet_v2 import distribute
 from resnet_v2 import files
-from resnet_v2 import finetune
-from resnet_v2 import inputs
 from resnet_v2 import model_dir as model_dir_lib
-from resnet_v2 import preprocessing
-from resnet_v2 import registry
+from resnet_v2 import progress as progress_lib
 from resnet_v2 import runtime
-from resnet_v2 import tf2
-from resnet_v2 import timing
+from resnet_v2.data import inputs
+from resnet_v2.data import preprocessing
+from resnet_v2.nets import module as tf2
+from resnet_v2.nets import registry
+from resnet_v2.train import distribute
+from resnet_v2.train import finetune
 
 TrainConfig = collections.namedtuple('TrainConfig', [
     'model', 'image_size', 'epochs', 'max_steps', 'batch_size', 'optimizer',
@@ -587,7 +587,7 @@ class Trainer:
     while epoch < config.epochs and step < self.total_steps:
       iterator = iter(self._dataset(self.train_source, True, epoch,
                                     step - epoch_start))
-      shown = timing.Progress(self.steps_per_epoch, 'epoch %d/%d' % (
+      shown = progress_lib.Progress(self.steps_per_epoch, 'epoch %d/%d' % (
           epoch + 1, config.epochs)) if progress else None
       started, durations, losses, errors = time.time(), [], [], []
       while step < self.total_steps and (step - epoch_start <

@@ -17,7 +17,7 @@ import tensorflow as tf
 from tf_slim.layers import utils as slim_utils
 from tf_slim.ops.arg_scope import add_arg_scope
 
-from resnet_v2 import layers
+from resnet_v2.nets import layers
 
 UNIT_ARG_NAMES = ('depth', 'depth_bottleneck', 'stride')
 

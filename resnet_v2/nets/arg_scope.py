@@ -10,7 +10,7 @@ from tf_slim.layers import initializers
 from tf_slim.layers import regularizers
 from tf_slim.ops import arg_scope as slim_arg_scope
 
-from resnet_v2 import layers
+from resnet_v2.nets import layers
 
 arg_scope = slim_arg_scope.arg_scope
 

@@ -16,7 +16,7 @@ def serving_key(end_point):
 
 def export_saved_model(module, path, image_size, end_points=('global_pool',),
                        overwrite=False):
-  """Saves a `ResNetV2Module` with a serving signature.
+  """Saves a `ResNetModule` with a serving signature.
 
   The 'serving_default' signature takes `images` [batch, image_size,
   image_size, 3] float32 (preprocessed) and returns `probabilities` (when
@@ -24,7 +24,7 @@ def export_saved_model(module, path, image_size, end_points=('global_pool',),
   names. `tf.saved_model.load(path)` runs it in any TF2 process.
 
   Args:
-    module: A `resnet_v2.tf2.ResNetV2Module`.
+    module: A `resnet_v2.nets.module.ResNetModule`.
     path: Directory to create; an earlier export is replaced whole, any
       other existing folder only with overwrite.
     image_size: Height and width of the serving input.
@@ -98,7 +98,7 @@ def export(model_dir, path, export_format=None, overwrite=False,
   """
   # pylint: disable=g-import-not-at-top
   from resnet_v2 import model_dir as model_dir_lib
-  from resnet_v2 import openvino_engine
+  from resnet_v2.serve import openvino as openvino_engine
   record = model_dir_lib.read_record(model_dir)
   files.check_output(path, overwrite, [model_dir])
   int8 = record.engine == 'openvino'
@@ -121,9 +121,9 @@ def export(model_dir, path, export_format=None, overwrite=False,
       openvino_engine.save(model, temp)
     elif export_format == 'openvino':
       openvino_engine.save(openvino_engine.convert(
-          _restored_module(model_dir, record), record.image_size), temp)
+          _restored_module(model_dir), record.image_size), temp)
     else:
-      _write_onnx(_restored_module(model_dir, record), record.image_size,
+      _write_onnx(_restored_module(model_dir), record.image_size,
                   os.path.join(temp, 'model.onnx'))
     model_dir_lib.write_record(temp, record)
   if export_format == 'openvino':
@@ -133,20 +133,15 @@ def export(model_dir, path, export_format=None, overwrite=False,
   return export_format
 
 
-def _restored_module(model_dir, record):
-  # pylint: disable=g-import-not-at-top
-  from resnet_v2 import model_dir as model_dir_lib
-  from resnet_v2 import tf2
-  module = tf2.ResNetModule(record.model, record.num_classes,
-                            plain=record.plain)
-  module.restore(model_dir_lib.checkpoint_for_inference(model_dir))
-  return module
+def _restored_module(model_dir):
+  from resnet_v2.serve import model as model_lib  # pylint: disable=g-import-not-at-top
+  return model_lib.Model.load(model_dir).module
 
 
 def _write_onnx(module, image_size, path):
   """The net's serving function as ONNX (tf2onnx), float32."""
   # pylint: disable=g-import-not-at-top
-  from resnet_v2 import openvino_engine
+  from resnet_v2.serve import openvino as openvino_engine
   try:
     import tf2onnx
   except ImportError:
@@ -179,15 +174,11 @@ def export_model_dir(model_dir, path, overwrite=False, max_pixels=None):
   """
   # pylint: disable=g-import-not-at-top
   from resnet_v2 import model_dir as model_dir_lib
-  from resnet_v2 import preprocessing
-  from resnet_v2 import tf2
+  from resnet_v2.data import preprocessing
   record = model_dir_lib.read_record(model_dir)
   files.check_output(path, overwrite, [model_dir])
   max_pixels = max_pixels or preprocessing.MAX_IMAGE_PIXELS
-  checkpoint = model_dir_lib.checkpoint_for_inference(model_dir)
-  module = tf2.ResNetV2Module(record.model, record.num_classes,
-                              plain=record.plain)
-  module.restore(checkpoint)
+  module = _restored_module(model_dir)
   size, scheme = record.image_size, preprocessing.SCHEMES[
       record.preprocessing]
   mean = tf.constant(record.pixel_mean if record.pixel_mean is not None

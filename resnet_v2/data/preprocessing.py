@@ -9,26 +9,7 @@ feeding a v2 net VGG-style input is a common, silent accuracy loss.
 
 import tensorflow as tf
 
-from resnet_v2 import registry
-
-# Which preprocessing and size each published checkpoint expects.
-CHECKPOINT_PREPROCESSING = {
-    'resnet_v2_50': ('inception', 299),
-    'resnet_v2_101': ('inception', 299),
-    'resnet_v2_152': ('inception', 299),
-}
-
 CENTRAL_FRACTION = 0.875
-
-
-def default_image_size(model, checkpoint=None):
-  """The input size to run a registered net at: with a (published)
-  checkpoint of an Inception-preprocessed net, what it was trained at
-  (299); else the net's own (224, or 32 for CIFAR nets)."""
-  spec = registry.get_spec(model)
-  if checkpoint and spec.preprocessing == 'inception':
-    return CHECKPOINT_PREPROCESSING.get(model, (None, 299))[1]
-  return spec.image_size
 
 
 def _check_image(image):

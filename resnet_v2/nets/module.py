@@ -5,7 +5,7 @@ TF-Slim variable names.
 whatever `tf.distribute` strategy scope is active then (mirrored variables
 under MirroredStrategy or MultiWorkerMirroredStrategy, plain ones
 otherwise). Each call builds the net's ops again, through the same builder
-as the graph functions (`registry.get_network_fn`), in the calling
+as the graph functions (`factory.get_network_fn`), in the calling
 `tf.function` or replica context; a variable-scope getter hands the
 builder the existing variables by their TF-Slim names
 (`resnet_v2_50/conv1/weights`, ...), so slim checkpoints restore into them.
@@ -23,10 +23,11 @@ import types
 import tensorflow as tf
 from tf_slim.ops.arg_scope import arg_scope
 
-import resnet_v2
 from resnet_v2 import checkpoints
-from resnet_v2 import layers
-from resnet_v2 import registry
+from resnet_v2.nets import factory
+from resnet_v2.nets import layers
+from resnet_v2.nets import registry
+from resnet_v2.nets import resnet
 
 # Statistics that each replica keeps for itself; read as their mean.
 _ON_READ_SUFFIXES = ('/moving_mean', '/moving_variance')
@@ -103,9 +104,9 @@ class ResNetModule(tf.Module):
     super().__init__(name=name or model)
     registry.get_spec(model)
     self._custom = scope is not None or data_format != 'NHWC'
-    if self._custom and model not in resnet_v2.NETS:
+    if self._custom and model not in resnet.NETS:
       raise ValueError('scope and data_format can be changed for %s only, '
-                       'not %r.' % (sorted(resnet_v2.NETS), model))
+                       'not %r.' % (sorted(resnet.NETS), model))
     self.model, self.num_classes = model, num_classes
     self._scope, self._data_format, self._plain = scope, data_format, plain
     self._weight_decay, self._batch_norm_decay = (weight_decay,
@@ -150,7 +151,7 @@ class ResNetModule(tf.Module):
         arg_scope([layers.batch_norm],
                             synchronized=self._synchronized):
       if self._custom:
-        net, end_points = getattr(resnet_v2, self.model)(
+        net, end_points = getattr(resnet, self.model)(
             images, num_classes=self.num_classes, is_training=training,
             scope=self._scope, spatial_squeeze=self.num_classes is not None,
             data_format=self._data_format)
@@ -160,7 +161,7 @@ class ResNetModule(tf.Module):
           options['weight_decay'] = self._weight_decay
         if self._batch_norm_decay is not None:
           options['batch_norm_decay'] = self._batch_norm_decay
-        net, end_points = registry.get_network_fn(
+        net, end_points = factory.get_network_fn(
             self.model, self.num_classes, is_training=training,
             plain=self._plain, **options)(images)
     updates = graph.get_collection(
@@ -207,6 +208,3 @@ class ResNetModule(tf.Module):
     return checkpoints.restore_eager(self.net_variables, checkpoint_path,
                                      scope_map, exclude)
 
-
-# The earlier name of the module, from when it ran resnet_v2 nets only.
-ResNetV2Module = ResNetModule

@@ -14,9 +14,10 @@ import collections
 
 from tf_slim.ops.arg_scope import arg_scope
 
-from resnet_v2 import blocks as blocks_lib
-from resnet_v2 import layers
-from resnet_v2 import nets
+from resnet_v2.nets import blocks as blocks_lib
+from resnet_v2.nets import layers
+from resnet_v2.nets import registry
+from resnet_v2.nets import resnet as nets
 
 STAGE_DEPTHS = (16, 32, 64)
 STAGE_STRIDES = (1, 2, 2)
@@ -32,36 +33,16 @@ def _root_v2(net):
     return blocks_lib.conv2d_same(net, 16, 3, 1, scope='conv1')
 
 
-Version = collections.namedtuple(
-    'Version', ['layers_per_unit', 'unit_fn', 'root', 'postnorm'])
+Version = collections.namedtuple('Version', ['unit_fn', 'root', 'postnorm'])
 VERSIONS = {
-    1: Version(6, blocks_lib.basic_v1, nets.Root(_root_v1, 1), False),
-    2: Version(9, blocks_lib.bottleneck, nets.Root(_root_v2, 1), True),
+    1: Version(blocks_lib.basic_v1, nets.Root(_root_v1, 1), False),
+    2: Version(blocks_lib.bottleneck, nets.Root(_root_v2, 1), True),
 }
-
-
-def units_per_stage(depth, version):
-  """n such that depth = 6n + 2 (v1) or 9n + 2 (v2).
-
-  Raises:
-    ValueError: for another version or a depth not of that form.
-  """
-  if version not in VERSIONS:
-    raise ValueError('version must be 1 (basic units) or 2 (pre-activation '
-                     'bottlenecks), got %r.' % (version,))
-  per_unit = VERSIONS[version].layers_per_unit
-  if (not isinstance(depth, int) or depth < per_unit + 2 or
-      (depth - 2) % per_unit):
-    raise ValueError('A v%d CIFAR ResNet has depth %dn + 2 (e.g. %s), got %r.'
-                     % (version, per_unit, {1: '20, 32, 44, 56, 110',
-                                            2: '56, 110, 164'}[version],
-                        depth))
-  return (depth - 2) // per_unit
 
 
 def cifar_blocks(depth, version=1):
   """The three stages of a CIFAR ResNet as `Block`s."""
-  n = units_per_stage(depth, version)
+  n = registry.cifar_units_per_stage(depth, version)
   unit_fn = VERSIONS[version].unit_fn
   blocks = []
   for index, (width, stride) in enumerate(zip(STAGE_DEPTHS, STAGE_STRIDES)):

@@ -24,7 +24,7 @@ import threading
 import numpy as np
 import tensorflow as tf
 
-from resnet_v2 import preprocessing
+from resnet_v2.data import preprocessing
 
 CIFAR10_TRAIN_FILES = tuple('data_batch_%d' % i for i in range(1, 6))
 CIFAR10_TEST_FILE = 'test_batch'

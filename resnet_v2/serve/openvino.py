@@ -228,36 +228,3 @@ class Runner:
       return 'fp32'
     kind = counts.most_common(1)[0][0]
     return _PRECISION_NAMES.get(kind, kind)
-
-
-def graph_end_points(folder, images, precision='int8'):
-  """A saved OpenVINO model's outputs as tensors of the current graph.
-
-  The model runs inside the graph (through `tf.numpy_function`), so the
-  input pipeline feeds it exactly as it feeds a TensorFlow net, and the
-  same sessions, iterators and metrics serve both.
-
-  Args:
-    folder: What `save` wrote.
-    images: float32 [batch, size, size, 3] tensor, preprocessed.
-    precision: As `Runner`.
-
-  Returns:
-    ({'logits': [batch, classes], 'predictions': [batch, classes],
-    'global_pool': [batch, 1, 1, channels]}, the `Runner`).
-  """
-  import tensorflow as tf  # pylint: disable=g-import-not-at-top
-  runner = Runner(folder, precision)
-
-  def run(batch):
-    out = runner(batch)
-    return out['logits'], out['probabilities'], out['features']
-  logits, probabilities, features = tf.numpy_function(
-      run, [images], [tf.float32] * 3, stateful=True, name='openvino')
-  sizes = {o.get_any_name(): o.get_partial_shape()[1].get_length()
-           for o in runner.compiled.outputs}
-  logits.set_shape([None, sizes['logits']])
-  probabilities.set_shape([None, sizes['probabilities']])
-  features.set_shape([None, sizes['features']])
-  return {'logits': logits, 'predictions': probabilities,
-          'global_pool': features[:, None, None, :]}, runner

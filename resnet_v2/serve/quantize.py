@@ -19,12 +19,12 @@ import sys
 import numpy as np
 
 from resnet_v2 import files
-from resnet_v2 import inputs
 from resnet_v2 import model_dir as model_dir_lib
-from resnet_v2 import openvino_engine
-from resnet_v2 import preprocessing
 from resnet_v2 import runtime
-from resnet_v2 import tf2
+from resnet_v2.data import inputs
+from resnet_v2.data import preprocessing
+from resnet_v2.serve import model as model_lib
+from resnet_v2.serve import openvino as openvino_engine
 
 DEFAULT_CALIBRATION_IMAGES = 300
 # Sources whose images all have one native size.
@@ -65,8 +65,8 @@ def check_image_size(source, image_size, what):
             else 'non-square', image_size, image_size))
 
 
-def _resolve_net(model_dir, model, checkpoint, image_size):
-  """(record, checkpoint) of what to quantize."""
+def _load_net(model_dir, model, checkpoint, image_size):
+  """The float `model.Model` to quantize."""
   if model_dir:
     if model or checkpoint:
       raise ValueError('--model-dir names the net and its checkpoint; drop '
@@ -80,15 +80,18 @@ def _resolve_net(model_dir, model, checkpoint, image_size):
                        'statistics are for one input size).' % (
                            model_dir, record.image_size, record.image_size,
                            image_size))
-    return record, model_dir_lib.checkpoint_for_inference(model_dir)
+    return model_lib.Model.load(model_dir)
   if not (model and checkpoint):
     raise ValueError('Give --model-dir, or --model and --checkpoint.')
-  record = model_dir_lib.checkpoint_record(
-      model, checkpoint,
-      image_size or preprocessing.default_image_size(model, checkpoint))
+  net = model_lib.Model.load(model=model, checkpoint=checkpoint,
+                             image_size=image_size)
+  if not net.num_classes:
+    raise ValueError('Checkpoint %s has no %s/logits: it cannot classify; '
+                     'use `resnet-v2 features`.' % (checkpoint, model))
   # As `evaluate`: 1000-class nets on TF-Slim's 1-based ImageNet labels.
-  return record._replace(labels_offset=int(record.num_classes == 1000)
-                         ), checkpoint
+  net.record = net.record._replace(
+      labels_offset=int(net.num_classes == 1000))
+  return net
 
 
 class _Batches:
@@ -122,8 +125,8 @@ class _Batches:
         return
 
 
-def compare(module, runner, batches):
-  """fp32 (the TensorFlow net) against int8 (the runner) on batches.
+def compare(net, runner, batches):
+  """fp32 (a `model.Model`) against int8 (the runner) on batches.
 
   Returns:
     dict: images, top-1 of each where labels exist (labels >= 0),
@@ -133,9 +136,9 @@ def compare(module, runner, batches):
   cosines, agree, right = [], 0, {'fp32': 0, 'int8': 0}
   labelled, largest = 0, 0.0
   for images, labels in batches.batches(with_labels=True):
-    logits, points = module(images)
-    fp32_logits = logits.numpy()
-    fp32_features = points['global_pool'].numpy().reshape(len(images), -1)
+    fp32 = net.run(images, ('logits', 'global_pool'))
+    fp32_logits = fp32['logits']
+    fp32_features = fp32['global_pool'].reshape(len(images), -1)
     out = runner(images)
     a, b = fp32_features, out['features']
     cosines.append((a * b).sum(1) / np.maximum(
@@ -212,7 +215,8 @@ def quantize(output, calibration_source, model_dir=None, model=None,
                  val_source is not None and val_source.path]
   files.check_output(output, overwrite, [
       i for i in inputs_used if i and isinstance(i, str)])
-  record, checkpoint = _resolve_net(model_dir, model, checkpoint, image_size)
+  net = _load_net(model_dir, model, checkpoint, image_size)
+  record, checkpoint = net.record, net.checkpoint
   check_image_size(calibration_source, record.image_size, 'Calibration data')
   if val_source is not None:
     check_image_size(val_source, record.image_size, 'Validation data')
@@ -230,13 +234,11 @@ def quantize(output, calibration_source, model_dir=None, model=None,
   note = openvino_engine.int8_note()
   if note:
     print('note: %s.' % note, file=log)
-  module = tf2.ResNetModule(record.model, record.num_classes,
-                            plain=record.plain)
-  module.restore(checkpoint)
   print('quantizing %s on %d calibration image(s) from %s' % (
       record.model, count, calibration_source.path), file=log)
   quantized = openvino_engine.quantize(
-      openvino_engine.convert(module, record.image_size), calibration, count)
+      openvino_engine.convert(net.module, record.image_size), calibration,
+      count)
   runner = openvino_engine.Runner(quantized, 'int8')
   compared = _Batches(val_source or calibration_source, record, batch_size,
                       compare_images if val_source else num_images,
@@ -255,7 +257,7 @@ def quantize(output, calibration_source, model_dir=None, model=None,
       'convolution_kernels': dict(runner.convolution_kernels()),
       'cpu_int8': runtime.int8_support()[1],
       'written': datetime.datetime.now().isoformat(timespec='seconds'),
-      'int8_vs_fp32': compare(module, runner, compared),
+      'int8_vs_fp32': compare(net, runner, compared),
   }
   if not report['int8_vs_fp32']['images']:
     raise ValueError('Validation data %s has no readable image; nothing '

@@ -6,8 +6,8 @@ import importlib.resources
 
 @functools.lru_cache(maxsize=None)
 def _imagenet_names():
-  text = importlib.resources.files('resnet_v2').joinpath(
-      'data', 'imagenet_class_names.txt').read_text()
+  text = importlib.resources.files('resnet_v2.data').joinpath(
+      'imagenet_class_names.txt').read_text()
   return tuple(line.replace('_', ' ') for line in text.splitlines() if line)
 
 

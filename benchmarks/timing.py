@@ -9,6 +9,8 @@ import time
 import tensorflow as tf
 from tensorflow.python.util import deprecation  # pylint: disable=g-direct-tensorflow-import
 
+from resnet_v2.progress import Progress
+
 
 def summarize(durations):
   """Returns (mean, standard deviation) of durations, as the classic harness.
@@ -24,29 +26,6 @@ def summarize(durations):
   mean = sum(durations) / len(durations)
   variance = max(sum(d * d for d in durations) / len(durations) - mean**2, 0.0)
   return mean, math.sqrt(variance)
-
-
-class Progress:
-  """A one-line progress display ('steps done, running mean') on a terminal.
-
-  Prints nothing when the stream is not a terminal, so logs and pipes stay
-  clean.
-  """
-
-  def __init__(self, total, label, stream=None):
-    self._total, self._label = total, label
-    self._stream = stream or sys.stderr
-    self._enabled = hasattr(self._stream, 'isatty') and self._stream.isatty()
-
-  def update(self, done, durations):
-    if not self._enabled or not durations:
-      return
-    mean = sum(durations) / len(durations)
-    self._stream.write('\r%s: %d/%d steps, mean %.3f s' %
-                       (self._label, done, self._total, mean))
-    self._stream.flush()
-    if done == self._total:
-      self._stream.write('\n')
 
 
 def _log(message, stream):

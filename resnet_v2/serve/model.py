@@ -1,0 +1,276 @@
+"""One way to run a trained net: `Model`.
+
+`Model.load` is the one place that turns a model dir (or a registered net
+and a checkpoint) into a runnable net: its record (net, classes, size,
+preprocessing, pixel mean) and its weights, on an engine:
+  tensorflow  the net as a TF2 module (`nets.module.ResNetModule`) run by
+              `tf.function`, fp32;
+  openvino    an OpenVINO model on the CPU: an int8 model dir's own, or the
+              float net converted at load (fp32 or bf16).
+Batches go in as numpy arrays or tensors, end points come out as numpy;
+`dataset` and `iterate` read images through the one input pipeline.
+`features`, `predict`, `evaluate`, `export` and `quantize` all start here.
+"""
+
+import os
+import sys
+import time
+
+import numpy as np
+import tensorflow as tf
+
+from resnet_v2 import checkpoints
+from resnet_v2 import model_dir as model_dir_lib
+from resnet_v2 import progress as progress_lib
+from resnet_v2.data import inputs
+from resnet_v2.data import labels
+from resnet_v2.data import preprocessing
+from resnet_v2.nets import module as module_lib
+from resnet_v2.nets import registry
+
+ENGINES = ('tensorflow', 'openvino')
+PRECISIONS = ('fp32', 'bf16', 'int8')
+# What an OpenVINO model computes (`openvino.serving_function`).
+OPENVINO_END_POINTS = ('global_pool', 'logits', 'predictions')
+
+
+class Model:
+  """A net with its weights, preprocessing and classes, ready to run.
+
+  Args:
+    record: A `model_dir.Record` (what the net is and how it is fed).
+    checkpoint: TF-Slim checkpoint prefix to restore; None for random
+      weights (a warning says so on stderr), or for an int8 record.
+    engine: 'tensorflow' or 'openvino'; default: the record's.
+    precision: 'fp32' or 'bf16' (openvino engine only); an int8 record
+      runs in int8.
+    openvino_dir: An int8 model dir's OpenVINO folder.
+    scope_map: Optional {net scope: checkpoint scope} for the restore.
+    seed: Seeds TensorFlow's random generator before random weights are
+      drawn, so they are reproducible.
+
+  Raises:
+    ValueError: on an unknown net, engine or precision, or an unusable
+      checkpoint.
+  """
+
+  def __init__(self, record, checkpoint=None, engine=None, precision=None,
+               openvino_dir=None, scope_map=None, seed=None):
+    engine = engine or record.engine
+    if engine not in ENGINES:
+      raise ValueError('engine must be one of %s, got %r.' % (
+          ', '.join(ENGINES), engine))
+    int8 = record.engine == 'openvino'
+    precision = precision or record.precision
+    if precision not in PRECISIONS or (precision == 'int8') != int8 or (
+        precision == 'bf16' and engine != 'openvino'):
+      raise ValueError(
+          '%s runs in %s; precision %r needs %s.' % (
+              record.model, 'int8' if int8 else 'fp32 (tensorflow) or fp32 '
+              'and bf16 (openvino)', precision, 'a float model' if int8 else
+              'the openvino engine' if precision == 'bf16' else
+              "`resnet-v2 quantize` first (int8)"))
+    if int8 and engine != 'openvino':
+      raise ValueError('%s is an int8 OpenVINO model: it runs on the '
+                       'openvino engine only.' % openvino_dir)
+    self.record, self.checkpoint = record, checkpoint or openvino_dir
+    self.engine, self.precision = engine, precision
+    self.module, self._runner, self._functions = None, None, {}
+    if not int8:
+      if seed is not None:
+        tf.random.set_seed(seed)
+      self.module = module_lib.ResNetModule(record.model, record.num_classes,
+                                            plain=record.plain)
+      if checkpoint is not None:
+        self.module.restore(checkpoint, scope_map=scope_map)
+      else:
+        print('WARNING: no checkpoint given: %s has RANDOM weights; its '
+              'features and predictions mean nothing.' % record.model,
+              file=sys.stderr)
+    if engine == 'openvino':
+      # pylint: disable=g-import-not-at-top
+      from resnet_v2.serve import openvino
+      self._runner = openvino.Runner(
+          openvino_dir if int8 else openvino.convert(
+              self.module, record.image_size), precision)
+    self.skipped = []
+
+  @classmethod
+  def load(cls, model_dir=None, model=None, checkpoint=None, image_size=None,
+           num_classes=None, engine=None, precision=None, seed=None):
+    """The net of a model dir, or a registered net with a checkpoint.
+
+    Args:
+      model_dir: A model dir (`resnet-v2 train` or `quantize` wrote it): its
+        best checkpoint, else its latest; or its int8 OpenVINO model.
+      model: Instead of model_dir: a registry name.
+      checkpoint: With model: a TF-Slim checkpoint (e.g. a published one);
+        None for random weights.
+      image_size: Another input size (not for int8 models); default the
+        model dir's, or what the checkpoint was trained at.
+      num_classes: Logits to build without a checkpoint (None: features
+        only); with one, what it has.
+      engine, precision, seed: See `Model`.
+
+    Raises:
+      ValueError: if model_dir is not a usable model dir, or both or
+        neither of model_dir and model are given.
+    """
+    if bool(model_dir) == bool(model):
+      raise ValueError('Give a model dir, or a net (and its checkpoint), '
+                       'not %s.' % ('both' if model_dir else 'neither'))
+    if model_dir:
+      record = model_dir_lib.read_record(model_dir)
+      if record.engine == 'openvino':
+        model_dir_lib.check_int8_image_size(record, image_size, model_dir)
+        return cls(record, engine=engine, precision=precision,
+                   openvino_dir=model_dir_lib.openvino_dir(model_dir))
+      checkpoint = model_dir_lib.checkpoint_for_inference(model_dir)
+      record = record._replace(image_size=image_size or record.image_size)
+      return cls(record, checkpoint, engine, precision, seed=seed)
+    spec = registry.get_spec(model)
+    if checkpoint is not None:
+      num_classes = checkpoints.logits_classes(checkpoint, spec.scope)
+    record = model_dir_lib.Record(
+        model, num_classes, None,
+        image_size or registry.default_image_size(model, checkpoint),
+        spec.preprocessing, None, False, None)
+    return cls(record, checkpoint, engine, precision, seed=seed)
+
+  @property
+  def model(self):
+    return self.record.model
+
+  @property
+  def num_classes(self):
+    return self.record.num_classes
+
+  @property
+  def image_size(self):
+    return self.record.image_size
+
+  @property
+  def class_names(self):
+    return self.record.class_names
+
+  @property
+  def end_point_names(self):
+    """What `run` can return: the net's end points, and 'logits' (the
+    net's output) when it classifies; an OpenVINO model's three."""
+    if self._runner is not None:
+      return list(OPENVINO_END_POINTS)
+    names = list(self.module.end_point_names)
+    return names + ['logits'] if self.num_classes else names
+
+  def check_end_points(self, names):
+    """Raises ValueError naming unknown end_points and some known ones."""
+    known = self.end_point_names
+    unknown = [n for n in names if n not in known]
+    if unknown:
+      raise ValueError('Unknown end_points %s. %s has %d, e.g. %s.' % (
+          unknown, self.model, len(known),
+          [k for k in sorted(known) if k.count('/') <= 1][:8]))
+
+  def _function(self, names):
+    """A tf.function of images -> {name: tensor} for these end points."""
+    if names not in self._functions:
+      def run(images):
+        logits, points = self.module(images)
+        return {n: logits if n == 'logits' else points[n] for n in names}
+      self._functions[names] = tf.function(run, autograph=False)
+    return self._functions[names]
+
+  def run(self, images, names=('predictions',)):
+    """Runs one batch (float [batch, size, size, 3], preprocessed).
+
+    Returns:
+      {end point name: numpy array}.
+
+    Raises:
+      ValueError: on unknown end point names.
+    """
+    names = tuple(names)
+    self.check_end_points(names)
+    if self._runner is not None:
+      out = self._runner(np.asarray(images, np.float32))
+      points = {'logits': out['logits'], 'predictions': out['probabilities'],
+                'global_pool': out['features'][:, None, None, :]}
+      return {n: points[n] for n in names}
+    images = tf.convert_to_tensor(images, tf.float32)
+    return {n: t.numpy() for n, t in self._function(names)(images).items()}
+
+  def dataset(self, source, batch_size, skipped=None, labelled=False,
+              labels_offset=0, max_pixels=preprocessing.MAX_IMAGE_PIXELS):
+    """(images, labels, file names) batches of a source, read and
+    preprocessed as this net is fed (`inputs.make_dataset`); labelled:
+    labels are checked against the net's classes."""
+    record = self.record
+    return inputs.make_dataset(
+        source, record.preprocessing, record.image_size, batch_size,
+        skipped=skipped, num_classes=record.num_classes if labelled else None,
+        labels_offset=labels_offset, pixel_mean=record.pixel_mean,
+        max_pixels=max_pixels)
+
+  def read_image(self, path):
+    """One file, decoded and preprocessed as the pipeline does.
+
+    Raises:
+      ValueError: if it is not a readable image.
+    """
+    scheme = preprocessing.SCHEMES[self.record.preprocessing]
+    try:
+      image = scheme(preprocessing.read_image(path), self.image_size,
+                     self.image_size)
+    except tf.errors.OpError as error:
+      raise ValueError('%s: %s' % (path, inputs.op_error_reason(error))
+                       ) from None
+    if self.record.pixel_mean is not None:
+      image -= tf.constant(self.record.pixel_mean, tf.float32)
+    return image.numpy()
+
+  def iterate(self, paths, names, batch_size, progress_label=None,
+              max_pixels=preprocessing.MAX_IMAGE_PIXELS):
+    """Yields (file names, outputs) per batch, in file order.
+
+    The files stream through the input pipeline (parallel decoding,
+    prefetch). After the loop, `self.skipped` lists (path, reason) of files
+    that did not decode; the run goes on without them.
+    """
+    names = tuple(names)
+    self.check_end_points(names)
+    skipped = inputs.SkippedFiles()
+    source = inputs.Source('files', paths, list(paths), None, None)
+    batches = (len(paths) + batch_size - 1) // batch_size
+    shown = progress_lib.Progress(batches, progress_label) if \
+        progress_label else None
+    durations = []
+    for images, _, kept in self.dataset(source, batch_size, skipped,
+                                        max_pixels=max_pixels):
+      start = time.perf_counter()
+      outputs = self.run(images, names)
+      durations.append(time.perf_counter() - start)
+      yield [os.fsdecode(k) for k in kept.numpy()], outputs
+      if shown:
+        shown.update(len(durations), durations)
+    self.skipped = skipped.items()
+
+  def top_k(self, probabilities, k=5):
+    """[(class index, name or None, probability)] best first, named by the
+    model's own classes, else ImageNet's for 1000/1001 classes."""
+    return top_k(probabilities, k, self.class_names)
+
+
+def top_k(probabilities, k=5, class_names=None):
+  """Returns [(class index, name or None, probability)] best first.
+
+  Names: class_names if given, else ImageNet's for 1000 or 1001 classes.
+  """
+  order = np.argsort(-probabilities)[:k]
+  names = class_names
+  if names is None:
+    try:
+      names = labels.imagenet_class_names(probabilities.shape[-1])
+    except ValueError:
+      names = None
+  return [(int(i), names[i] if names else None, float(probabilities[i]))
+          for i in order]
