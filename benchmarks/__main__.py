@@ -2,6 +2,11 @@
 
 import sys
 
-from benchmarks.cli import main
+from resnet_v2 import quiet
 
-sys.exit(main())
+if __name__ == '__main__':
+  if '--verbose' not in sys.argv[1:]:
+    # Before TensorFlow loads: its start-up lines stay off the terminal.
+    quiet.filter_tensorflow_logs()
+  from benchmarks.cli import main  # pylint: disable=g-import-not-at-top
+  sys.exit(main())

@@ -15,7 +15,6 @@ import shutil
 import socket
 import time
 
-import tensorflow as tf
 
 from resnet_v2 import checkpoints
 from resnet_v2 import files

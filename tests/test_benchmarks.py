@@ -7,6 +7,7 @@ import tensorflow as tf
 
 import pytest
 
+from benchmarks import children
 from benchmarks import cli
 from benchmarks import plot
 from resnet_v2 import runtime
@@ -165,18 +166,18 @@ def test_batch_size_sweep_writes_rows_and_a_plot(tmp_path):
 
 def test_strip_options_drops_options_and_their_values():
   argv = ['--model', 'm', '--onednn', 'best', '--json=x.json', '--xla']
-  assert cli.strip_options(argv, ('--onednn', '--json')) == [
+  assert children.strip_options(argv, ('--onednn', '--json')) == [
       '--model', 'm', '--xla']
 
 
 def test_a_refused_setting_is_skipped_and_recorded():
   results = [None, {'mean_s': 2.0, 'onednn': True, 'batch_size': 1,
                     'model': 'm'}]
-  best = cli.best_of(results)
+  best = children.best_of(results)
   assert best['runs'] == [{'onednn': True, 'mean_s': 2.0,
                            'keras_mean_s': None}]
   with pytest.raises(RuntimeError, match='no oneDNN setting'):
-    cli.best_of([None])
+    children.best_of([None])
 
 
 def test_int8_against_openvino_with_a_missing_comparator_skipped(

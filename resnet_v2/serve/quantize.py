@@ -22,7 +22,6 @@ from resnet_v2 import files
 from resnet_v2 import model_dir as model_dir_lib
 from resnet_v2 import runtime
 from resnet_v2.data import inputs
-from resnet_v2.data import preprocessing
 from resnet_v2.serve import model as model_lib
 from resnet_v2.serve import openvino as openvino_engine
 
