@@ -14,6 +14,7 @@ Trainer; the curves are their validation accuracy per epoch. Writes
 """
 
 import argparse
+import dataclasses
 import os
 import sys
 import tempfile
@@ -63,7 +64,7 @@ def run(per_class=20, pretrain_epochs=10, epochs=15, out=None, log=print):
                               schedule='cosine', log_every=5)
   history = training.Trainer(
       pre_train, pre_val, os.path.join(work, 'pretrain'),
-      base._replace(epochs=pretrain_epochs)).train(
+      dataclasses.replace(base, epochs=pretrain_epochs)).train(
           progress=False, log=lambda line: log('pretrain ' + line))
   checkpoint = model_dir_lib.best_checkpoint(os.path.join(work, 'pretrain'))
   results = {'per_class': per_class, 'pretrain_epochs': pretrain_epochs,
@@ -74,7 +75,7 @@ def run(per_class=20, pretrain_epochs=10, epochs=15, out=None, log=print):
   for name, extra in (('from checkpoint', dict(checkpoint=checkpoint,
                                                exclude=('*/logits/*',))),
                       ('from scratch', {})):
-    config = base._replace(epochs=epochs, **extra)
+    config = dataclasses.replace(base, epochs=epochs, **extra)
     run_dir = os.path.join(work, name.replace(' ', '_'))
     history = training.Trainer(tune_train, tune_val, run_dir, config).train(
         progress=False, log=lambda line, n=name: log('%s %s' % (n, line)))

@@ -6,6 +6,7 @@ tells later commands everything else, so they take `--model-dir` alone.
 """
 
 import argparse
+import dataclasses
 import os
 import sys
 
@@ -379,6 +380,22 @@ def run_quantize(args):
   print('wrote int8 model dir %s' % args.output)
 
 
+# Train flags whose TrainConfig field has another name; every other flag
+# that names a field sets it.
+_TRAIN_FIELDS = {'save_every': 'save_every_steps',
+                 'max_image_pixels': 'max_pixels'}
+
+
+def train_config(args):
+  """The `train.config.TrainConfig` that parsed `train` flags ask for."""
+  from resnet_v2.train import config as config_lib  # pylint: disable=g-import-not-at-top
+  fields = {f.name for f in dataclasses.fields(config_lib.TrainConfig)}
+  values = {_TRAIN_FIELDS.get(flag, flag): value
+            for flag, value in vars(args).items()}
+  values = {name: value for name, value in values.items() if name in fields}
+  return config_lib.TrainConfig(augment=not args.no_augment, **values)
+
+
 def run_train(args):
   # pylint: disable=g-import-not-at-top
   from resnet_v2.data import inputs
@@ -404,22 +421,7 @@ def run_train(args):
           'note: no validation data (no --val-data, and no validation-* '
           'beside %s): training without it, best/ is not kept' % args.data,
           file=sys.stderr)
-  config = training.TrainConfig(
-      model=args.model, image_size=args.image_size, epochs=args.epochs,
-      max_steps=args.max_steps, batch_size=args.batch_size,
-      optimizer=args.optimizer, learning_rate=args.learning_rate,
-      schedule=args.schedule, warmup_epochs=args.warmup_epochs,
-      label_smoothing=args.label_smoothing, weight_decay=args.weight_decay,
-      freeze_batch_norm=args.freeze_batch_norm, plain=args.plain,
-      checkpoint=args.checkpoint, exclude=tuple(args.exclude),
-      trainable=tuple(args.trainable), augment=not args.no_augment,
-      seed=args.seed, save_every_steps=args.save_every,
-      plateau_patience=args.plateau_patience,
-      plateau_factor=args.plateau_factor, precision=args.precision,
-      labels_offset=args.labels_offset, num_classes=args.num_classes,
-      sync_batch_norm=args.sync_batch_norm,
-      global_batch_size=args.global_batch_size,
-      max_pixels=args.max_image_pixels)
+  config = train_config(args)
   trainer = training.Trainer(train_source, val_source, args.model_dir, config,
                              strategy=strategy)
   history = trainer.train(resume=args.resume, progress=sys.stderr.isatty())

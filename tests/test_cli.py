@@ -262,3 +262,16 @@ def test_help_answers_without_loading_tensorflow():
                         text=True, check=False)
   assert done.returncode == 0, done.stderr
   assert 'usage: resnet-v2 train' in done.stdout
+
+
+def test_train_flags_reach_the_config_by_name():
+  args = cli.build_parser().parse_args([
+      'train', '--model-dir', 'x', '--epochs', '3', '--save-every', '7',
+      '--max-image-pixels', '99', '--no-augment', '--exclude', 'a/*',
+      '--exclude', 'b', '--schedule', 'cosine', '--labels-offset', '1'])
+  config = cli.train_config(args)
+  assert (config.epochs, config.save_every_steps, config.max_pixels) == (
+      3, 7, 99)
+  assert (config.augment, config.exclude, config.schedule,
+          config.labels_offset) == (False, ('a/*', 'b'), 'cosine', 1)
+  assert config.model == 'cifar_resnet_v1_20' and config.batch_size == 128

@@ -1,6 +1,7 @@
 """Training: any net, streamed data, fine-tuning, best/plateau, exact resume,
 the model dir, and the train / eval / predict / export commands."""
 
+import dataclasses
 import json
 import os
 import subprocess
@@ -65,7 +66,7 @@ def test_loss_goes_down_and_bn_statistics_update(tmp_path):
 
 def test_resume_mid_epoch_continues_exactly(tmp_path):
   train, val = synthetic()
-  config = CONFIG._replace(augment=True, save_every_steps=2)
+  config = dataclasses.replace(CONFIG, augment=True, save_every_steps=2)
   straight = training.Trainer(train, val, str(tmp_path / 'straight'), config)
   straight.train(progress=False, log=quiet)
 
@@ -95,7 +96,7 @@ def test_resume_mid_epoch_continues_exactly(tmp_path):
 def test_max_steps_stops_inside_an_epoch_and_keeps_its_place(tmp_path):
   train, val = synthetic()
   trainer = training.Trainer(train, val, str(tmp_path),
-                             CONFIG._replace(max_steps=6))
+                             dataclasses.replace(CONFIG, max_steps=6))
   trainer.train(progress=False, log=quiet)
   assert tf.train.latest_checkpoint(str(tmp_path)).endswith('model.ckpt-6')
   assert [int(trainer.epoch.numpy()),
@@ -105,22 +106,23 @@ def test_max_steps_stops_inside_an_epoch_and_keeps_its_place(tmp_path):
 def test_existing_run_needs_resume_and_another_run_is_refused(tmp_path):
   train, val = synthetic()
   training.Trainer(train, val, str(tmp_path),
-                   CONFIG._replace(epochs=1)).train(progress=False, log=quiet)
+                   dataclasses.replace(CONFIG, epochs=1)).train(
+                       progress=False, log=quiet)
   again = training.Trainer(train, val, str(tmp_path),
-                           CONFIG._replace(epochs=1))
+                           dataclasses.replace(CONFIG, epochs=1))
   with pytest.raises(ValueError, match='pass --resume'):
     again.train(progress=False, log=quiet)
   with pytest.raises(ValueError, match="holds another run .model: "
                      "'cifar_resnet_v1_8' in the model dir, "
                      "'cifar_resnet_v1_14' now"):
     training.Trainer(train, val, str(tmp_path),
-                     CONFIG._replace(model='cifar_resnet_v1_14'))
+                     dataclasses.replace(CONFIG, model='cifar_resnet_v1_14'))
 
 
 def test_history_and_tensorboard_events_are_written(tmp_path):
   train, val = synthetic()
-  training.Trainer(train, val, str(tmp_path), CONFIG._replace(
-      epochs=1)).train(progress=False, log=quiet)
+  training.Trainer(train, val, str(tmp_path), dataclasses.replace(
+      CONFIG, epochs=1)).train(progress=False, log=quiet)
   history = json.loads((tmp_path / 'history.json').read_text())
   assert history['epochs'][0]['step'] == 4
   assert history['epochs'][0]['images_per_second'] > 0
@@ -133,8 +135,9 @@ def test_history_and_tensorboard_events_are_written(tmp_path):
 
 def test_plateau_cuts_the_rate_and_best_keeps_the_best(tmp_path):
   train, val = synthetic()
-  config = CONFIG._replace(learning_rate=1e-9, schedule='constant', epochs=3,
-                           plateau_patience=1, plateau_factor=0.1)
+  config = dataclasses.replace(CONFIG, learning_rate=1e-9,
+                               schedule='constant', epochs=3,
+                               plateau_patience=1, plateau_factor=0.1)
   history = training.Trainer(train, val, str(tmp_path), config).train(
       progress=False, log=quiet)
   rates = [e['learning_rate'] for e in history['epochs']]
@@ -144,39 +147,21 @@ def test_plateau_cuts_the_rate_and_best_keeps_the_best(tmp_path):
       True, False, False]
 
 
-def test_schedules():
-  boundaries, rates = training.step_schedule('momentum', 100)
-  assert boundaries == [50, 75]
-  assert rates == pytest.approx([0.1, 0.01, 0.001])
-  boundaries, rates = training.step_schedule('adam', 200)
-  assert boundaries == [80, 120, 160, 180]
-  assert rates == pytest.approx([1e-3, 1e-4, 1e-5, 1e-6, 5e-7])
-  with pytest.raises(ValueError, match='optimizer must be one of'):
-    training.step_schedule('sgd', 10)
-  cosine = training.TrainConfig(schedule='cosine', learning_rate=1.0,
-                                warmup_epochs=1, epochs=10)
-  at = [float(training.learning_rate_at(s, cosine, 10, 100))
-        for s in (0, 9, 50, 99)]
-  assert at[0] == pytest.approx(0.1 * 0.5 * (1 + 1.0), rel=1e-3)
-  assert at[1] == pytest.approx(0.5 * (1 + np.cos(np.pi * 0.09)), rel=1e-3)
-  assert at[2] == pytest.approx(0.5, rel=1e-3)
-  assert at[3] < 0.01
-
-
 def test_fine_tuning_restores_all_but_the_head_and_trains_only_it(tmp_path):
   train, val = synthetic()
   training.Trainer(train, val, str(tmp_path / 'pre'),
-                   CONFIG._replace(epochs=1)).train(progress=False, log=quiet)
+                   dataclasses.replace(CONFIG, epochs=1)).train(
+                       progress=False, log=quiet)
   pretrained = model_dir_lib.latest_checkpoint(str(tmp_path / 'pre'))
   train3, val3 = synthetic(classes=3, seed=1)
   with pytest.raises(checkpoints.CheckpointMismatchError,
                      match="exclude the logits"):
-    training.Trainer(train3, val3, str(tmp_path / 'bad'), CONFIG._replace(
-        checkpoint=pretrained)).train(progress=False, log=quiet)
+    training.Trainer(train3, val3, str(tmp_path / 'bad'), dataclasses.replace(
+        CONFIG, checkpoint=pretrained)).train(progress=False, log=quiet)
   assert not os.path.exists(tmp_path / 'bad' / 'model.json')
   tuned = training.Trainer(train3, val3, str(tmp_path / 'tuned'),
-                           CONFIG._replace(
-                               epochs=1, checkpoint=pretrained,
+                           dataclasses.replace(
+                               CONFIG, epochs=1, checkpoint=pretrained,
                                exclude=('*/logits/*',),
                                trainable=('*/logits/*',),
                                freeze_batch_norm=True))
@@ -306,7 +291,8 @@ def test_resnet_v1_50_on_a_64x64_six_class_folder_with_adam(tmp_path):
 def test_a_diverging_run_stops_before_saving_non_finite_weights(tmp_path):
   train, val = synthetic()
   model_dir = str(tmp_path / 'run')
-  config = CONFIG._replace(learning_rate=1e12, save_every_steps=1, epochs=5)
+  config = dataclasses.replace(CONFIG, learning_rate=1e12,
+                               save_every_steps=1, epochs=5)
   trainer = training.Trainer(train, val, model_dir, config)
   with pytest.raises(training.TrainingDiverged, match=r'step (\d+): the loss '
                      r'is .* training diverged') as error:
@@ -338,7 +324,7 @@ def test_validation_and_resume_go_by_class_name(tmp_path):
   subset = inputs.arrays_source(val.items[keep], np.asarray(val.labels)[keep]
                                 - 1, ['band1', 'band2'], 'val')
   trainer = training.Trainer(train, subset, str(tmp_path / 'run'),
-                             CONFIG._replace(epochs=1))
+                             dataclasses.replace(CONFIG, epochs=1))
   assert sorted(set(trainer.val_source.labels.tolist())) == [1, 2]
   unknown = subset._replace(class_names=['band1', 'zebra'])
   with pytest.raises(ValueError, match=r"does not know: \['zebra'\]"):
@@ -355,8 +341,8 @@ def test_best_and_checkpoints_are_readable_by_other_users(tmp_path):
   old_umask = os.umask(0o022)
   try:
     training.Trainer(train, val, str(tmp_path / 'run'),
-                     CONFIG._replace(epochs=1)).train(progress=False,
-                                                      log=quiet)
+                     dataclasses.replace(CONFIG, epochs=1)).train(
+                         progress=False, log=quiet)
   finally:
     os.umask(old_umask)
   best = tmp_path / 'run' / model_dir_lib.BEST_DIR
