@@ -13,6 +13,7 @@ import tensorflow as tf
 
 from resnet_v2 import cli
 from resnet_v2 import files
+from resnet_v2 import lock as lock_lib
 from resnet_v2 import model_dir as model_dir_lib
 
 
@@ -157,8 +158,8 @@ def test_training_refuses_a_users_folder_and_a_dir_in_use(tmp_path, capsys):
   run = tmp_path / 'run'
   holder = subprocess.Popen([sys.executable, '-c', '''if True:
       import sys, time
-      from resnet_v2 import model_dir
-      model_dir.Lock(sys.argv[1]).acquire()
+      from resnet_v2 import lock
+      lock.Lock(sys.argv[1]).acquire()
       print('locked', flush=True)
       time.sleep(120)''', str(run)], stdout=subprocess.PIPE, text=True)
   try:
@@ -173,7 +174,7 @@ def test_training_refuses_a_users_folder_and_a_dir_in_use(tmp_path, capsys):
   # Its holder gone, the lock is taken over.
   assert cli.main(TRAIN + ['--data', str(data), '--epochs', '1',
                            '--model-dir', str(run)]) == 0
-  assert not (run / model_dir_lib.LOCK_NAME).exists()
+  assert not (run / lock_lib.LOCK_NAME).exists()
 
 
 def test_a_model_dir_with_glob_characters_resumes_and_spares_its_neighbour(

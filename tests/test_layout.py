@@ -7,7 +7,7 @@ import pathlib
 import pytest
 
 PACKAGE = pathlib.Path(__file__).resolve().parent.parent / 'resnet_v2'
-GROUND = {'checkpoints', 'files', 'model_dir', 'progress', 'quiet',
+GROUND = {'checkpoints', 'files', 'lock', 'model_dir', 'progress', 'quiet',
           'runtime'}
 # floor -> floors (and modules) it may import.
 ALLOWED = {

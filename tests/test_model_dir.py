@@ -1,14 +1,12 @@
 """The model dir: checkpoints by exact name, one writer, leftovers."""
 
-import json
 import os
-import subprocess
-import sys
 
 import pytest
 import tensorflow as tf
 
 from resnet_v2 import checkpoints
+from resnet_v2 import lock as lock_lib
 from resnet_v2 import model_dir
 
 
@@ -45,43 +43,6 @@ def test_the_index_never_names_a_missing_checkpoint(tmp_path):
       tmp_path / 'model.ckpt-1')
 
 
-def test_a_second_writer_is_refused_naming_the_holder(tmp_path):
-  holder = subprocess.Popen([sys.executable, '-c', 'import time; '
-                             'time.sleep(60)'])
-  try:
-    lock = model_dir.Lock(str(tmp_path))
-    lock.me = dict(lock.me, pid=holder.pid,
-                   start=model_dir._process_start(holder.pid))
-    lock.acquire()                                  # as if held by `holder`
-    with pytest.raises(model_dir.LockError, match=r'in use: pid %d on host '
-                       % holder.pid):
-      model_dir.Lock(str(tmp_path)).acquire()
-  finally:
-    holder.kill()
-    holder.wait()
-  # The holder is gone: its lock is taken over.
-  with model_dir.Lock(str(tmp_path)) as mine:
-    with open(mine.path) as handle:
-      assert json.load(handle)['pid'] == os.getpid()
-  assert not os.path.exists(mine.path)
-
-
-def test_a_lock_of_another_host_is_not_taken_over(tmp_path):
-  (tmp_path / model_dir.LOCK_NAME).write_text(json.dumps(
-      {'host': 'pod-7f9c', 'pid': 1, 'since': '2026-12-01 10:00:00'}))
-  with pytest.raises(model_dir.LockError, match='pid 1 on host pod-7f9c.*'
-                     r'if it is gone, remove'):
-    model_dir.Lock(str(tmp_path)).acquire()
-
-
-def test_a_pid_reused_by_another_process_is_a_stale_lock(tmp_path):
-  lock = model_dir.Lock(str(tmp_path))
-  stale = dict(lock.me, start=(lock.me['start'] or 0) + 12345)
-  (tmp_path / model_dir.LOCK_NAME).write_text(json.dumps(stale))
-  with model_dir.Lock(str(tmp_path)):
-    pass
-
-
 def test_leftovers_of_an_interrupted_run_are_removed(tmp_path):
   save_steps(tmp_path, [1])
   checkpoints.save_by_name({'w': tf.constant([2.0])},
@@ -106,6 +67,6 @@ def test_a_folder_of_the_users_is_not_a_model_dir_to_train_into(tmp_path):
                      r'dir \(holiday.jpg\)'):
     model_dir.check_trainable_dir(str(tmp_path / 'photos'))
   (tmp_path / 'fresh').mkdir()
-  (tmp_path / 'fresh' / model_dir.LOCK_NAME).write_text('{}')
+  (tmp_path / 'fresh' / lock_lib.LOCK_NAME).write_text('{}')
   model_dir.check_trainable_dir(str(tmp_path / 'fresh'))
   model_dir.check_trainable_dir(str(tmp_path / 'not_yet'))

@@ -13,6 +13,7 @@ import tensorflow as tf
 
 from resnet_v2 import checkpoints
 from resnet_v2 import cli
+from resnet_v2 import lock as lock_lib
 from resnet_v2 import model_dir as model_dir_lib
 from resnet_v2.data import inputs
 from resnet_v2.train import trainer as training
@@ -303,7 +304,7 @@ def test_a_diverging_run_stops_before_saving_non_finite_weights(tmp_path):
   reader = tf.train.load_checkpoint(latest)
   for name in trainer.model_variables:
     assert np.isfinite(reader.get_tensor(name)).all(), name
-  assert not os.path.exists(os.path.join(model_dir, model_dir_lib.LOCK_NAME))
+  assert not os.path.exists(os.path.join(model_dir, lock_lib.LOCK_NAME))
   # A checkpoint holding non-finite weights (an older run's) is not resumed.
   values = {name: reader.get_tensor(name) for name in
             reader.get_variable_to_shape_map()}

@@ -42,6 +42,7 @@ import tensorflow as tf
 
 from resnet_v2 import checkpoints
 from resnet_v2 import files
+from resnet_v2 import lock
 from resnet_v2 import model_dir as model_dir_lib
 from resnet_v2 import progress as progress_lib
 from resnet_v2 import runtime
@@ -441,7 +442,7 @@ class Trainer:
   def train(self, resume=False, progress=True, log=print, on_step=None):
     """Trains until epochs or max_steps; returns the history dict.
 
-    The chief holds the model dir's lock (`model_dir.Lock`) throughout and
+    The chief holds the model dir's lock (`lock.Lock`) throughout and
     first removes what an interrupted run left half-written; every worker
     checks that it sees the chief's model dir.
 
@@ -453,7 +454,7 @@ class Trainer:
       on_step: Optional function(step) called after every step.
 
     Raises:
-      model_dir.LockError: if another process writes the model dir.
+      lock.LockError: if another process writes the model dir.
       TrainingDiverged: at the first non-finite loss or gradient.
       ValueError: see the class.
     """
@@ -462,7 +463,7 @@ class Trainer:
       distribute.check_shared_dir(self.strategy, self.role, self.model_dir)
       return self._train(resume, progress, log, on_step)
     os.makedirs(self.model_dir, exist_ok=True)
-    with model_dir_lib.Lock(self.model_dir):
+    with lock.Lock(self.model_dir):
       distribute.check_shared_dir(self.strategy, self.role, self.model_dir)
       removed = model_dir_lib.remove_leftovers(self.model_dir)
       if removed:
