@@ -23,7 +23,8 @@ import numpy as np
 
 from examples import transfer_digits
 from resnet_v2 import files
-from resnet_v2.data import inputs
+from resnet_v2.data import cifar10
+from resnet_v2.data import sources
 from resnet_v2.train import trainer as training
 
 
@@ -34,9 +35,9 @@ def digits_dataset(image_size=32, test_fraction=0.2, seed=0):
   order = np.random.default_rng(seed).permutation(len(labels))
   test = int(len(labels) * test_fraction)
   names = [str(d) for d in range(10)]
-  return (inputs.arrays_source(images[order[test:]], labels[order[test:]],
+  return (sources.arrays_source(images[order[test:]], labels[order[test:]],
                                names, 'digits-train'),
-          inputs.arrays_source(images[order[:test]], labels[order[:test]],
+          sources.arrays_source(images[order[:test]], labels[order[:test]],
                                names, 'digits-test'))
 
 
@@ -153,8 +154,8 @@ def main(argv=None):
   parser.add_argument('--cifar10', metavar='DIR',
                       help='use CIFAR-10 from this folder instead of digits')
   args = parser.parse_args(argv)
-  data = ((inputs.cifar10_source(args.cifar10, 'train'),
-           inputs.cifar10_source(args.cifar10, 'test')) if args.cifar10
+  data = ((cifar10.cifar10_source(args.cifar10, 'train'),
+           cifar10.cifar10_source(args.cifar10, 'test')) if args.cifar10
           else digits_dataset())
   results = run(data, args.depths, args.epochs, args.batch_size, args.out)
   print(table(results))

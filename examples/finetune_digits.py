@@ -24,7 +24,7 @@ import numpy as np
 from examples import transfer_digits
 from resnet_v2 import files
 from resnet_v2 import model_dir as model_dir_lib
-from resnet_v2.data import inputs
+from resnet_v2.data import sources as sources_lib
 from resnet_v2.train import trainer as training
 
 MODEL = 'cifar_resnet_v1_20'
@@ -45,13 +45,13 @@ def sources(per_class, seed=0, image_size=32):
   chosen = np.concatenate([np.flatnonzero(tune_labels == c)[:per_class]
                            for c in range(5)])
   rest = np.setdiff1d(np.arange(len(tune_labels)), chosen)
-  return (inputs.arrays_source(pre_images[held:], pre_labels[held:],
+  return (sources_lib.arrays_source(pre_images[held:], pre_labels[held:],
                                names_a, 'digits0-4-train'),
-          inputs.arrays_source(pre_images[:held], pre_labels[:held],
+          sources_lib.arrays_source(pre_images[:held], pre_labels[:held],
                                names_a, 'digits0-4-val'),
-          inputs.arrays_source(tune_images[chosen], tune_labels[chosen],
+          sources_lib.arrays_source(tune_images[chosen], tune_labels[chosen],
                                names_b, 'digits5-9-train'),
-          inputs.arrays_source(tune_images[rest], tune_labels[rest],
+          sources_lib.arrays_source(tune_images[rest], tune_labels[rest],
                                names_b, 'digits5-9-val'))
 
 

@@ -264,8 +264,8 @@ def _add_train_parser(commands):
 
 def _printable(path):
   # pylint: disable=g-import-not-at-top
-  from resnet_v2.data import inputs   # TensorFlow is loaded once a command runs
-  return inputs.display_name(path)
+  from resnet_v2.data import sources   # TensorFlow is loaded once a command runs
+  return sources.display_name(path)
 
 
 def _report_skipped(skipped):
@@ -313,8 +313,8 @@ def run_predict(args):
   if model.num_classes is None:
     raise ValueError('Checkpoint %s has no logits: use `resnet-v2 features`.'
                      % args.checkpoint)
-  from resnet_v2.data import inputs  # pylint: disable=g-import-not-at-top
-  paths = inputs.list_image_files(args.inputs)
+  from resnet_v2.data import sources  # pylint: disable=g-import-not-at-top
+  paths = sources.list_image_files(args.inputs)
   for kept, outputs in model.iterate(paths, ['predictions'], args.batch_size,
                                      max_pixels=args.max_image_pixels):
     for path, probabilities in zip(kept, outputs['predictions']):
@@ -399,6 +399,8 @@ def train_config(args):
 def run_train(args):
   # pylint: disable=g-import-not-at-top
   from resnet_v2.data import inputs
+  from resnet_v2.data import sources
+  from resnet_v2.data import tfrecords
   from resnet_v2.train import distribute
   from resnet_v2.train import trainer as training
   # The devices and the cluster first: TensorFlow fixes them when it starts.
@@ -412,11 +414,11 @@ def run_train(args):
   elif train_source.kind == 'cifar10':
     val_source = inputs.open_source(args.data, split='test')
   elif train_source.kind == 'folder':
-    train_source, val_source = inputs.split_source(
+    train_source, val_source = sources.split_source(
         train_source, args.val_fraction, args.seed)
   else:
     # TF-Slim's layout: validation-* beside train-*.
-    val_source = inputs.validation_beside(train_source)
+    val_source = tfrecords.validation_beside(train_source)
     print('validating on %s' % val_source.path if val_source else
           'note: no validation data (no --val-data, and no validation-* '
           'beside %s): training without it, best/ is not kept' % args.data,
@@ -466,9 +468,9 @@ def main(argv=None):
     # outside the classes): its one meaningful line, not a traceback.
     if not hasattr(error, 'error_code'):
       raise
-    from resnet_v2.data import inputs  # pylint: disable=g-import-not-at-top
+    from resnet_v2.data import sources  # pylint: disable=g-import-not-at-top
     print('resnet-v2 %s: error: %s' % (args.command,
-                                       inputs.op_error_reason(error)),
+                                       sources.op_error_reason(error)),
           file=sys.stderr)
     return 1
   return 0

@@ -19,13 +19,13 @@ from resnet_v2.train import distribute
 
 def synthetic_arrays(count=64, size=16, seed=0):
   """Images whose label is which half is bright."""
-  from resnet_v2.data import inputs  # pylint: disable=g-import-not-at-top
+  from resnet_v2.data import sources  # pylint: disable=g-import-not-at-top
   rng = np.random.default_rng(seed)
   labels = rng.integers(0, 2, count)
   images = rng.integers(0, 60, (count, size, size, 3))
   for image, label in zip(images, labels):
     image[label * size // 2:(label + 1) * size // 2] += 150
-  return inputs.arrays_source(images.astype(np.uint8), labels,
+  return sources.arrays_source(images.astype(np.uint8), labels,
                               ['top', 'bottom'], 'train')
 
 

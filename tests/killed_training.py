@@ -21,7 +21,7 @@ import tensorflow as tf
 
 from resnet_v2 import files
 from resnet_v2 import model_dir
-from resnet_v2.data import inputs
+from resnet_v2.data import sources
 from resnet_v2.train import trainer as training
 
 
@@ -68,9 +68,9 @@ def main(directory, plan):
   for image, label in zip(images, labels):
     image[label * 8:(label + 1) * 8] += 150
   names = ['top', 'bottom']
-  train = inputs.arrays_source(images[:64].astype(np.uint8), labels[:64],
+  train = sources.arrays_source(images[:64].astype(np.uint8), labels[:64],
                                names, 'train')
-  val = inputs.arrays_source(images[64:].astype(np.uint8), labels[64:],
+  val = sources.arrays_source(images[64:].astype(np.uint8), labels[64:],
                              names, 'val')
   config = training.TrainConfig(
       model='cifar_resnet_v1_8', image_size=16, epochs=4, batch_size=16,

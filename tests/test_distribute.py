@@ -12,7 +12,7 @@ import pytest
 import tensorflow as tf
 
 from benchmarks.scale_out import free_ports
-from resnet_v2.data import inputs
+from resnet_v2.data import sources
 from resnet_v2.train import distribute
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -72,11 +72,11 @@ def test_strategies_the_machine_cannot_run_are_refused(monkeypatch):
 
 def test_shard_policy_by_file_for_tfrecords_else_by_element():
   policy = tf.data.experimental.AutoShardPolicy
-  records = inputs.Source('tfrecord', 'x', ['a', 'b', 'c'], None, None)
+  records = sources.Source('tfrecord', 'x', ['a', 'b', 'c'], None, None)
   assert distribute.shard_policy(records, 2) == policy.FILE
   assert distribute.shard_policy(records, 4) == policy.DATA
   assert distribute.shard_policy(records, 1) == policy.DATA
-  arrays = inputs.arrays_source(np.zeros([4, 8, 8, 3], np.uint8),
+  arrays = sources.arrays_source(np.zeros([4, 8, 8, 3], np.uint8),
                                 np.zeros([4], np.int64), ['a'])
   assert distribute.shard_policy(arrays, 2) == policy.DATA
 
@@ -87,7 +87,7 @@ def test_a_global_batch_that_does_not_divide_is_refused(tmp_path):
   class TwoReplicas:
     num_replicas_in_sync = 2
 
-  arrays = inputs.arrays_source(np.zeros([8, 8, 8, 3], np.uint8),
+  arrays = sources.arrays_source(np.zeros([8, 8, 8, 3], np.uint8),
                                 np.zeros([8], np.int64), ['a', 'b'])
   with pytest.raises(ValueError, match='global batch 5 does not divide by '
                      'the 2 replicas'):

@@ -9,6 +9,12 @@ import tensorflow as tf
 
 from resnet_v2.data import inputs
 
+from resnet_v2.data import tfrecords
+
+from resnet_v2.data import sources
+
+from resnet_v2.data import cifar10
+
 
 def write_image(path, pixels, fmt=None):
   path.parent.mkdir(parents=True, exist_ok=True)
@@ -100,7 +106,7 @@ def test_image_modes_all_decode(tmp_path):
   write_image(tmp_path / 'rgba.png', rgba)
   (tmp_path / 'deep.png').write_bytes(tf.io.encode_png(deep).numpy())
   write_image(tmp_path / 'gray.jpg', gray)
-  source = inputs.files_source([str(tmp_path)])
+  source = sources.files_source([str(tmp_path)])
   skipped = inputs.SkippedFiles()
   out = batches(inputs.make_dataset(source, 'inception', 8, 8,
                                     skipped=skipped))
@@ -156,7 +162,7 @@ def test_cifar_batches_stream(tmp_path):
   folder = tmp_path / 'cifar'
   folder.mkdir()
   rng = np.random.default_rng(0)
-  for name in inputs.CIFAR10_TRAIN_FILES + (inputs.CIFAR10_TEST_FILE,):
+  for name in cifar10.CIFAR10_TRAIN_FILES + (cifar10.CIFAR10_TEST_FILE,):
     with open(folder / name, 'wb') as handle:
       pickle.dump({b'data': rng.integers(0, 255, (4, 3072), np.uint8),
                    b'labels': list(range(4))}, handle)
@@ -185,11 +191,11 @@ def test_bad_sources_are_refused_before_anything_runs(tmp_path, make,
 
 def test_validation_split_is_seeded_and_per_class(folder):
   source = inputs.open_source(str(folder))
-  train, val = inputs.split_source(source, 0.2, seed=3)
+  train, val = sources.split_source(source, 0.2, seed=3)
   assert sorted(val.labels) == [0, 1]
   assert set(train.items).isdisjoint(val.items)
   assert len(train.items) + len(val.items) == 10
-  assert inputs.split_source(source, 0.2, seed=3)[1].items == val.items
+  assert sources.split_source(source, 0.2, seed=3)[1].items == val.items
 
 
 def test_pixel_mean_reads_a_bounded_seeded_sample(folder):
@@ -232,13 +238,13 @@ def test_a_cifar_batch_that_asks_to_run_code_is_refused_and_not_run(
   monkeypatch.chdir(tmp_path)
   folder = tmp_path / 'cifar'
   folder.mkdir()
-  for name in inputs.CIFAR10_TRAIN_FILES:
+  for name in cifar10.CIFAR10_TRAIN_FILES:
     with open(folder / name, 'wb') as handle:
       pickle.dump({b'data': np.zeros((2, 3072), np.uint8),
                    b'labels': [0, 1], b'x': _RunsCode()}, handle)
   with pytest.raises(ValueError, match=r'data_batch_1 is not a readable '
                      r'CIFAR-10 python batch: it asks to run posix\.system'):
-    inputs.read_cifar_batch(str(folder / 'data_batch_1'))
+    cifar10.read_cifar_batch(str(folder / 'data_batch_1'))
   with pytest.raises(ValueError, match='asks to run'):
     inputs.count_examples(inputs.open_source(str(folder)))
   assert not (tmp_path / 'RAN').exists()
@@ -253,7 +259,7 @@ def test_a_real_cifar_batch_layout_still_reads(tmp_path):
     pickle.dump({b'batch_label': b'training batch 1 of 5',
                  b'labels': [3, 7], b'data': data.astype(np.uint8),
                  b'filenames': [b'a.png', b'b.png']}, handle, protocol=2)
-  images, labels = inputs.read_cifar_batch(str(path))
+  images, labels = cifar10.read_cifar_batch(str(path))
   assert labels.tolist() == [3, 7]
   assert images.shape == (2, 32, 32, 3) and images[0, 0, 0, 0] == 0
 
@@ -261,7 +267,7 @@ def test_a_real_cifar_batch_layout_still_reads(tmp_path):
 # -- every file that cannot be read is skipped and named -----------------------
 
 def test_unreadable_files_of_every_kind_are_skipped_and_named(folder):
-  good = len(inputs.folder_source(str(folder)).items)
+  good = len(sources.folder_source(str(folder)).items)
   (folder / 'cat' / 'dangling.png').symlink_to(folder / 'nowhere.png')
   odd = os.fsencode(str(folder / 'dog')) + b'/caf\xe9.png'   # not UTF-8
   with open(odd, 'wb') as out:
@@ -285,7 +291,7 @@ def test_symlinked_class_folders_are_followed_once(tmp_path, folder):
   write_image(other / '0.png', np.zeros((8, 8, 3), np.uint8))
   (folder / 'bird').symlink_to(other)
   (other / 'loop').symlink_to(other)             # a link back: not a loop
-  source = inputs.folder_source(str(folder))
+  source = sources.folder_source(str(folder))
   assert source.class_names == ['bird', 'cat', 'dog']
   assert [p for p in source.items if '/bird/' in p] == [
       str(folder / 'bird' / '0.png')]
@@ -321,7 +327,7 @@ def test_slim_layout_names_classes_and_finds_the_validation_split(tmp_path):
   (tmp_path / 'labels.txt').write_text('0:cat\n1:dog\n2:emu\n')
   train = inputs.open_source(str(tmp_path / 'train-*'))
   assert train.class_names == ['cat', 'dog', 'emu']
-  val = inputs.validation_beside(train)
+  val = tfrecords.validation_beside(train)
   assert [os.path.basename(f) for f in val.items] == [
       'validation-00000-of-00001']
   # A folder of both splits: each split reads its own files.
@@ -329,7 +335,7 @@ def test_slim_layout_names_classes_and_finds_the_validation_split(tmp_path):
       str(tmp_path)).items] == ['train-00000-of-00001']
   assert [os.path.basename(f) for f in inputs.open_source(
       str(tmp_path), split='test').items] == ['validation-00000-of-00001']
-  assert inputs.offset_class_names(train, 1).class_names == ['dog', 'emu']
+  assert sources.offset_class_names(train, 1).class_names == ['dog', 'emu']
   (tmp_path / 'labels.txt').write_text('zero cat\n')
   with pytest.raises(ValueError, match=r'labels.txt line 1 is not '
                      r'LABEL:NAME'):
@@ -353,17 +359,17 @@ def test_class_texts_in_the_records_name_the_classes(tmp_path):
   source = inputs.open_source(str(path))
   assert source.class_names == ['background', 'tench']
   assert inputs.count_examples(source) == 3
-  assert inputs.validation_beside(source) is None
+  assert tfrecords.validation_beside(source) is None
 
 
 # -- labels by name -------------------------------------------------------------
 
 def test_relabel_scores_a_subset_under_the_models_labels(folder):
-  source = inputs.folder_source(str(folder))          # cat, dog
+  source = sources.folder_source(str(folder))          # cat, dog
   model_classes = ['ant', 'cat', 'dog']
-  relabelled = inputs.relabel(source, model_classes)
+  relabelled = sources.relabel(source, model_classes)
   assert relabelled.class_names == model_classes
   assert sorted(set(relabelled.labels)) == [1, 2]
   with pytest.raises(ValueError, match=r"classes that the model does not "
                      r"know: \['dog'\]"):
-    inputs.relabel(source, ['cat', 'emu'])
+    sources.relabel(source, ['cat', 'emu'])

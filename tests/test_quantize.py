@@ -15,6 +15,7 @@ from resnet_v2 import cli
 from resnet_v2 import model_dir as model_dir_lib
 from resnet_v2 import runtime
 from resnet_v2.data import inputs
+from resnet_v2.data import sources
 from resnet_v2.nets import module as tf2
 from resnet_v2.serve import openvino as openvino_engine
 from resnet_v2.serve import quantize as quantization
@@ -231,7 +232,7 @@ def test_bad_calibration_data_is_one_error_and_writes_nothing(
 def test_calibration_images_of_another_fixed_size_are_refused(quantized,
                                                               tmp_path):
   float_dir = quantized[0]
-  cifar_like = inputs.arrays_source(
+  cifar_like = sources.arrays_source(
       np.zeros([4, 32, 32, 3], np.uint8), [0, 1, 0, 1], list(CLASSES))
   with pytest.raises(ValueError, match=r'32x32 images, but the net takes '
                      r'16x16'):

@@ -15,7 +15,7 @@ from resnet_v2 import checkpoints
 from resnet_v2 import cli
 from resnet_v2 import lock as lock_lib
 from resnet_v2 import model_dir as model_dir_lib
-from resnet_v2.data import inputs
+from resnet_v2.data import sources
 from resnet_v2.train import trainer as training
 
 
@@ -29,8 +29,8 @@ def synthetic(count=96, size=16, seed=0, classes=2):
     image[label * band:(label + 1) * band] += 150
   images = images.astype(np.uint8)
   names = ['band%d' % c for c in range(classes)]
-  return (inputs.arrays_source(images[:64], labels[:64], names, 'train'),
-          inputs.arrays_source(images[64:], labels[64:], names, 'val'))
+  return (sources.arrays_source(images[:64], labels[:64], names, 'train'),
+          sources.arrays_source(images[64:], labels[64:], names, 'val'))
 
 
 CONFIG = training.TrainConfig(model='cifar_resnet_v1_8', image_size=16,
@@ -322,7 +322,7 @@ def test_validation_and_resume_go_by_class_name(tmp_path):
   train, val = synthetic(classes=3)
   # Validation data with two of the three classes, in another numbering.
   keep = np.asarray(val.labels) > 0
-  subset = inputs.arrays_source(val.items[keep], np.asarray(val.labels)[keep]
+  subset = sources.arrays_source(val.items[keep], np.asarray(val.labels)[keep]
                                 - 1, ['band1', 'band2'], 'val')
   trainer = training.Trainer(train, subset, str(tmp_path / 'run'),
                              dataclasses.replace(CONFIG, epochs=1))

@@ -11,8 +11,8 @@ import numpy as np
 import tensorflow as tf
 
 from resnet_v2 import files
-from resnet_v2.data import inputs
 from resnet_v2.data import preprocessing
+from resnet_v2.data import sources
 from resnet_v2.serve import model as model_lib
 
 
@@ -46,7 +46,7 @@ def evaluate(source, model_dir=None, model=None, checkpoint=None,
   """Evaluates a trained model dir, or a registered net with a checkpoint.
 
   Args:
-    source: An `inputs.Source` with labels (folder, TFRecord, CIFAR).
+    source: A `sources.Source` with labels (folder, TFRecord, CIFAR).
     model_dir: A model dir written by `resnet-v2 train` (or quantize).
     model, checkpoint: Instead of model_dir: a registry name and a
       checkpoint (e.g. a published TF-Slim one).
@@ -80,11 +80,11 @@ def evaluate(source, model_dir=None, model=None, checkpoint=None,
   if labels_offset is None:
     labels_offset = (record.labels_offset if record.labels_offset is not None
                      else int(record.num_classes == 1000))
-  source = inputs.offset_class_names(source, labels_offset)
+  source = sources.offset_class_names(source, labels_offset)
   if not model_dir and source.class_names and len(
       source.class_names) == record.num_classes:
     record = net.record = record._replace(class_names=source.class_names)
-  source = inputs.relabel(source, record.class_names,
+  source = sources.relabel(source, record.class_names,
                           model_dir or checkpoint)
   confusion = np.zeros([record.num_classes] * 2, np.int64)
   top5, loss = 0, 0.0

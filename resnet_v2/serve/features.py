@@ -12,8 +12,8 @@ import zipfile
 import numpy as np
 
 from resnet_v2 import files
-from resnet_v2.data import inputs as inputs_lib
 from resnet_v2.data import preprocessing
+from resnet_v2.data import sources
 
 
 def is_features_file(path):
@@ -69,7 +69,7 @@ def extract_features(inputs, output, model, end_points=('global_pool',),
     raise ValueError('Give at least one end point name, e.g. global_pool.')
   if batch_size < 1:
     raise ValueError('batch_size must be >= 1, got %r.' % batch_size)
-  paths = inputs_lib.list_image_files(inputs)
+  paths = sources.list_image_files(inputs)
   check_features_output(output, overwrite, list(inputs))
   names, collected = [], {n: [] for n in end_points}
   for kept, outputs in model.iterate(paths, list(end_points), batch_size,

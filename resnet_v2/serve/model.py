@@ -25,6 +25,7 @@ from resnet_v2 import progress as progress_lib
 from resnet_v2.data import inputs
 from resnet_v2.data import labels
 from resnet_v2.data import preprocessing
+from resnet_v2.data import sources
 from resnet_v2.nets import module as module_lib
 from resnet_v2.nets import registry
 
@@ -222,7 +223,7 @@ class Model:
       image = scheme(preprocessing.read_image(path), self.image_size,
                      self.image_size)
     except tf.errors.OpError as error:
-      raise ValueError('%s: %s' % (path, inputs.op_error_reason(error))
+      raise ValueError('%s: %s' % (path, sources.op_error_reason(error))
                        ) from None
     if self.record.pixel_mean is not None:
       image -= tf.constant(self.record.pixel_mean, tf.float32)
@@ -239,7 +240,7 @@ class Model:
     names = tuple(names)
     self.check_end_points(names)
     skipped = inputs.SkippedFiles()
-    source = inputs.Source('files', paths, list(paths), None, None)
+    source = sources.Source('files', paths, list(paths), None, None)
     batches = (len(paths) + batch_size - 1) // batch_size
     shown = progress_lib.Progress(batches, progress_label) if \
         progress_label else None

@@ -22,6 +22,7 @@ from resnet_v2 import files
 from resnet_v2 import model_dir as model_dir_lib
 from resnet_v2 import runtime
 from resnet_v2.data import inputs
+from resnet_v2.data import sources
 from resnet_v2.serve import model as model_lib
 from resnet_v2.serve import openvino as openvino_engine
 
@@ -43,7 +44,7 @@ def open_calibration_data(path):
     if not os.path.isdir(path):
       raise
     try:
-      return inputs.files_source([path])
+      return sources.files_source([path])
     except ValueError:
       raise ValueError('%s: no calibration images: %s' % (path, error)
                        ) from None
@@ -183,11 +184,11 @@ def quantize(output, calibration_source, model_dir=None, model=None,
     output: The int8 model dir to write: new, empty, or one this project
       wrote (replaced whole); anything else only with overwrite; never an
       input.
-    calibration_source: An `inputs.Source` of images like the ones the net
+    calibration_source: A `sources.Source` of images like the ones the net
       will see (labels not needed).
     model_dir: A trained model dir; or model and checkpoint: a registry
       name and a TF-Slim checkpoint with logits.
-    val_source: Optional labelled `inputs.Source` to compare int8 with
+    val_source: Optional labelled `sources.Source` to compare int8 with
       fp32 on; default the calibration images.
     num_images: Calibration images used (at most what the source has).
     batch_size: Images per pipeline batch.

@@ -47,13 +47,14 @@ from resnet_v2 import model_dir as model_dir_lib
 from resnet_v2 import progress as progress_lib
 from resnet_v2 import runtime
 from resnet_v2.data import inputs
+from resnet_v2.data import sources
 from resnet_v2.nets import module as tf2
 from resnet_v2.nets import registry
 from resnet_v2.train import distribute
-from resnet_v2.train.config import TrainConfig
+from resnet_v2.train import finetune
 from resnet_v2.train.config import check_config
 from resnet_v2.train.config import learning_rate_at
-from resnet_v2.train import finetune
+from resnet_v2.train.config import TrainConfig
 
 # TensorBoard's scalar plugin, without importing tensorboard (TensorFlow
 # writes the events; TensorBoard is only needed to look at them).
@@ -81,8 +82,8 @@ class Trainer:
   """Trains a registered net on a source into a model dir.
 
   Args:
-    train_source: An `inputs.Source` with labels.
-    val_source: An `inputs.Source` for validation, or None.
+    train_source: A `sources.Source` with labels.
+    val_source: A `sources.Source` for validation, or None.
     model_dir: Folder for model.json, checkpoints, history and events
       (shared by every worker of a multi-worker job).
     config: A `TrainConfig`.
@@ -117,7 +118,7 @@ class Trainer:
         s.path for s in (train_source, val_source) if s is not None and
         s.kind in ('folder', 'tfrecord', 'cifar10')], holding=False)
     model_dir_lib.check_trainable_dir(model_dir)
-    train_source = inputs.offset_class_names(train_source,
+    train_source = sources.offset_class_names(train_source,
                                              config.labels_offset)
     class_names = train_source.class_names
     num_classes = config.num_classes or (len(class_names) if class_names
@@ -133,8 +134,8 @@ class Trainer:
       class_names = class_names + [str(i) for i in range(len(class_names),
                                                          num_classes)]
     if val_source is not None:
-      val_source = inputs.relabel(
-          inputs.offset_class_names(val_source, config.labels_offset),
+      val_source = sources.relabel(
+          sources.offset_class_names(val_source, config.labels_offset),
           class_names, 'the training data %s' % train_source.path)
     self.train_source, self.val_source = train_source, val_source
     self.model_dir = model_dir
