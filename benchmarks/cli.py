@@ -103,6 +103,11 @@ def build_parser():
                       'net as `resnet-v2 quantize` makes it (OpenVINO + NNCF, '
                       "CPU, forward; pip install 'resnet_v2[int8]'); default: "
                       '%(default)s')
+  parser.add_argument('--engine', choices=('tensorflow', 'openvino'),
+                      default=None, help='what runs resnet_v2: tensorflow '
+                      '(default for fp32/bf16/fp16) or openvino (the net '
+                      'converted, as `resnet-v2 predict --engine openvino` '
+                      'runs it; fp32, bf16 or int8; CPU, forward)')
   parser.add_argument('--threads', type=parse_threads, default=(0, 0),
                       metavar='INTRA[:INTER]', help='intra-op and inter-op '
                       'threads; 0 lets TensorFlow choose (default: 0:0)')
@@ -165,10 +170,17 @@ def check_args(parser, args):
   if args.compare and args.model not in steps.KERAS_NAMES:
     parser.error('Keras has no %s; --compare works with %s' %
                  (args.model, ', '.join(sorted(steps.KERAS_NAMES))))
-  if args.precision == 'int8' and (args.mode != 'forward' or args.device !=
-                                   'cpu' or args.data_format != 'NHWC'):
-    parser.error('--precision int8 times the forward pass on the CPU in NHWC '
-                 '(OpenVINO); drop --mode, --device and --data-format.')
+  if args.engine is None:
+    args.engine = 'openvino' if args.precision == 'int8' else 'tensorflow'
+  if args.engine == 'openvino' and (args.mode != 'forward' or args.device !=
+                                    'cpu' or args.data_format != 'NHWC'):
+    parser.error('--precision int8 and --engine openvino time the forward '
+                 'pass on the CPU in NHWC (OpenVINO); drop --mode, --device '
+                 'and --data-format.')
+  if args.engine == 'tensorflow' and args.precision == 'int8':
+    parser.error('int8 runs on OpenVINO: drop --engine tensorflow')
+  if args.engine == 'openvino' and args.precision == 'fp16':
+    parser.error('--engine openvino runs fp32, bf16 or int8 on the CPU')
 
 
 def main(argv=None):

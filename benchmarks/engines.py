@@ -113,14 +113,17 @@ class OpenVINOStep:
     return dict(self.runner.convolution_kernels())
 
 
-def project_int8_step(model, batch_size, image_size):
-  """This project's net in int8, as `resnet-v2 quantize` builds it."""
+def project_openvino_step(model, batch_size, image_size, precision):
+  """This project's net on OpenVINO: converted as `serve.model.Model` does
+  for --engine openvino (fp32, bf16), or in int8 as `resnet-v2 quantize`
+  builds it."""
   # pylint: disable=g-import-not-at-top
   from resnet_v2.nets import module as tf2
   tf.random.set_seed(0)
   module = tf2.ResNetModule(model, steps.NUM_CLASSES)
   step = OpenVINOStep(openvino_engine.convert(module, image_size),
-                      batch_size, image_size, 'int8', 'resnet_v2 int8')
+                      batch_size, image_size, precision,
+                      'resnet_v2 openvino %s' % precision)
   step.flops_per_image = steps.forward_flops_per_image(model, image_size)
   return step
 

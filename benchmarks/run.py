@@ -15,9 +15,9 @@ from resnet_v2 import runtime
 
 
 def make_project_step(args):
-  if args.precision == 'int8':
-    return engines.project_int8_step(args.model, args.batch_size,
-                                     args.image_size)
+  if args.engine == 'openvino':
+    return engines.project_openvino_step(args.model, args.batch_size,
+                                         args.image_size, args.precision)
   return steps.ProjectStep(
       args.model, args.batch_size, args.image_size, args.mode,
       args.precision, args.device, args.data_format, args.feed,
@@ -107,14 +107,14 @@ def run(args):
       'precision': args.precision, 'device': args.device,
       'device_name': steps.device_name(args.device),
       'effective_precision': effective,
-      'engine': ('openvino' if args.precision == 'int8' else 'tensorflow'),
+      'engine': args.engine,
       'onednn': runtime.onednn_enabled(),
       'onednn_max_cpu_isa': os.environ.get('ONEDNN_MAX_CPU_ISA'),
       'cpu_flags': steps.cpu_isa_flags(),
       'data_format': args.data_format, 'tensorflow': tf.__version__,
       'versions': {name: engines.versions(name) for name in
-                   set(args.compare) | ({'openvino'} if args.precision ==
-                                        'int8' else set())},
+                   set(args.compare) | ({'openvino'} if args.engine ==
+                                        'openvino' else set())},
       'threads': list(args.threads), 'xla': args.xla,
       'disabled_rewrites': args.disable_rewrite, 'feed': args.feed,
       'num_batches': args.num_batches, 'burn_in': args.burn_in,

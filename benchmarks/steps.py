@@ -185,6 +185,7 @@ def device_name(device):
 def session_config(args):
   # int8 runs on OpenVINO; the TensorFlow sessions around it run fp32.
   return runtime.session_config(
-      precision='fp32' if args.precision == 'int8' else args.precision, device=args.device,
+      precision='fp32' if args.precision == 'int8' else args.precision,
+      device=args.device,
       intra_op_threads=args.intra_threads, inter_op_threads=args.inter_threads,
       xla=args.xla, disabled_rewrites=args.disable_rewrite)

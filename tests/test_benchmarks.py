@@ -83,7 +83,11 @@ def test_forward_backward_counts_the_backward_pass(tmp_path):
     (['--compare', 'keras,tensorrt'], 'comma-separated list of keras, '
      'openvino, onnxruntime'),
     (['--precision', 'int8', '--mode', 'forward-backward'],
-     '--precision int8 times the forward pass'),
+     '--engine openvino time the forward pass'),
+    (['--engine', 'openvino', '--mode', 'forward-backward'],
+     'drop --mode, --device'),
+    (['--engine', 'tensorflow', '--precision', 'int8'], 'int8 runs on '
+     'OpenVINO'),
 ])
 def test_bad_arguments_exit_with_a_message(argv, message, capsys):
   with pytest.raises(SystemExit) as exit_info:
@@ -205,3 +209,12 @@ def test_int8_against_openvino_with_a_missing_comparator_skipped(
   out = capsys.readouterr().out
   assert 'skipped onnxruntime: not installed' in out
   assert 'resnet_v2 / openvino = ' in out
+
+
+def test_our_net_on_openvino_in_fp32(tmp_path):
+  pytest.importorskip('openvino')
+  result = run_cli(tmp_path, '--no-memory', '--engine', 'openvino')
+  assert (result['engine'], result['precision'],
+          result['effective_precision']) == ('openvino', 'fp32', 'fp32')
+  assert result['versions']['openvino'].startswith('openvino ')
+  assert len(result['step_times_s']) == 3 and result['mean_s'] > 0
