@@ -8,6 +8,7 @@ tells later commands everything else, so they take `--model-dir` alone.
 import argparse
 import dataclasses
 import os
+import re
 import sys
 
 from resnet_v2 import quiet
@@ -434,6 +435,30 @@ def run_train(args):
                   history['epochs'][-1]['epoch'], best, args.model_dir))
 
 
+# The library names its parameters in `backticks` (`model_dir`,
+# `image_size`=299); the command line shows its flags instead.
+PARAMETER_FLAGS = {
+    'model_dir': '--model-dir', 'model': '--model',
+    'checkpoint': '--checkpoint', 'image_size': '--image-size',
+    'batch_size': '--batch-size', 'num_classes': '--num-classes',
+    'resume': '--resume', 'overwrite': '--overwrite',
+    'cpu_devices': '--cpu-devices', 'strategy': '--strategy',
+    'export_format': '--format', 'engine': '--engine',
+    'precision': '--precision',
+}
+_PARAMETER = re.compile(r'`(\w+)`(?:=(\S+?))?(?=[\s.,;:)]|$)')
+
+
+def in_flags(message):
+  """A library message with its parameters named as this command's flags."""
+  def flag(match):
+    name, value = match.group(1), match.group(2)
+    if name not in PARAMETER_FLAGS:
+      return match.group(0)
+    return PARAMETER_FLAGS[name] + (' ' + value if value else '')
+  return _PARAMETER.sub(flag, message)
+
+
 COMMANDS = {'features': run_features, 'predict': run_predict,
             'eval': run_eval, 'export': run_export, 'train': run_train,
             'quantize': run_quantize}
@@ -453,7 +478,8 @@ def main(argv=None):
     if isinstance(error, ImportError) and not getattr(
         error, 'optional_dependency', False):
       raise
-    print('resnet-v2 %s: error: %s' % (args.command, error), file=sys.stderr)
+    print('resnet-v2 %s: error: %s' % (args.command, in_flags(str(error))),
+          file=sys.stderr)
     return 1
   except OSError as error:
     # A file that cannot be read or written: which one, and why.

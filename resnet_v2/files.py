@@ -111,7 +111,7 @@ def check_not_input(path, inputs, holding=True):
 
 
 def check_output(path, overwrite=False, inputs=(), is_ours=None,
-                 flag='--overwrite'):
+                 flag='`overwrite`'):
   """Raises OutputError unless `path` may be written (and replaced).
 
   Args:

@@ -66,8 +66,8 @@ def read_record(model_dir):
       data = json.load(handle)
   except FileNotFoundError:
     raise ValueError('%s is not a model dir (no %s): train one with '
-                     '`resnet-v2 train --model-dir %s`, or give --model and '
-                     '--checkpoint.' % (model_dir, RECORD_NAME,
+                     '`resnet-v2 train --model-dir %s`, or give `model` and '
+                     '`checkpoint`.' % (model_dir, RECORD_NAME,
                                         model_dir)) from None
   except (OSError, json.JSONDecodeError) as error:
     raise ValueError('%s is unreadable: %s' % (path, error)) from None
@@ -107,7 +107,7 @@ def check_same_run(old, new, model_dir):
         _some(old.class_names, new.class_names),
         _some(new.class_names, old.class_names)))
   if differences:
-    raise ValueError('%s holds another run (%s); use another --model-dir.' %
+    raise ValueError('%s holds another run (%s); use another `model_dir`.' %
                      (model_dir, '; '.join(differences)))
 
 
@@ -159,7 +159,7 @@ def check_int8_image_size(record, image_size, model_dir):
   if record.engine != 'tensorflow' and image_size not in (
       None, record.image_size):
     raise ValueError('%s is an int8 model for %dx%d images; drop '
-                     '--image-size %d (or quantize again at that size).' % (
+                     '`image_size`=%d (or quantize again at that size).' % (
                          model_dir, record.image_size, record.image_size,
                          image_size))
 
@@ -231,12 +231,12 @@ def check_trainable_dir(model_dir):
   if not os.path.isdir(model_dir) or os.path.exists(
       os.path.join(model_dir, RECORD_NAME)):
     if os.path.exists(model_dir) and not os.path.isdir(model_dir):
-      raise ValueError('--model-dir %s is a file; give a folder.' % model_dir)
+      raise ValueError('`model_dir` %s is a file; give a folder.' % model_dir)
     return
   foreign = sorted(n for n in os.listdir(model_dir)
                    if not _RUN_FILES.match(n))
   if foreign:
-    raise ValueError('--model-dir %s holds files that are not a model dir '
+    raise ValueError('`model_dir` %s holds files that are not a model dir '
                      '(%s%s): training writes there, so give a new or '
                      'empty folder.' % (model_dir, ', '.join(foreign[:3]),
                                         ', ...' if len(foreign) > 3 else ''))

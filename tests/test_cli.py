@@ -276,3 +276,15 @@ def test_train_flags_reach_the_config_by_name():
   assert (config.augment, config.exclude, config.schedule,
           config.labels_offset) == (False, ('a/*', 'b'), 'cosine', 1)
   assert config.model == 'cifar_resnet_v1_20' and config.batch_size == 128
+
+
+def test_library_parameters_are_shown_as_flags():
+  assert cli.in_flags('Give `model_dir`, or `model` and `checkpoint`.') == (
+      'Give --model-dir, or --model and --checkpoint.')
+  assert cli.in_flags('drop `image_size`=299 (or quantize again)') == (
+      'drop --image-size 299 (or quantize again)')
+  assert cli.in_flags('it exports as `export_format`=openvino only.') == (
+      'it exports as --format openvino only.')
+  # Code and names that are not parameters stay as they are.
+  assert cli.in_flags('run `resnet-v2 features` on `x`') == (
+      'run `resnet-v2 features` on `x`')

@@ -63,7 +63,7 @@ def test_strategies_the_machine_cannot_run_are_refused(monkeypatch):
   with pytest.raises(ValueError, match='strategy must be one of'):
     distribute.make_strategy('parameter-server')
   if len(tf.config.list_logical_devices()) < 2:
-    with pytest.raises(ValueError, match='--cpu-devices 2'):
+    with pytest.raises(ValueError, match='`cpu_devices`=2'):
       distribute.make_strategy('mirrored')
   strategy = distribute.make_strategy('one-device')
   assert strategy.num_replicas_in_sync == 1

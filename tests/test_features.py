@@ -79,7 +79,7 @@ def test_a_file_the_user_had_is_kept_unless_overwrite(image_folder, model,
   output = tmp_path / 'results.npz'
   output.write_bytes(b'the user\'s own')
   with pytest.raises(ValueError, match='not written by resnet_v2.*'
-                     '--overwrite'):
+                     '`overwrite`'):
     features.extract_features([str(image_folder / 'a.png')], str(output),
                               model, progress=False)
   assert output.read_bytes() == b'the user\'s own'

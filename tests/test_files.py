@@ -63,7 +63,7 @@ def test_a_folder_the_user_had_is_never_replaced_without_overwrite(tmp_path):
   mine.mkdir()
   (mine / 'thesis.tex').write_text('years of work')
   with pytest.raises(files.OutputError, match='was not written by resnet_v2.*'
-                     '--overwrite'):
+                     '`overwrite`'):
     files.write_folder(str(mine), _fill('export'))
   assert (mine / 'thesis.tex').read_text() == 'years of work'
   assert sorted(p.name for p in tmp_path.iterdir()) == ['mine']

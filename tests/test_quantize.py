@@ -239,7 +239,7 @@ def test_calibration_images_of_another_fixed_size_are_refused(quantized,
     quantization.quantize(str(tmp_path / 'int8'), cifar_like,
                           model_dir=float_dir)
   assert not os.listdir(tmp_path)
-  with pytest.raises(ValueError, match='drop --image-size'):
+  with pytest.raises(ValueError, match='drop `image_size`=32'):
     quantization.quantize(str(tmp_path / 'int8'), cifar_like,
                           model_dir=float_dir, image_size=32)
 
@@ -252,7 +252,7 @@ def test_quantize_refuses_an_int8_dir_and_a_foreign_output(quantized,
     quantization.quantize(str(tmp_path / 'x'), source, model_dir=int8_dir)
   (tmp_path / 'mine').mkdir()
   (tmp_path / 'mine' / 'notes.txt').write_text('keep me')
-  with pytest.raises(ValueError, match='not written by resnet_v2.*--overwrite'):
+  with pytest.raises(ValueError, match='not written by resnet_v2.*`overwrite`'):
     quantization.quantize(str(tmp_path / 'mine'), source,
                           model_dir=quantized[0])
   assert (tmp_path / 'mine' / 'notes.txt').read_text() == 'keep me'

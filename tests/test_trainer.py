@@ -111,7 +111,7 @@ def test_existing_run_needs_resume_and_another_run_is_refused(tmp_path):
                        progress=False, log=quiet)
   again = training.Trainer(train, val, str(tmp_path),
                            dataclasses.replace(CONFIG, epochs=1))
-  with pytest.raises(ValueError, match='pass --resume'):
+  with pytest.raises(ValueError, match='pass `resume`'):
     again.train(progress=False, log=quiet)
   with pytest.raises(ValueError, match="holds another run .model: "
                      "'cifar_resnet_v1_8' in the model dir, "

@@ -70,7 +70,7 @@ def evaluate(source, model_dir=None, model=None, checkpoint=None,
       model's labels).
   """
   if not (model_dir or (model and checkpoint)):
-    raise ValueError('Give --model-dir, or --model and --checkpoint.')
+    raise ValueError('Give `model_dir`, or `model` and `checkpoint`.')
   net = model_lib.Model.load(model_dir, model, checkpoint, image_size,
                              engine=engine, precision=precision)
   record = net.record

@@ -108,7 +108,7 @@ def export(model_dir, path, export_format=None, overwrite=False,
                      (export_format, ', '.join(FORMATS)))
   if int8 and export_format != 'openvino':
     raise ValueError('%s is an int8 OpenVINO model dir: it exports as '
-                     '--format openvino only. For a %s, export the float '
+                     '`export_format`=openvino only. For a %s, export the float '
                      'model dir it was quantized from.' % (model_dir,
                                                           export_format))
   if export_format == 'saved_model':

@@ -69,20 +69,20 @@ def _load_net(model_dir, model, checkpoint, image_size):
   """The float `model.Model` to quantize."""
   if model_dir:
     if model or checkpoint:
-      raise ValueError('--model-dir names the net and its checkpoint; drop '
-                       '--model and --checkpoint.')
+      raise ValueError('`model_dir` names the net and its checkpoint; drop '
+                       '`model` and `checkpoint`.')
     record = model_dir_lib.read_record(model_dir)
     if record.engine != 'tensorflow':
       raise ValueError('%s is already an int8 model dir; quantize the float '
                        'model dir it came from.' % model_dir)
     if image_size not in (None, record.image_size):
-      raise ValueError('%s was trained at %dx%d; drop --image-size %d (int8 '
+      raise ValueError('%s was trained at %dx%d; drop `image_size`=%d (int8 '
                        'statistics are for one input size).' % (
                            model_dir, record.image_size, record.image_size,
                            image_size))
     return model_lib.Model.load(model_dir)
   if not (model and checkpoint):
-    raise ValueError('Give --model-dir, or --model and --checkpoint.')
+    raise ValueError('Give `model_dir`, or `model` and `checkpoint`.')
   net = model_lib.Model.load(model=model, checkpoint=checkpoint,
                              image_size=image_size)
   if not net.num_classes:

@@ -53,7 +53,7 @@ def configure_cpu_devices(count):
     if existing == count:
       return
     raise ValueError('The CPU cannot be split into %d devices after '
-                     'TensorFlow started (it has %d); set --cpu-devices '
+                     'TensorFlow started (it has %d); set `cpu_devices` '
                      'before anything else runs.' % (count, existing)
                      ) from None
 
@@ -147,8 +147,8 @@ def make_strategy(name='one-device', collective_timeout=COLLECTIVE_TIMEOUT):
     if len(devices) < 2:
       raise ValueError(
           'mirrored needs two or more devices; this machine shows %d GPU(s) '
-          'and %d CPU device(s). Split the CPU with --cpu-devices 2, or use '
-          '--strategy one-device.' % (len(gpus), len(devices)))
+          'and %d CPU device(s). Split the CPU with `cpu_devices`=2, or use '
+          '`strategy`=one-device.' % (len(gpus), len(devices)))
     # Logical CPU devices reduce through one device: collective ops between
     # them need every all-reduce in the same order on both, which a
     # synchronized batch norm's all-reduces (and their gradients) beside

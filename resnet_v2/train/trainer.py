@@ -107,7 +107,7 @@ class Trainer:
       if config.global_batch_size % self.replicas:
         raise ValueError(
             'global batch %d does not divide by the %d replicas; use a '
-            'multiple of %d, or give the per-replica --batch-size.' % (
+            'multiple of %d, or give the per-replica `batch_size`.' % (
                 config.global_batch_size, self.replicas, self.replicas))
       config = dataclasses.replace(
           config, batch_size=config.global_batch_size // self.replicas)
@@ -124,8 +124,8 @@ class Trainer:
     num_classes = config.num_classes or (len(class_names) if class_names
                                          else None)
     if not num_classes:
-      raise ValueError('%s does not name its classes: give num_classes '
-                       '(--num-classes), or put TF-Slim\'s labels.txt beside '
+      raise ValueError('%s does not name its classes: give `num_classes`, '
+                       'or put TF-Slim\'s labels.txt beside '
                        'the records.' % train_source.path)
     if class_names and len(class_names) != num_classes:
       if len(class_names) > num_classes:
@@ -146,7 +146,7 @@ class Trainer:
     if not self.steps_per_epoch:
       raise ValueError('The global batch (%d = %d per replica x %d) is '
                        'larger than the %d training images; use a smaller '
-                       '--batch-size.' % (self.global_batch,
+                       '`batch_size`.' % (self.global_batch,
                                           config.batch_size, self.replicas,
                                           examples))
     self.total_steps = config.max_steps or (config.epochs *
@@ -405,8 +405,8 @@ class Trainer:
              'epochs': [], 'skipped_files': [], 'replicas': self.replicas,
              'workers': self.role.num_workers}
     if latest and not resume:
-      raise ValueError('%s already holds checkpoints; pass --resume to '
-                       'continue, or choose an empty --model-dir.' %
+      raise ValueError('%s already holds checkpoints; pass `resume` to '
+                       'continue, or choose an empty `model_dir`.' %
                        self.model_dir)
     if not latest:
       if self.config.checkpoint:
