@@ -26,7 +26,7 @@ setuptools.setup(
     # converts for `export --format onnx`, ONNX Runtime runs it (and is a
     # benchmark comparator). The tests exercise both.
     extras_require={
-        'test': ['pytest>=7', 'matplotlib', 'scikit-learn',
+        'test': ['pytest>=7', 'pytest-xdist>=3', 'matplotlib', 'scikit-learn',
                  'openvino>=2025.0', 'nncf>=2.16', 'tf2onnx>=1.17',
                  'onnxruntime>=1.20'],
         'examples': ['scikit-learn'],

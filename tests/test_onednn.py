@@ -33,7 +33,7 @@ def test_onednn_dependent_tests_pass_with_onednn_flipped():
   tests = os.path.dirname(os.path.abspath(__file__))
   done = subprocess.run(
       [sys.executable, '-m', 'pytest', '-q', '-m', 'onednn', '-p',
-       'no:cacheprovider', '-rs', tests],
+       'no:cacheprovider', '-rs', '-n', '0', tests],
       cwd=os.path.dirname(tests), capture_output=True, text=True,
       env=dict(os.environ, TF_ENABLE_ONEDNN_OPTS=flipped,
                **{FLIPPED_RUN: '1'}), check=False)
