@@ -183,9 +183,12 @@ def device_name(device):
 
 
 def session_config(args):
-  # int8 runs on OpenVINO; the TensorFlow sessions around it run fp32.
+  # int8 and --engine openvino run on OpenVINO; the TensorFlow sessions
+  # around them run fp32.
+  on_openvino = args.precision == 'int8' or getattr(args, 'engine',
+                                                    None) == 'openvino'
   return runtime.session_config(
-      precision='fp32' if args.precision == 'int8' else args.precision,
+      precision='fp32' if on_openvino else args.precision,
       device=args.device,
       intra_op_threads=args.intra_threads, inter_op_threads=args.inter_threads,
       xla=args.xla, disabled_rewrites=args.disable_rewrite)

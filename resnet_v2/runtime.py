@@ -232,8 +232,7 @@ def enable_precision(precision='fp32'):
             'auto_mixed_precision': precision == 'fp16'}
   current = tf.config.optimizer.get_experimental_options()
   # Only what changes: setting any option rebuilds grappler's config, and
-  # set before TensorFlow starts, it halved a CIFAR net's training speed
-  # (measured: 393 -> 210 images/s).
+  # set before TensorFlow starts, it made a CIFAR net's training slower.
   changes = {name: on for name, on in wanted.items()
              if current.get(name, False) != on}
   if changes:
