@@ -5,7 +5,7 @@ CPU devices (or GPUs), and two multi-worker processes on 127.0.0.1.
       --image-size 32 --global-batch 128 --steps 20]
 
 Writes (once, cached under --work-dir) a folder of PNG images, then runs
-`training.Trainer` on it in fresh child processes, the same global batch in
+`train.trainer.Trainer` on it in fresh child processes, the same global batch in
 every setting (mirrored and multi-worker: half per replica), and reports
 images/s from the median step time of the steps after the first two (the
 chief's, for multi-worker; the mean, which counts the epoch-end checkpoint

@@ -5,7 +5,7 @@ and which is the bottleneck, the input pipeline or the training step?
 
 For each count it writes (once, cached under --work-dir) a folder of that
 many PNG images in 10 class folders, then, in a fresh child process per
-count, builds a `training.Trainer` on it and measures the seconds from
+count, builds a `train.trainer.Trainer` on it and measures the seconds from
 process start to the end of the first training step and the peak resident
 memory. With --pipeline another child times, on the last count, the
 input pipeline alone (images/s through `inputs.make_dataset`, training

@@ -94,7 +94,7 @@ def export(model_dir, path, export_format=None, overwrite=False,
   Raises:
     ValueError: on an unknown format, or one the model dir cannot give.
     files.OutputError: if path may not be written.
-    openvino_engine.MissingDependencyError: without the format's package.
+    openvino.MissingDependencyError: without the format's package.
   """
   # pylint: disable=g-import-not-at-top
   from resnet_v2 import model_dir as model_dir_lib

@@ -5,7 +5,7 @@ Zen 4 CPU (VNNI) resnet_v2_152 at batch 32 ran int8 in 0.85 s with OpenVINO
 + NNCF, 1.37 s with Intel Neural Compressor's TensorFlow int8 graph and
 1.44 s with ONNX Runtime's static quantization.
 
-A net goes from its TF2 module (`tf2.ResNetModule`) to an OpenVINO model
+A net goes from its TF2 module (`nets.module.ResNetModule`) to an OpenVINO model
 through a SavedModel of one serving function (`convert`): preprocessed
 images [batch, size, size, 3] in; `logits`, `probabilities` and `features`
 (the pooled features [batch, channels]) out. `quantize` calibrates it on
@@ -77,7 +77,7 @@ def serving_function(module, image_size):
 
 
 def convert(module, image_size):
-  """A `tf2.ResNetModule` (weights restored) as an OpenVINO model.
+  """A `nets.module.ResNetModule` (weights restored) as an OpenVINO model.
 
   Args:
     module: The net, with num_classes set.

@@ -204,7 +204,7 @@ def quantize(output, calibration_source, model_dir=None, model=None,
     ValueError: on a bad net, checkpoint, output folder or calibration
       data (empty, unreadable, another image size), before anything is
       written.
-    openvino_engine.MissingDependencyError: without openvino and nncf.
+    openvino.MissingDependencyError: without openvino and nncf.
   """
   openvino_engine.require_openvino(with_nncf=True)
   if num_images < 1 or batch_size < 1:

@@ -2,7 +2,7 @@
 on one device, the devices of one host, or several hosts.
 
 One `Trainer` runs a TF2 custom loop under a `tf.distribute` strategy
-(`distribute.make_strategy`): the net is a `tf2.ResNetModule` (variables
+(`distribute.make_strategy`): the net is a `nets.module.ResNetModule` (variables
 with TF-Slim names, mirrored on every replica), each step runs the net on
 each replica's share of the global batch (`inputs.make_dataset`, sharded by
 `distribute.shard_policy`), and the optimizer all-reduces the gradients.
