@@ -102,3 +102,17 @@ def test_a_net_by_name_takes_the_checkpoints_classes_and_size(trained,
   assert 'RANDOM' not in capsys.readouterr().err
   model_lib.Model.load(model=MODEL, num_classes=4)
   assert 'RANDOM weights' in capsys.readouterr().err
+
+
+def test_bf16_runs_only_where_the_cpu_runs_it(trained):
+  pytest.importorskip('openvino')
+  path, _, images = trained
+  try:
+    net = model_lib.Model.load(path, engine='openvino', precision='bf16')
+  except ValueError as error:
+    # A CPU without bf16 instructions: refused, never reported as bf16.
+    assert 'compiled the convolutions in fp32' in str(error)
+    assert '`precision`=fp32' in str(error)
+  else:
+    assert net._runner.effective_precision() == 'bf16'  # pylint: disable=protected-access
+    assert net.run(images, ['logits'])['logits'].shape == (4, CLASSES)

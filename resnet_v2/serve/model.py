@@ -94,6 +94,12 @@ class Model:
       self._runner = openvino.Runner(
           openvino_dir if int8 else openvino.convert(
               self.module, record.image_size), precision)
+      ran = self._runner.effective_precision()
+      if precision == 'bf16' and ran != 'bf16':
+        raise ValueError(
+            'precision bf16: OpenVINO compiled the convolutions in %s on '
+            'this CPU (it has no bf16 instructions); give `precision`=fp32.'
+            % ran)
     self.skipped = []
 
   @classmethod
