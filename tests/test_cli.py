@@ -239,6 +239,8 @@ def test_the_command_lines_defaults_are_the_librarys():
   assert cli.COLLECTIVE_TIMEOUT == distribute.COLLECTIVE_TIMEOUT
   from resnet_v2.serve import export  # pylint: disable=g-import-not-at-top
   assert cli.EXPORT_FORMATS == export.FORMATS
+  from resnet_v2.serve import model  # pylint: disable=g-import-not-at-top
+  assert cli.ENGINES == model.ENGINES
 
 
 def test_help_answers_without_loading_tensorflow():

@@ -68,8 +68,10 @@ def test_openvino_runs_the_same_net_in_fp32(trained):
 
 def test_bad_requests_name_the_problem(trained):
   path, _, images = trained
-  with pytest.raises(ValueError, match='not both'):
+  with pytest.raises(ValueError, match='`model_dir` names the net'):
     model_lib.Model.load(path, model=MODEL)
+  with pytest.raises(ValueError, match='drop `model` and `checkpoint`'):
+    model_lib.Model.load(path, checkpoint=path + '/model.ckpt-1')
   with pytest.raises(ValueError, match='not neither'):
     model_lib.Model.load()
   with pytest.raises(ValueError, match='bf16.*openvino engine'):

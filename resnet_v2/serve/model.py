@@ -123,9 +123,12 @@ class Model:
       ValueError: if model_dir is not a usable model dir, or both or
         neither of model_dir and model are given.
     """
-    if bool(model_dir) == bool(model):
+    if model_dir and (model or checkpoint):
+      raise ValueError('`model_dir` names the net and its checkpoint; drop '
+                       '`model` and `checkpoint`.')
+    if not (model_dir or model):
       raise ValueError('Give a model dir, or a net (and its checkpoint), '
-                       'not %s.' % ('both' if model_dir else 'neither'))
+                       'not neither.')
     if model_dir:
       record = model_dir_lib.read_record(model_dir)
       if record.engine == 'openvino':
