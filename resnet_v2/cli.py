@@ -179,11 +179,11 @@ def _add_train_parser(commands):
   train = commands.add_parser(
       'train', help='train or fine-tune any net on your images',
       description='Train a registered net (from scratch, or fine-tune from '
-      'a TF-Slim checkpoint) on class folders, TF-Slim TFRecords or CIFAR-10 '
-      'batches, streamed through tf.data. Writes model.json, a checkpoint '
-      'every epoch (and every --save-every steps), the best one by '
-      'validation accuracy (best/), history.json and TensorBoard events to '
-      '--model-dir; --resume continues exactly.')
+      'a TF-Slim checkpoint) on class folders, TF-Slim TFRecords, CIFAR-10 '
+      'batches or MNIST-format IDX files, streamed through tf.data. Writes '
+      'model.json, a checkpoint every epoch (and every --save-every steps), '
+      'the best one by validation accuracy (best/), history.json and '
+      'TensorBoard events to --model-dir; --resume continues exactly.')
   train.add_argument('--model', default='cifar_resnet_v1_20',
                      type=_net_name, metavar='NAME',
                      help='default: %(default)s; one of ' +
@@ -191,10 +191,12 @@ def _add_train_parser(commands):
                      ', or any cifar_resnet_v1_<6n+2> / v2_<9n+2>')
   train.add_argument('--data', metavar='PATH', default=CIFAR10_DEFAULT_DIR,
                      help='class folders, TFRecords (file, pattern or '
-                     'folder) or cifar-10-batches-py (default: %(default)s)')
+                     'folder), cifar-10-batches-py or a folder of MNIST-'
+                     'format IDX files (default: %(default)s)')
   train.add_argument('--val-data', metavar='PATH',
                      help='validation data (default: CIFAR-10 test_batch, '
-                     'or a held-out --val-fraction of class folders)')
+                     'or a held-out --val-fraction of class folders or of '
+                     "IDX's train split)")
   train.add_argument('--val-fraction', type=float, default=0.1)
   train.add_argument('--model-dir', required=True)
   train.add_argument('--checkpoint', metavar='PREFIX',
@@ -414,7 +416,8 @@ def run_train(args):
     val_source = inputs.open_source(args.val_data, split='test')
   elif train_source.kind == 'cifar10':
     val_source = inputs.open_source(args.data, split='test')
-  elif train_source.kind == 'folder':
+  elif train_source.kind in ('folder', 'idx'):
+    # IDX's t10k-* is the test set: held out, never chosen on.
     train_source, val_source = sources.split_source(
         train_source, args.val_fraction, args.seed)
   else:

@@ -2,8 +2,8 @@
 
 `open_source(path)` opens what a path holds: class-per-folder trees and
 loose files (`sources`), TFRecords in TF-Slim's ImageNet format
-(`tfrecords`) or CIFAR-10 python batches (`cifar10`); `make_dataset` streams
-it. Only the list of file names is held in memory; images are read, decoded and
+(`tfrecords`), CIFAR-10 python batches (`cifar10`) or MNIST-format IDX
+files (`idx`); `make_dataset` streams it. Only the list of file names is held in memory; images are read, decoded and
 preprocessed in parallel as batches are drawn, behind bounded shuffle and
 prefetch buffers.
 
@@ -21,6 +21,7 @@ import numpy as np
 import tensorflow as tf
 
 from resnet_v2.data import cifar10
+from resnet_v2.data import idx
 from resnet_v2.data import preprocessing
 from resnet_v2.data import sources
 from resnet_v2.data import tfrecords
@@ -31,12 +32,14 @@ CYCLE_LENGTH = 4
 
 
 def open_source(path, split='train'):
-  """Opens what `path` holds: CIFAR-10 batches, TFRecords or class folders.
+  """Opens what `path` holds: CIFAR-10 batches, IDX files, TFRecords or
+  class folders.
 
   Args:
     path: A folder or a TFRecord file / glob pattern.
-    split: 'train' or 'test': CIFAR-10's and TF-Slim's TFRecords' files
-      of that split; 'test' class folders may hold a single class.
+    split: 'train' or 'test': CIFAR-10's, IDX's (train-*, t10k-*) and
+      TF-Slim's TFRecords' files of that split; 'test' class folders may
+      hold a single class.
 
   Returns:
     A `sources.Source`.
@@ -49,13 +52,15 @@ def open_source(path, split='train'):
     if (cifar10.CIFAR10_TEST_FILE in names or
         cifar10.CIFAR10_TRAIN_FILES[0] in names):
       return cifar10.cifar10_source(path, split)
+    if idx.is_idx_folder(names):
+      return idx.idx_source(path, split)
     if any(os.path.isdir(os.path.join(path, n)) for n in names):
       return sources.folder_source(path, 1 if split == 'test' else 2)
     if any('tfrecord' in n or n.startswith(('train-', 'validation-'))
            for n in names):
       return tfrecords.tfrecord_source(path, split)
-    raise ValueError('%s holds neither class folders, TFRecords nor CIFAR-10 '
-                     'batches.' % path)
+    raise ValueError('%s holds neither class folders, TFRecords, CIFAR-10 '
+                     'batches nor IDX files.' % path)
   if os.path.isfile(path) or glob.glob(path):
     return tfrecords.tfrecord_source(path, split)
   raise ValueError('%s does not exist: give a folder of class folders, a '
@@ -65,7 +70,7 @@ def open_source(path, split='train'):
 
 def count_examples(source):
   """How many examples a source holds (TFRecords are read through once)."""
-  if source.kind in ('folder', 'files', 'arrays'):
+  if source.kind in ('folder', 'files', 'arrays', 'idx'):
     return len(source.items)
   if source.kind == 'cifar10':
     return sum(len(cifar10.read_cifar_batch(p)[1]) for p in source.items)
@@ -108,10 +113,11 @@ def pixel_mean(source, preprocessing_name, image_size, skipped=None,
   Returns:
     float32 [image_size, image_size, 3].
   """
-  if source.kind in ('folder', 'arrays') and len(source.items) > max_images:
+  if source.kind in ('folder', 'arrays', 'idx') and (
+      len(source.items) > max_images):
     chosen = np.sort(np.random.default_rng(seed).choice(
         len(source.items), max_images, replace=False))
-    items = (source.items[chosen] if source.kind == 'arrays'
+    items = (source.items[chosen] if source.kind in ('arrays', 'idx')
              else [source.items[i] for i in chosen])
     source = source._replace(items=items,
                              labels=np.asarray(source.labels)[chosen])
@@ -216,6 +222,20 @@ def _records(source, shuffle, order_seed):
       data = data.shuffle(SHUFFLE_BUFFER * 8, seed=order_seed,
                           reshuffle_each_iteration=False)
     return data
+  if source.kind == 'idx':
+    rows, cols = idx.image_size(source)
+
+    def generate():
+      # A full seeded permutation, made here (see 'folder' above).
+      order = (np.random.default_rng(order_seed).permutation(len(source.items))
+               if shuffle else np.arange(len(source.items)))
+      yield from idx.record_chunks(source, order, LIST_CHUNK)
+    data = tf.data.Dataset.from_generator(generate, output_signature=(
+        tf.TensorSpec([None, rows, cols, 1], tf.uint8),
+        tf.TensorSpec([None], tf.int64),
+        tf.TensorSpec([None], tf.string))).unbatch()
+    return data.map(lambda image, label, name: (
+        tf.image.grayscale_to_rgb(image), label, name))
   raise ValueError('Unknown source kind %r.' % (source.kind,))
 
 
@@ -266,7 +286,7 @@ def make_dataset(source, preprocessing_name, image_size, batch_size,
   preprocess = preprocessing.SCHEMES[preprocessing_name]
   data = _records(source, training if shuffle is None else shuffle,
                   order_seed)
-  if source.kind not in ('cifar10', 'arrays'):
+  if source.kind not in ('cifar10', 'arrays', 'idx'):
     def decode(contents, label, name):
       image, ok = _decode_or_skip(contents, name, skipped, max_pixels,
                                   read=source.kind != 'tfrecord')

@@ -25,8 +25,10 @@ Source.__doc__ = """Where images come from.
 
 kind: 'folder' (items: image paths, labels: class indices), 'files' (items:
   image paths, labels None), 'tfrecord' (items: record files; labels are in
-  the records), 'cifar10' (items: batch files) or 'arrays' (items: uint8
-  images [N, H, W, 3] in memory, labels: [N]; for data already in numpy).
+  the records), 'cifar10' (items: batch files), 'idx' (path: the IDX
+  images file, items: record indices into it, labels: [N]) or 'arrays'
+  (items: uint8 images [N, H, W, 3] in memory, labels: [N]; for data
+  already in numpy).
 path: what the user named.
 class_names: list of names, or None where the source does not say.
 """
@@ -148,7 +150,8 @@ def folder_source(directory, min_classes=2):
 
 
 def split_source(source, fraction=0.1, seed=0):
-  """Holds out a seeded, per-class `fraction` of a folder source.
+  """Holds out a seeded, per-class `fraction` of a folder, arrays or IDX
+  source.
 
   Returns:
     (train source, validation source).
@@ -157,7 +160,7 @@ def split_source(source, fraction=0.1, seed=0):
     ValueError: for sources that cannot be split by file (give a validation
       set), or a class too small to leave an image on each side.
   """
-  if source.kind not in ('folder', 'arrays'):
+  if source.kind not in ('folder', 'arrays', 'idx'):
     raise ValueError('Only class folders are split automatically; give '
                      'validation data for %s (%s).' % (source.path,
                                                        source.kind))
@@ -166,6 +169,8 @@ def split_source(source, fraction=0.1, seed=0):
   held = np.zeros(len(labels), bool)
   for label, name in enumerate(source.class_names):
     members = np.flatnonzero(labels == label)
+    if not len(members):
+      continue   # A class only another split has (IDX names every split's).
     if len(members) < 2:
       raise ValueError('Class %r has %d image(s): a validation split needs '
                        'at least 2 per class; add images or give validation '
@@ -174,7 +179,7 @@ def split_source(source, fraction=0.1, seed=0):
     held[rng.choice(members, count, replace=False)] = True
 
   def part(mask):
-    if source.kind == 'arrays':
+    if source.kind in ('arrays', 'idx'):
       return source._replace(items=source.items[mask], labels=labels[mask])
     return source._replace(
         items=[p for p, m in zip(source.items, mask) if m],
@@ -224,12 +229,12 @@ def relabel(source, class_names, what='the model'):
                          source.path, what, unknown[:10],
                          class_names[:10],
                          ', ...' if len(class_names) > 10 else ''))
-  if source.kind not in ('folder', 'arrays'):
+  if source.kind not in ('folder', 'arrays', 'idx'):
     raise ValueError('%s numbers its classes %s, %s %s: they must be the '
                      'same, in the same order.' % (
                          source.path, source.class_names[:10], what,
                          class_names[:10]))
   mapping = np.asarray([index[n] for n in source.class_names], np.int64)
   labels = mapping[np.asarray(source.labels, np.int64)]
-  return source._replace(labels=labels if source.kind == 'arrays'
+  return source._replace(labels=labels if source.kind in ('arrays', 'idx')
                          else labels.tolist(), class_names=class_names)

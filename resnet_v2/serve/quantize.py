@@ -21,6 +21,7 @@ import numpy as np
 from resnet_v2 import files
 from resnet_v2 import model_dir as model_dir_lib
 from resnet_v2 import runtime
+from resnet_v2.data import idx
 from resnet_v2.data import inputs
 from resnet_v2.data import sources
 from resnet_v2.serve import model as model_lib
@@ -33,7 +34,8 @@ _NATIVE_SIZE = {'cifar10': 32}
 
 def open_calibration_data(path):
   """Calibration images: whatever `inputs.open_source` reads (class
-  folders, TFRecords, CIFAR-10 batches), or a folder of loose images.
+  folders, TFRecords, CIFAR-10 batches, IDX files), or a folder of loose
+  images.
 
   Raises:
     ValueError: if path holds nothing readable, saying what was expected.
@@ -53,9 +55,10 @@ def open_calibration_data(path):
 def check_image_size(source, image_size, what):
   """Raises ValueError if source's images have another fixed size."""
   native = _NATIVE_SIZE.get(source.kind)
-  if source.kind == 'arrays':
-    native = source.items.shape[1] if (
-        source.items.shape[1] == source.items.shape[2]) else -1
+  if source.kind in ('arrays', 'idx'):
+    shape = (source.items.shape[1:3] if source.kind == 'arrays'
+             else idx.image_size(source))
+    native = shape[0] if shape[0] == shape[1] else -1
   if native is not None and native != image_size:
     raise ValueError(
         '%s %s holds %s images, but the net takes %dx%d: calibrate on images '

@@ -116,7 +116,7 @@ class Trainer:
     self.rate_factor = 1 if config.global_batch_size else self.replicas
     files.check_not_input(model_dir, [
         s.path for s in (train_source, val_source) if s is not None and
-        s.kind in ('folder', 'tfrecord', 'cifar10')], holding=False)
+        s.kind in ('folder', 'tfrecord', 'cifar10', 'idx')], holding=False)
     model_dir_lib.check_trainable_dir(model_dir)
     train_source = sources.offset_class_names(train_source,
                                              config.labels_offset)
