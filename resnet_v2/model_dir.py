@@ -28,8 +28,9 @@ KEEP_CHECKPOINTS = 3
 
 Record = collections.namedtuple('Record', [
     'model', 'num_classes', 'class_names', 'image_size', 'preprocessing',
-    'labels_offset', 'plain', 'pixel_mean', 'engine', 'precision'],
-    defaults=('tensorflow', 'fp32'))
+    'labels_offset', 'plain', 'pixel_mean', 'engine', 'precision',
+    'conventions'],
+    defaults=('tensorflow', 'fp32', 'tf_slim'))
 Record.__doc__ = """How to rebuild and feed a trained net.
 
 model: registry name; num_classes, class_names: its classes (names may be
@@ -38,13 +39,15 @@ what the input pipeline does; labels_offset: subtracted from TFRecord
 labels; plain: no shortcuts; pixel_mean: per-pixel mean [H][W][3] that the
 CIFAR preprocessing subtracts, or None; engine: 'tensorflow' (TF-Slim
 checkpoints) or 'openvino' (an OpenVINO model in `OPENVINO_DIR`, as
-`resnet-v2 quantize` writes); precision: 'fp32' or 'int8'. (The last two
-default for model dirs written before they existed.)
+`resnet-v2 quantize` writes); precision: 'fp32' or 'int8'; conventions:
+'tf_slim', or 'keras' for weights from Keras's ResNet V2 (its batch-norm
+epsilon and root pooling, `registry.CONVENTIONS`). (The last three default
+for model dirs written before they existed.)
 """
 
 # What must agree for a model dir to continue a run.
 IDENTITY = ('model', 'num_classes', 'image_size', 'preprocessing', 'plain',
-            'engine')
+            'engine', 'conventions')
 
 
 def write_record(model_dir, record):
@@ -79,6 +82,18 @@ def read_record(model_dir):
   return Record(**{f: data[f] for f in Record._fields if f in data})
 
 
+def checkpoint_conventions(checkpoint):
+  """The conventions a checkpoint's weights were trained with: those of
+  the model dir it lies in (its model.json, beside it or above `best/`),
+  else TF-Slim's."""
+  folder = os.path.dirname(os.path.abspath(checkpoint))
+  for candidate in (folder, os.path.dirname(folder)):
+    if os.path.isfile(os.path.join(candidate, RECORD_NAME)) and (
+        candidate == folder or os.path.basename(folder) == BEST_DIR):
+      return read_record(candidate).conventions
+  return 'tf_slim'
+
+
 def checkpoint_record(model, checkpoint, image_size, class_names=None,
                       labels_offset=None):
   """A Record for a registered net with a (published) checkpoint instead of
@@ -93,7 +108,8 @@ def checkpoint_record(model, checkpoint, image_size, class_names=None,
     raise ValueError('Checkpoint %s has no %s/logits: it cannot classify; '
                      'use `resnet-v2 features`.' % (checkpoint, spec.scope))
   return Record(model, classes, class_names, image_size or spec.image_size,
-                spec.preprocessing, labels_offset, False, None)
+                spec.preprocessing, labels_offset, False, None,
+                conventions=checkpoint_conventions(checkpoint))
 
 
 def check_same_run(old, new, model_dir):

@@ -12,6 +12,7 @@ import pytest
 import tensorflow as tf
 
 from resnet_v2 import cli
+from resnet_v2 import commands
 from resnet_v2 import files
 from resnet_v2 import lock as lock_lib
 from resnet_v2 import model_dir as model_dir_lib
@@ -272,7 +273,7 @@ def test_train_flags_reach_the_config_by_name():
       'train', '--model-dir', 'x', '--epochs', '3', '--save-every', '7',
       '--max-image-pixels', '99', '--no-augment', '--exclude', 'a/*',
       '--exclude', 'b', '--schedule', 'cosine', '--labels-offset', '1'])
-  config = cli.train_config(args)
+  config = commands.train_config(args)
   assert (config.epochs, config.save_every_steps, config.max_pixels) == (
       3, 7, 99)
   assert (config.augment, config.exclude, config.schedule,

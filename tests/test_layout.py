@@ -1,5 +1,6 @@
-"""The packages import downwards only: cli > serve, train > data, nets >
-the ground floor, with the registry of net facts readable by all."""
+"""The packages import downwards only: cli > commands > serve, train >
+data, nets > the ground floor, with the registry of net facts readable by
+all."""
 
 import ast
 import pathlib
@@ -17,6 +18,7 @@ ALLOWED = {
     'train': {'ground', 'nets', 'data', 'train'},
     'serve': {'ground', 'nets', 'data', 'serve'},
     'compat': {'nets', 'compat'},
+    'commands': {'ground', 'nets', 'data', 'train', 'serve'},
 }
 
 

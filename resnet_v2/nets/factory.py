@@ -14,20 +14,23 @@ from resnet_v2.nets import resnet
 from resnet_v2.nets.arg_scope import resnet_arg_scope
 
 
-def _build(spec, images, num_classes, is_training, plain, reuse):
+def _build(spec, images, num_classes, is_training, plain, reuse,
+           root_pooling):
   """Builds the net of `spec` (no arg scope of its own)."""
   if spec.family.startswith('cifar_v'):
     return cifar.cifar_resnet(images, spec.depth, int(spec.family[-1]),
                               num_classes, is_training, plain=plain,
                               reuse=reuse, scope=spec.scope)
-  options = {'plain': plain} if spec.family == 'resnet_v1' else {}
+  options = ({'plain': plain} if spec.family == 'resnet_v1' else
+             {'root_pooling': root_pooling})
   return getattr(resnet, spec.name)(
       images, num_classes, is_training, reuse=reuse,
       spatial_squeeze=num_classes is not None, **options)
 
 
 def get_network_fn(name, num_classes, weight_decay=0.0, is_training=False,
-                   plain=False, batch_norm_decay=0.997):
+                   plain=False, batch_norm_decay=0.997,
+                   conventions='tf_slim'):
   """Returns fn(images, reuse=None) -> (logits, end_points) for a net.
 
   Args:
@@ -37,6 +40,9 @@ def get_network_fn(name, num_classes, weight_decay=0.0, is_training=False,
     is_training: Python bool or bool tensor (batch statistics, BN updates).
     plain: No shortcuts (where the net has that option).
     batch_norm_decay: Decay of the batch-norm moving averages.
+    conventions: A key of `registry.CONVENTIONS`: 'tf_slim', or 'keras'
+      for weights from Keras's ResNet V2 (its batch-norm epsilon and root
+      pooling).
 
   Returns:
     The function, with `default_image_size` and `spec` attributes.
@@ -45,6 +51,8 @@ def get_network_fn(name, num_classes, weight_decay=0.0, is_training=False,
     ValueError: for an unknown name or plain=True on a net without it.
   """
   spec = registry.get_spec(name)
+  registry.check_conventions(name, conventions)
+  facts = registry.CONVENTIONS[conventions]
   if plain and not spec.has_plain:
     raise ValueError('%s has no plain variant; plain=True works with %s.' %
                      (name, ', '.join(
@@ -52,9 +60,11 @@ def get_network_fn(name, num_classes, weight_decay=0.0, is_training=False,
                          if s.has_plain)))
 
   def network_fn(images, reuse=None):
-    with arg_scope(resnet_arg_scope(weight_decay=weight_decay,
-                                    batch_norm_decay=batch_norm_decay)):
-      return _build(spec, images, num_classes, is_training, plain, reuse)
+    with arg_scope(resnet_arg_scope(
+        weight_decay=weight_decay, batch_norm_decay=batch_norm_decay,
+        batch_norm_epsilon=facts.batch_norm_epsilon)):
+      return _build(spec, images, num_classes, is_training, plain, reuse,
+                    facts.root_pooling)
 
   network_fn.default_image_size = spec.image_size
   network_fn.spec = spec

@@ -93,6 +93,8 @@ class ResNetModule(tf.Module):
     batch_norm_decay: Decay of the moving averages; default the net's.
     synchronized_batch_norm: In training, batch statistics over all
       replicas of a `tf.distribute` strategy.
+    conventions: 'tf_slim', or 'keras' for weights from Keras's ResNet V2
+      (`registry.CONVENTIONS`).
 
   Raises:
     ValueError: on an unknown model (and as the net raises).
@@ -100,10 +102,16 @@ class ResNetModule(tf.Module):
 
   def __init__(self, model='resnet_v2_50', num_classes=None, scope=None,
                data_format='NHWC', name=None, plain=False, weight_decay=None,
-               batch_norm_decay=None, synchronized_batch_norm=False):
+               batch_norm_decay=None, synchronized_batch_norm=False,
+               conventions='tf_slim'):
     super().__init__(name=name or model)
     registry.get_spec(model)
+    registry.check_conventions(model, conventions)
+    self.conventions = conventions
     self._custom = scope is not None or data_format != 'NHWC'
+    if self._custom and conventions != 'tf_slim':
+      raise ValueError('scope and data_format cannot be changed for %s '
+                       'conventions.' % conventions)
     if self._custom and model not in resnet.NETS:
       raise ValueError('scope and data_format can be changed for %s only, '
                        'not %r.' % (sorted(resnet.NETS), model))
@@ -163,7 +171,8 @@ class ResNetModule(tf.Module):
           options['batch_norm_decay'] = self._batch_norm_decay
         net, end_points = factory.get_network_fn(
             self.model, self.num_classes, is_training=training,
-            plain=self._plain, **options)(images)
+            plain=self._plain, conventions=self.conventions,
+            **options)(images)
     updates = graph.get_collection(
         tf.compat.v1.GraphKeys.UPDATE_OPS)[updates_before:]
     if updates and update_moving_averages:

@@ -107,3 +107,36 @@ def default_image_size(model, checkpoint=None):
   preprocessed net); else the net's own (224, or 32 for CIFAR nets)."""
   spec = get_spec(model)
   return spec.checkpoint_image_size if checkpoint else spec.image_size
+
+
+Conventions = collections.namedtuple(
+    'Conventions', ['batch_norm_epsilon', 'root_pooling', 'keras_names'])
+Conventions.__doc__ = """The numbers a set of weights was trained with, where
+two frameworks build the same ResNet V2 differently.
+
+batch_norm_epsilon: added to the batch-norm variance.
+root_pooling: pool1 (3x3/2 max) pads 'same' (TF-Slim: after only, never
+  with zeros) or 'zero_pad' (Keras: one zero on every side, then VALID).
+keras_names: Keras's applications of these depths ({registry name: the
+  `keras.applications` class}), the nets the conventions apply to.
+"""
+
+# 'tf_slim' is every net's default; 'keras' is what Keras's ResNet50V2,
+# ResNet101V2 and ResNet152V2 compute (and weights converted from them).
+CONVENTIONS = {
+    'tf_slim': Conventions(1e-5, 'same', {}),
+    'keras': Conventions(1.001e-5, 'zero_pad', {
+        'resnet_v2_50': 'ResNet50V2', 'resnet_v2_101': 'ResNet101V2',
+        'resnet_v2_152': 'ResNet152V2'}),
+}
+
+
+def check_conventions(model, conventions):
+  """Raises ValueError unless `model` can be built with `conventions`."""
+  if conventions not in CONVENTIONS:
+    raise ValueError('conventions must be one of %s, got %r.' % (
+        ', '.join(sorted(CONVENTIONS)), conventions))
+  names = CONVENTIONS[conventions].keras_names
+  if conventions != 'tf_slim' and model not in names:
+    raise ValueError('%s conventions apply to %s only, not %s.' % (
+        conventions, ', '.join(sorted(names)), model))

@@ -36,6 +36,17 @@ def _imagenet_root_v2(net):
   return layers.max_pool2d(net, [3, 3], stride=2, scope='pool1')
 
 
+def _imagenet_root_v2_zero_pad(net, data_format='NHWC'):
+  """Keras's root: pool1 pads one zero on every side, then pools VALID."""
+  with arg_scope([layers.conv2d], activation_fn=None, normalizer_fn=None):
+    net = blocks_lib.conv2d_same(net, 64, 7, stride=2, scope='conv1')
+  pad = ([[0, 0], [1, 1], [1, 1], [0, 0]] if data_format == 'NHWC' else
+         [[0, 0], [0, 0], [1, 1], [1, 1]])
+  net = tf.pad(net, pad, name='pool1_pad')
+  return layers.max_pool2d(net, [3, 3], stride=2, padding='VALID',
+                           scope='pool1')
+
+
 def _imagenet_root_v1(net):
   net = blocks_lib.conv2d_same(net, 64, 7, stride=2, scope='conv1')
   return layers.max_pool2d(net, [3, 3], stride=2, scope='pool1')
@@ -45,6 +56,9 @@ def _imagenet_root_v1(net):
 # nets, with them for post-activation (v1) nets.
 IMAGENET_ROOT_V2 = Root(_imagenet_root_v2, 4)
 IMAGENET_ROOT_V1 = Root(_imagenet_root_v1, 4)
+# By `root_pooling` (registry.Conventions).
+IMAGENET_ROOTS_V2 = {'same': IMAGENET_ROOT_V2,
+                     'zero_pad': Root(_imagenet_root_v2_zero_pad, 4)}
 
 NetFacts = collections.namedtuple(
     'NetFacts', ['units_per_block', 'variables', 'parameters', 'gflops'])
@@ -253,7 +267,11 @@ def resnet(inputs,
                    blocks_lib.conv2d_same, blocks_lib.stack_blocks_dense] +
                   _unit_fns_accepting(blocks, 'data_format'),
                   data_format=data_format):
-      net = root.fn(inputs) if root else inputs
+      net = inputs
+      if root:
+        takes_format = 'data_format' in inspect.signature(root.fn).parameters
+        net = root.fn(inputs, **({'data_format': data_format}
+                                 if takes_format else {}))
       net = blocks_lib.stack_blocks_dense(
           net, blocks, block_stride,
           store_non_strided_activations=store_non_strided_activations)
@@ -297,18 +315,26 @@ def resnet_v2(inputs,
               scope=None,
               *,
               spatial_squeeze=False,
-              data_format='NHWC'):
+              data_format='NHWC',
+              root_pooling='same'):
   """Builds a ResNet v2 (pre-activation) net from a list of blocks.
 
   tf-slim's function: the positional order is tf-slim's, so its callers work
-  unchanged; `spatial_squeeze` and `data_format` are keyword-only. See
-  `resnet` for the arguments; `include_root_block` chooses between the
-  ImageNet root (conv1 7x7/2 + pool1) and none, in which case `inputs`
-  should be the output of an activation-less convolution.
+  unchanged; `spatial_squeeze`, `data_format` and `root_pooling` are
+  keyword-only. See `resnet` for the arguments; `include_root_block`
+  chooses between the ImageNet root (conv1 7x7/2 + pool1) and none, in
+  which case `inputs` should be the output of an activation-less
+  convolution. `root_pooling`: 'same' (TF-Slim's pool1) or 'zero_pad'
+  (Keras's: one zero on every side, then VALID; for weights from Keras's
+  ResNet V2, see `registry.CONVENTIONS`).
   """
+  if root_pooling not in IMAGENET_ROOTS_V2:
+    raise ValueError('root_pooling must be one of %s, got %r.' % (
+        sorted(IMAGENET_ROOTS_V2), root_pooling))
   return resnet(inputs, blocks, num_classes, is_training, global_pool,
                 output_stride,
-                root=IMAGENET_ROOT_V2 if include_root_block else None,
+                root=IMAGENET_ROOTS_V2[root_pooling] if include_root_block
+                else None,
                 postnorm=True, reuse=reuse, scope=scope,
                 default_scope='resnet_v2', spatial_squeeze=spatial_squeeze,
                 data_format=data_format)
@@ -362,45 +388,46 @@ def _published_net(name, inputs, num_classes, is_training, global_pool,
 
 def resnet_v2_50(inputs, num_classes=None, is_training=True, global_pool=True,
                  output_stride=None, reuse=None, scope='resnet_v2_50', *,
-                 spatial_squeeze=False, data_format='NHWC'):
+                 spatial_squeeze=False, data_format='NHWC',
+                 root_pooling='same'):
   """ResNet-50 v2, blocks of (3, 4, 6, 3) units. See `resnet_v2`."""
   return _published_net('resnet_v2_50', inputs, num_classes, is_training,
                         global_pool, output_stride, reuse, scope,
                         spatial_squeeze=spatial_squeeze,
-                        data_format=data_format)
+                        data_format=data_format, root_pooling=root_pooling)
 
 
 def resnet_v2_101(inputs, num_classes=None, is_training=True,
                   global_pool=True, output_stride=None, reuse=None,
                   scope='resnet_v2_101', *, spatial_squeeze=False,
-                  data_format='NHWC'):
+                  data_format='NHWC', root_pooling='same'):
   """ResNet-101 v2, blocks of (3, 4, 23, 3) units. See `resnet_v2`."""
   return _published_net('resnet_v2_101', inputs, num_classes, is_training,
                         global_pool, output_stride, reuse, scope,
                         spatial_squeeze=spatial_squeeze,
-                        data_format=data_format)
+                        data_format=data_format, root_pooling=root_pooling)
 
 
 def resnet_v2_152(inputs, num_classes=None, is_training=True,
                   global_pool=True, output_stride=None, reuse=None,
                   scope='resnet_v2_152', *, spatial_squeeze=False,
-                  data_format='NHWC'):
+                  data_format='NHWC', root_pooling='same'):
   """ResNet-152 v2, blocks of (3, 8, 36, 3) units. See `resnet_v2`."""
   return _published_net('resnet_v2_152', inputs, num_classes, is_training,
                         global_pool, output_stride, reuse, scope,
                         spatial_squeeze=spatial_squeeze,
-                        data_format=data_format)
+                        data_format=data_format, root_pooling=root_pooling)
 
 
 def resnet_v2_200(inputs, num_classes=None, is_training=True,
                   global_pool=True, output_stride=None, reuse=None,
                   scope='resnet_v2_200', *, spatial_squeeze=False,
-                  data_format='NHWC'):
+                  data_format='NHWC', root_pooling='same'):
   """ResNet-200 v2, blocks of (3, 24, 36, 3) units. See `resnet_v2`."""
   return _published_net('resnet_v2_200', inputs, num_classes, is_training,
                         global_pool, output_stride, reuse, scope,
                         spatial_squeeze=spatial_squeeze,
-                        data_format=data_format)
+                        data_format=data_format, root_pooling=root_pooling)
 
 
 for _net in (resnet_v2_50, resnet_v2_101, resnet_v2_152, resnet_v2_200):

@@ -80,8 +80,9 @@ class Model:
     if not int8:
       if seed is not None:
         tf.random.set_seed(seed)
-      self.module = module_lib.ResNetModule(record.model, record.num_classes,
-                                            plain=record.plain)
+      self.module = module_lib.ResNetModule(
+          record.model, record.num_classes, plain=record.plain,
+          conventions=record.conventions)
       if checkpoint is not None:
         self.module.restore(checkpoint, scope_map=scope_map)
       else:
@@ -144,7 +145,9 @@ class Model:
     record = model_dir_lib.Record(
         model, num_classes, None,
         image_size or registry.default_image_size(model, checkpoint),
-        spec.preprocessing, None, False, None)
+        spec.preprocessing, None, False, None,
+        conventions=(model_dir_lib.checkpoint_conventions(checkpoint)
+                     if checkpoint else 'tf_slim'))
     return cls(record, checkpoint, engine, precision, seed=seed)
 
   @property

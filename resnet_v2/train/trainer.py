@@ -153,6 +153,10 @@ class Trainer:
                                             self.steps_per_epoch)
     runtime.enable_precision(config.precision)
     self.skipped = inputs.SkippedFiles()
+    # The net computes what its starting weights were trained for.
+    self.conventions = (model_dir_lib.checkpoint_conventions(
+        config.checkpoint) if config.checkpoint else 'tf_slim')
+    registry.check_conventions(config.model, self.conventions)
     self.record = self._record(class_names)
     with self.strategy.scope():
       self._build()
@@ -166,7 +170,7 @@ class Trainer:
     record = model_dir_lib.Record(
         self.config.model, self.num_classes, class_names, self.image_size,
         self.spec.preprocessing, self.config.labels_offset,
-        self.config.plain, None)
+        self.config.plain, None, conventions=self.conventions)
     if existing:
       model_dir_lib.check_same_run(existing, record, self.model_dir)
       pixel_mean = existing.pixel_mean
@@ -197,7 +201,8 @@ class Trainer:
         config.model, self.num_classes, plain=config.plain,
         weight_decay=config.weight_decay,
         batch_norm_decay=config.batch_norm_decay,
-        synchronized_batch_norm=config.sync_batch_norm)
+        synchronized_batch_norm=config.sync_batch_norm,
+        conventions=self.record.conventions)
     self.model_variables = self.module.variables_by_name
     self.global_step = tf.Variable(0, dtype=tf.int64, trainable=False,
                                    name='global_step')

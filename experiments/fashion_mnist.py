@@ -1,0 +1,261 @@
+"""Fashion-MNIST from scratch: a CIFAR ResNet of the registry trained on the
+train split only and tested once on the 10,000 test images, beside Keras
+`fit` of the same net on the same batches.
+
+  apt-get install dataset-fashion-mnist
+  TF_ENABLE_ONEDNN_OPTS=1 python -m experiments.fashion_mnist \\
+      --model-dir /tmp/fashion_r20 --out experiments/fashion_mnist
+
+Runs, each as the command a user would type (printed first):
+  1. `resnet-v2 train` on the IDX folder (5% of the train split held out
+     for validation; t10k is never seen in training), unless the model dir
+     already holds the finished run (then it is reused; an unfinished one
+     is resumed);
+  2. `resnet-v2 eval` on the t10k split, once;
+  3. Keras `fit` of the same net, written in Keras (same layers,
+     initializers, weight decay, batch-norm momentum and epsilon, SGD with
+     momentum, the same cosine schedule over the same number of epochs), on
+     the very batches our pipeline makes (same held-out split, augmentation,
+     order and pixel mean), for the first --keras-epochs epochs;
+and writes results.json (both runs' epochs: images/s, training loss,
+validation accuracy; the test metrics with per-class accuracy) and
+curves.png to --out.
+
+On CPUs without AVX-512 (where TensorFlow leaves oneDNN off) training is
+~3x faster with TF_ENABLE_ONEDNN_OPTS=1 (README: "Every CPU"); it applies
+to both our run and Keras's, and must be set before Python starts.
+"""
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+
+DATA = '/usr/share/datasets/fashion-mnist'
+# Zalando's names of the labels 0..9 (the IDX files hold numbers only).
+CLASS_NAMES = ('T-shirt/top', 'Trouser', 'Pullover', 'Dress', 'Coat',
+               'Sandal', 'Shirt', 'Sneaker', 'Bag', 'Ankle boot')
+# The table in Fashion-MNIST's README (test accuracy; the rows this run
+# is held against).
+PUBLISHED = (('ResNet18 (normalization, flips, translation, rotation)',
+              0.949),
+             ('MobileNet', 0.950),
+             ('DenseNet-BC 768K params', 0.954),
+             ('WRN-40-4 8.9M params', 0.967))
+
+
+def parse_args(argv=None):
+  parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
+  parser.add_argument('--data', default=DATA)
+  parser.add_argument('--model-dir', required=True)
+  parser.add_argument('--out', default='experiments/fashion_mnist')
+  parser.add_argument('--model', default='cifar_resnet_v1_20')
+  parser.add_argument('--epochs', type=int, default=20)
+  parser.add_argument('--batch-size', type=int, default=128)
+  parser.add_argument('--learning-rate', type=float, default=0.1)
+  parser.add_argument('--weight-decay', type=float, default=1e-4)
+  parser.add_argument('--val-fraction', type=float, default=0.05)
+  parser.add_argument('--seed', type=int, default=0)
+  parser.add_argument('--keras-epochs', type=int, default=2,
+                      help='epochs of the Keras run (0: none)')
+  return parser.parse_args(argv)
+
+
+def train_command(args):
+  return ['resnet-v2', 'train', '--data', args.data, '--model', args.model,
+          '--image-size', '28', '--epochs', str(args.epochs),
+          '--batch-size', str(args.batch_size), '--schedule', 'cosine',
+          '--learning-rate', str(args.learning_rate),
+          '--weight-decay', str(args.weight_decay),
+          '--val-fraction', str(args.val_fraction), '--seed', str(args.seed),
+          '--model-dir', args.model_dir]
+
+
+def _run(command):
+  print('$ ' + ' '.join(command), flush=True)
+  executable = os.path.join(os.path.dirname(sys.executable), command[0])
+  subprocess.run([executable] + command[1:], check=True)
+
+
+def _history(model_dir):
+  path = os.path.join(model_dir, 'history.json')
+  if not os.path.exists(path):
+    return None
+  with open(path) as handle:
+    return json.load(handle)
+
+
+def train_ours(args):
+  """Trains (or resumes, or reuses) the run; returns its history."""
+  history = _history(args.model_dir)
+  if history and len(history['epochs']) >= args.epochs:
+    print('%s holds the finished run; reusing it' % args.model_dir)
+  else:
+    _run(train_command(args) + (['--resume'] if history else []))
+  return _history(args.model_dir)
+
+
+def test_ours(args):
+  """`resnet-v2 eval` on the t10k split; returns its metrics.json."""
+  output = os.path.join(args.model_dir, 'eval')
+  _run(['resnet-v2', 'eval', '--model-dir', args.model_dir, '--data',
+        args.data, '--overwrite'])
+  with open(os.path.join(output, 'metrics.json')) as handle:
+    return json.load(handle)
+
+
+def keras_net(depth, num_classes, weight_decay, momentum=0.9, epsilon=1e-5):
+  """Our cifar_resnet_v1_<depth>, written in Keras: a 3x3 conv of 16 with
+  BN and ReLU; 3 stages of (depth - 2) / 6 basic units of 16, 32, 64
+  channels (two 3x3 convs with BN; a strided 1x1 conv + BN shortcut where
+  the depth changes; ReLU after the sum); strided convs pad 1 on every
+  side then VALID, as TF-Slim's `conv2d_same`; global average pool; a
+  biased 10-way classifier. L2 on every kernel as TF-Slim's (wd/2 sum w^2).
+  """
+  import keras  # pylint: disable=g-import-not-at-top
+  layers = keras.layers
+  decay = keras.regularizers.L2(weight_decay / 2)
+
+  def conv(x, filters, size, stride):
+    if stride > 1:
+      x = layers.ZeroPadding2D((size - 1) // 2)(x)
+    return layers.Conv2D(filters, size, stride,
+                         'valid' if stride > 1 else 'same', use_bias=False,
+                         kernel_initializer='he_normal',
+                         kernel_regularizer=decay)(x)
+
+  def bn(x):
+    return layers.BatchNormalization(momentum=momentum, epsilon=epsilon)(x)
+
+  units = (depth - 2) // 6
+  inputs = keras.Input([None, None, 3])
+  x = layers.ReLU()(bn(conv(inputs, 16, 3, 1)))
+  channels = 16
+  for stage, width in enumerate((16, 32, 64)):
+    for unit in range(units):
+      stride = 2 if stage and not unit else 1
+      residual = layers.ReLU()(bn(conv(x, width, 3, stride)))
+      residual = bn(conv(residual, width, 3, 1))
+      shortcut = x
+      if width != channels:
+        shortcut = bn(layers.Conv2D(width, 1, stride, use_bias=False,
+                                    kernel_initializer='he_normal',
+                                    kernel_regularizer=decay)(x))
+      x = layers.ReLU()(layers.Add()([shortcut, residual]))
+      channels = width
+  x = layers.GlobalAveragePooling2D()(x)
+  outputs = layers.Dense(num_classes, kernel_initializer='he_normal',
+                         kernel_regularizer=decay)(x)
+  return keras.Model(inputs, outputs)
+
+
+def train_keras(args, pixel_mean):
+  """Keras `fit` on our pipeline's batches; returns its epochs."""
+  # pylint: disable=g-import-not-at-top
+  import keras
+  from resnet_v2.data import inputs
+  from resnet_v2.data import sources
+  source = inputs.open_source(args.data)
+  train, val = sources.split_source(source, args.val_fraction, args.seed)
+  keras.utils.set_random_seed(args.seed)
+  model = keras_net(int(args.model.rsplit('_', 1)[1]), 10, args.weight_decay)
+  steps = len(train.items) // args.batch_size
+  schedule = keras.optimizers.schedules.CosineDecay(
+      args.learning_rate, steps * args.epochs)
+  model.compile(optimizer=keras.optimizers.SGD(schedule, momentum=0.9),
+                loss=keras.losses.SparseCategoricalCrossentropy(
+                    from_logits=True), metrics=['accuracy'])
+
+  def batches(part, training, epoch):
+    return inputs.make_dataset(part, 'cifar', 28, args.batch_size,
+                               training=training, seed=args.seed,
+                               epoch=epoch, pixel_mean=pixel_mean).map(
+                                   lambda images, labels, names: (images,
+                                                                  labels))
+  epochs = []
+  for epoch in range(args.keras_epochs):
+    start = time.perf_counter()
+    fit = model.fit(batches(train, True, epoch), epochs=epoch + 1,
+                    initial_epoch=epoch, verbose=2)
+    seconds = time.perf_counter() - start
+    _, accuracy = model.evaluate(batches(val, False, 0), verbose=0)
+    epochs.append({'epoch': epoch + 1, 'seconds': seconds,
+                   'images_per_second': steps * args.batch_size / seconds,
+                   'loss': float(fit.history['loss'][-1]),
+                   'val_accuracy': float(accuracy)})
+    print('keras epoch %d: %.1f images/s, val accuracy %.4f' % (
+        epoch + 1, epochs[-1]['images_per_second'], accuracy), flush=True)
+  return epochs
+
+
+def plot(path, ours, keras_epochs, test_top1):
+  import matplotlib  # pylint: disable=g-import-not-at-top
+  matplotlib.use('Agg')
+  from matplotlib import pyplot  # pylint: disable=g-import-not-at-top
+  figure, (left, right) = pyplot.subplots(1, 2, figsize=(11, 4))
+  epochs = [e['epoch'] for e in ours]
+  left.plot(epochs, [e['loss'] for e in ours], 'o-', label='ours: train loss')
+  right.plot(epochs, [e['val_accuracy'] for e in ours], 'o-',
+             label='ours: validation (5%% of train)')
+  right.axhline(test_top1, color='k', ls='--',
+                label='ours: test, once (%.4f)' % test_top1)
+  if keras_epochs:
+    left.plot([e['epoch'] for e in keras_epochs],
+              [e['loss'] for e in keras_epochs], 's-',
+              label='Keras fit: train loss')
+    right.plot([e['epoch'] for e in keras_epochs],
+               [e['val_accuracy'] for e in keras_epochs], 's-',
+               label='Keras fit: validation')
+  for name, value in PUBLISHED[:2]:
+    right.axhline(value, color='gray', ls=':', lw=1)
+    right.annotate(name.split(' (')[0] + ' %.3f' % value, (epochs[0], value),
+                   fontsize=7, color='gray', va='bottom')
+  left.set(xlabel='epoch', ylabel='loss (with weight decay)')
+  right.set(xlabel='epoch', ylabel='accuracy', ylim=(0.85, 0.97))
+  for axes in (left, right):
+    axes.grid(alpha=0.3)
+    axes.legend(fontsize=8)
+  figure.suptitle('Fashion-MNIST, %d epochs' % len(ours))
+  figure.tight_layout()
+  figure.savefig(path, dpi=100)
+
+
+def _loss_of(epoch):
+  return epoch.get('loss', epoch.get('train_loss'))
+
+
+def main(argv=None):
+  args = parse_args(argv)
+  from resnet_v2 import model_dir as model_dir_lib  # pylint: disable=g-import-not-at-top
+  started = time.time()
+  history = train_ours(args)
+  metrics = test_ours(args)
+  record = model_dir_lib.read_record(args.model_dir)
+  keras_epochs = (train_keras(args, record.pixel_mean)
+                  if args.keras_epochs else [])
+  ours = [dict(e, loss=_loss_of(e)) for e in history['epochs']]
+  os.makedirs(args.out, exist_ok=True)
+  results = {
+      'command': 'python -m experiments.fashion_mnist ' + ' '.join(
+          argv if argv is not None else sys.argv[1:]),
+      'train_command': ' '.join(train_command(args)),
+      'onednn': os.environ.get('TF_ENABLE_ONEDNN_OPTS'),
+      'test': {'top1': metrics['top1'], 'top5': metrics['top5'],
+               'count': metrics['count'], 'per_class': [
+                   dict(c, name=CLASS_NAMES[int(c['name'])])
+                   for c in metrics['per_class']]},
+      'ours': ours, 'keras': keras_epochs,
+      'published': [{'net': n, 'test_accuracy': v} for n, v in PUBLISHED],
+      'wall_seconds_this_command': time.time() - started}
+  with open(os.path.join(args.out, 'results.json'), 'w') as handle:
+    json.dump(results, handle, indent=1)
+  plot(os.path.join(args.out, 'curves.png'), ours, keras_epochs,
+       metrics['top1'])
+  print('test top-1 %.4f (%d images); wrote %s' % (
+      metrics['top1'], metrics['count'], args.out))
+
+
+if __name__ == '__main__':
+  main()
