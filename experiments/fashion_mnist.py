@@ -12,12 +12,13 @@ Runs, each as the command a user would type (printed first):
      already holds the finished run (then it is reused; an unfinished one
      is resumed);
   2. `resnet-v2 eval` on the t10k split, once;
-  3. Keras `fit` of the same net, written in Keras (same layers,
-     initializers, weight decay, batch-norm momentum and epsilon, SGD with
-     momentum, the same cosine schedule over the same number of epochs), on
-     the very batches our pipeline makes (same held-out split, augmentation,
-     order and pixel mean), for the first --keras-epochs epochs;
-and writes results.json (both runs' epochs: images/s, training loss,
+  3. side by side, --compare-epochs epochs each (cosine over those
+     epochs), one after the other so that neither slows the other:
+     `resnet-v2 train` again, and Keras `fit` of the same net written in
+     Keras (same layers, initializers, weight decay, batch-norm momentum and
+     epsilon, SGD with momentum, schedule) on the very batches our pipeline
+     makes (same held-out split, augmentation, order and pixel mean);
+and writes results.json (every run's epochs: images/s, training loss,
 validation accuracy; the test metrics with per-class accuracy) and
 curves.png to --out.
 
@@ -58,19 +59,19 @@ def parse_args(argv=None):
   parser.add_argument('--weight-decay', type=float, default=1e-4)
   parser.add_argument('--val-fraction', type=float, default=0.05)
   parser.add_argument('--seed', type=int, default=0)
-  parser.add_argument('--keras-epochs', type=int, default=2,
-                      help='epochs of the Keras run (0: none)')
+  parser.add_argument('--compare-epochs', type=int, default=2,
+                      help='epochs of the side-by-side runs (0: none)')
   return parser.parse_args(argv)
 
 
-def train_command(args):
+def train_command(args, epochs=None, model_dir=None):
   return ['resnet-v2', 'train', '--data', args.data, '--model', args.model,
-          '--image-size', '28', '--epochs', str(args.epochs),
+          '--image-size', '28', '--epochs', str(epochs or args.epochs),
           '--batch-size', str(args.batch_size), '--schedule', 'cosine',
           '--learning-rate', str(args.learning_rate),
           '--weight-decay', str(args.weight_decay),
           '--val-fraction', str(args.val_fraction), '--seed', str(args.seed),
-          '--model-dir', args.model_dir]
+          '--model-dir', model_dir or args.model_dir]
 
 
 def _run(command):
@@ -87,14 +88,16 @@ def _history(model_dir):
     return json.load(handle)
 
 
-def train_ours(args):
-  """Trains (or resumes, or reuses) the run; returns its history."""
-  history = _history(args.model_dir)
-  if history and len(history['epochs']) >= args.epochs:
-    print('%s holds the finished run; reusing it' % args.model_dir)
+def train_ours(args, epochs=None, model_dir=None):
+  """Trains (or resumes, or reuses) a run; returns its history."""
+  model_dir = model_dir or args.model_dir
+  history = _history(model_dir)
+  if history and len(history['epochs']) >= (epochs or args.epochs):
+    print('%s holds the finished run; reusing it' % model_dir)
   else:
-    _run(train_command(args) + (['--resume'] if history else []))
-  return _history(args.model_dir)
+    _run(train_command(args, epochs, model_dir) + (
+        ['--resume'] if history else []))
+  return _history(model_dir)
 
 
 def test_ours(args):
@@ -163,7 +166,7 @@ def train_keras(args, pixel_mean):
   model = keras_net(int(args.model.rsplit('_', 1)[1]), 10, args.weight_decay)
   steps = len(train.items) // args.batch_size
   schedule = keras.optimizers.schedules.CosineDecay(
-      args.learning_rate, steps * args.epochs)
+      args.learning_rate, steps * args.compare_epochs)
   model.compile(optimizer=keras.optimizers.SGD(schedule, momentum=0.9),
                 loss=keras.losses.SparseCategoricalCrossentropy(
                     from_logits=True), metrics=['accuracy'])
@@ -175,7 +178,7 @@ def train_keras(args, pixel_mean):
                                    lambda images, labels, names: (images,
                                                                   labels))
   epochs = []
-  for epoch in range(args.keras_epochs):
+  for epoch in range(args.compare_epochs):
     start = time.perf_counter()
     fit = model.fit(batches(train, True, epoch), epochs=epoch + 1,
                     initial_epoch=epoch, verbose=2)
@@ -190,33 +193,41 @@ def train_keras(args, pixel_mean):
   return epochs
 
 
-def plot(path, ours, keras_epochs, test_top1):
+def plot(path, ours, short, keras_epochs, test_top1):
+  """curves.png: the run's loss and accuracy; the side-by-side runs."""
   import matplotlib  # pylint: disable=g-import-not-at-top
   matplotlib.use('Agg')
   from matplotlib import pyplot  # pylint: disable=g-import-not-at-top
-  figure, (left, right) = pyplot.subplots(1, 2, figsize=(11, 4))
+  figure, (left, middle, right) = pyplot.subplots(1, 3, figsize=(15, 4))
   epochs = [e['epoch'] for e in ours]
-  left.plot(epochs, [e['loss'] for e in ours], 'o-', label='ours: train loss')
-  right.plot(epochs, [e['val_accuracy'] for e in ours], 'o-',
-             label='ours: validation (5%% of train)')
-  right.axhline(test_top1, color='k', ls='--',
-                label='ours: test, once (%.4f)' % test_top1)
-  if keras_epochs:
-    left.plot([e['epoch'] for e in keras_epochs],
-              [e['loss'] for e in keras_epochs], 's-',
-              label='Keras fit: train loss')
-    right.plot([e['epoch'] for e in keras_epochs],
-               [e['val_accuracy'] for e in keras_epochs], 's-',
-               label='Keras fit: validation')
+  left.plot(epochs, [e['loss'] for e in ours], 'o-')
+  left.set(xlabel='epoch', ylabel='training loss (with weight decay)',
+           title='the run: loss')
+  middle.plot(epochs, [e['val_accuracy'] for e in ours], 'o-',
+              label='validation (5% of train)')
+  middle.axhline(test_top1, color='k', ls='--',
+                 label='test, once (%.4f)' % test_top1)
   for name, value in PUBLISHED[:2]:
-    right.axhline(value, color='gray', ls=':', lw=1)
-    right.annotate(name.split(' (')[0] + ' %.3f' % value, (epochs[0], value),
-                   fontsize=7, color='gray', va='bottom')
-  left.set(xlabel='epoch', ylabel='loss (with weight decay)')
-  right.set(xlabel='epoch', ylabel='accuracy', ylim=(0.85, 0.97))
-  for axes in (left, right):
+    middle.axhline(value, color='gray', ls=':', lw=1)
+    middle.annotate(name.split(' (')[0] + ' %.3f' % value,
+                    (epochs[0], value), fontsize=7, color='gray',
+                    va='bottom')
+  middle.set(xlabel='epoch', ylabel='accuracy', ylim=(0.85, 0.97),
+             title='the run: accuracy')
+  for runs, marker, name in ((short, 'o-', 'resnet-v2 train'),
+                             (keras_epochs, 's-', 'Keras fit')):
+    if runs:
+      right.plot([e['epoch'] for e in runs],
+                 [e['val_accuracy'] for e in runs], marker,
+                 label='%s (%s images/s)' % (name, ', '.join(
+                     '%.0f' % e['images_per_second'] for e in runs)))
+  right.set(xlabel='epoch', ylabel='validation accuracy',
+            title='side by side, %d epochs' % len(short or keras_epochs or
+                                                   [0]))
+  for axes in (left, middle, right):
     axes.grid(alpha=0.3)
-    axes.legend(fontsize=8)
+  middle.legend(fontsize=8)
+  right.legend(fontsize=8)
   figure.suptitle('Fashion-MNIST, %d epochs' % len(ours))
   figure.tight_layout()
   figure.savefig(path, dpi=100)
@@ -232,10 +243,14 @@ def main(argv=None):
   started = time.time()
   history = train_ours(args)
   metrics = test_ours(args)
-  record = model_dir_lib.read_record(args.model_dir)
-  keras_epochs = (train_keras(args, record.pixel_mean)
-                  if args.keras_epochs else [])
   ours = [dict(e, loss=_loss_of(e)) for e in history['epochs']]
+  short, keras_epochs = [], []
+  if args.compare_epochs:
+    compare_dir = args.model_dir.rstrip('/') + '_compare'
+    short = [dict(e, loss=_loss_of(e)) for e in train_ours(
+        args, args.compare_epochs, compare_dir)['epochs']]
+    keras_epochs = train_keras(
+        args, model_dir_lib.read_record(compare_dir).pixel_mean)
   os.makedirs(args.out, exist_ok=True)
   results = {
       'command': 'python -m experiments.fashion_mnist ' + ' '.join(
@@ -246,12 +261,13 @@ def main(argv=None):
                'count': metrics['count'], 'per_class': [
                    dict(c, name=CLASS_NAMES[int(c['name'])])
                    for c in metrics['per_class']]},
-      'ours': ours, 'keras': keras_epochs,
+      'ours': ours, 'compare': {'epochs': args.compare_epochs,
+                                'ours': short, 'keras': keras_epochs},
       'published': [{'net': n, 'test_accuracy': v} for n, v in PUBLISHED],
       'wall_seconds_this_command': time.time() - started}
   with open(os.path.join(args.out, 'results.json'), 'w') as handle:
     json.dump(results, handle, indent=1)
-  plot(os.path.join(args.out, 'curves.png'), ours, keras_epochs,
+  plot(os.path.join(args.out, 'curves.png'), ours, short, keras_epochs,
        metrics['top1'])
   print('test top-1 %.4f (%d images); wrote %s' % (
       metrics['top1'], metrics['count'], args.out))

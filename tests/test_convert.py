@@ -131,6 +131,30 @@ def test_imagenet_classes_are_named_and_background_dropped_for_keras(
     np.testing.assert_array_equal(got, expected)
 
 
+def test_keras_2s_weights_only_h5_as_keras_downloads_it(converted, tmp_path):
+  # keras.applications' ImageNet files (resnet50v2_weights_tf_dim_ordering_
+  # tf_kernels.h5) are Keras 2 weights-only HDF5, stored by layer name.
+  import h5py  # pylint: disable=g-import-not-at-top
+  from keras.src.legacy.saving import legacy_h5_format  # pylint: disable=g-import-not-at-top
+  net = converted[0]
+  path = str(tmp_path / 'resnet50v2_weights_tf_dim_ordering_tf_kernels.h5')
+  with h5py.File(path, 'w') as handle:
+    legacy_h5_format.save_weights_to_hdf5_group(handle, net)
+  output = str(tmp_path / 'from_h5')
+  record = convert.from_keras(path, output)
+  assert (record.model, record.num_classes, record.conventions) == (
+      'resnet_v2_50', 10, 'keras')
+  reader = tf.train.load_checkpoint(
+      model_dir_lib.checkpoint_for_inference(output))
+  kernel, bias = net.get_layer('predictions').get_weights()
+  np.testing.assert_array_equal(
+      reader.get_tensor('resnet_v2_50/logits/weights')[0, 0], kernel)
+  np.testing.assert_array_equal(
+      reader.get_tensor('resnet_v2_50/block3/unit_6/bottleneck_v2/conv2/'
+                        'BatchNorm/moving_variance'),
+      net.get_layer('conv4_block6_2_bn').get_weights()[3])
+
+
 def test_a_tf_slim_checkpoint_goes_to_keras_with_its_weights(tmp_path,
                                                                capsys):
   module = module_lib.ResNetModule('resnet_v2_50', 7)

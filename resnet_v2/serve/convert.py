@@ -104,8 +104,12 @@ def _weights_only_net(keras, path):
       names = [n.decode() if isinstance(n, bytes) else n
                for n in handle.attrs['layer_names']]
       has_top = 'predictions' in names
-      classes = (handle['predictions'][
-          'predictions']['kernel:0'].shape[-1] if has_top else None)
+      classes = None
+      if has_top:
+        group = handle['predictions']
+        kernel = group.attrs['weight_names'][0]
+        classes = group[kernel.decode() if isinstance(kernel, bytes)
+                        else kernel].shape[-1]
     else:                                   # Keras 3's .weights.h5
       # Layers are stored by kind and position (conv2d, conv2d_1, ...):
       # 1 root conv, 3 per unit and 4 shortcuts tell the depth.

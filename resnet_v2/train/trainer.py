@@ -31,10 +31,8 @@ restarted job (every worker run again with `resume`) goes on from there.
 """
 
 import dataclasses
-import json
 import math
 import os
-import shutil
 import time
 
 import numpy as np
@@ -50,7 +48,9 @@ from resnet_v2.data import inputs
 from resnet_v2.data import sources
 from resnet_v2.nets import module as tf2
 from resnet_v2.nets import registry
+from resnet_v2.train import checkpointing
 from resnet_v2.train import distribute
+from resnet_v2.train import steps as steps_lib
 from resnet_v2.train import finetune
 from resnet_v2.train.config import check_config
 from resnet_v2.train.config import learning_rate_at
@@ -74,8 +74,36 @@ class TrainingDiverged(ValueError):
   """A step's loss or gradients were not finite; the run stopped there."""
 
 
-# Optimizer slot names as TF-Slim's graph-mode Saver wrote them.
-_SLOT_KEYS = {'momentum': 'Momentum', 'm': 'Adam', 'v': 'Adam_1'}
+def _classes(train_source, val_source, config):
+  """The classes a run trains: from the training data's names (after
+  `labels_offset`) or `num_classes`; validation data relabelled to them.
+
+  Returns:
+    (train source, val source, class names or None, num_classes).
+
+  Raises:
+    ValueError: if the count is unknown or disagrees with the names.
+  """
+  train_source = sources.offset_class_names(train_source,
+                                           config.labels_offset)
+  class_names = train_source.class_names
+  num_classes = config.num_classes or (len(class_names) if class_names
+                                       else None)
+  if not num_classes:
+    raise ValueError('%s does not name its classes: give `num_classes`, '
+                     'or put TF-Slim\'s labels.txt beside '
+                     'the records.' % train_source.path)
+  if class_names and len(class_names) != num_classes:
+    if len(class_names) > num_classes:
+      raise ValueError('%s names %d classes, but num_classes is %d.' % (
+          train_source.path, len(class_names), num_classes))
+    class_names = class_names + [str(i) for i in range(len(class_names),
+                                                       num_classes)]
+  if val_source is not None:
+    val_source = sources.relabel(
+        sources.offset_class_names(val_source, config.labels_offset),
+        class_names, 'the training data %s' % train_source.path)
+  return train_source, val_source, class_names, num_classes
 
 
 class Trainer:
@@ -118,25 +146,8 @@ class Trainer:
         s.path for s in (train_source, val_source) if s is not None and
         s.kind in ('folder', 'tfrecord', 'cifar10', 'idx')], holding=False)
     model_dir_lib.check_trainable_dir(model_dir)
-    train_source = sources.offset_class_names(train_source,
-                                             config.labels_offset)
-    class_names = train_source.class_names
-    num_classes = config.num_classes or (len(class_names) if class_names
-                                         else None)
-    if not num_classes:
-      raise ValueError('%s does not name its classes: give `num_classes`, '
-                       'or put TF-Slim\'s labels.txt beside '
-                       'the records.' % train_source.path)
-    if class_names and len(class_names) != num_classes:
-      if len(class_names) > num_classes:
-        raise ValueError('%s names %d classes, but num_classes is %d.' % (
-            train_source.path, len(class_names), num_classes))
-      class_names = class_names + [str(i) for i in range(len(class_names),
-                                                         num_classes)]
-    if val_source is not None:
-      val_source = sources.relabel(
-          sources.offset_class_names(val_source, config.labels_offset),
-          class_names, 'the training data %s' % train_source.path)
+    train_source, val_source, class_names, num_classes = _classes(
+        train_source, val_source, config)
     self.train_source, self.val_source = train_source, val_source
     self.model_dir = model_dir
     self.image_size = config.image_size or self.spec.image_size
@@ -221,24 +232,12 @@ class Trainer:
       return self.rate_scale * float(self.rate_factor) * learning_rate_at(
           self.global_step, config, self.steps_per_epoch, self.total_steps)
     self.learning_rate = tf.function(rate)
-    if config.optimizer == 'momentum':
-      optimizer = tf.compat.v1.train.MomentumOptimizer(rate, 0.9)
-    else:
-      optimizer = tf.compat.v1.train.AdamOptimizer(rate)
-    self._slot_owner = optimizer
-    if config.precision == 'fp16':
-      optimizer = tf.compat.v1.mixed_precision.MixedPrecisionLossScaleOptimizer(
-          optimizer, 'dynamic')
-    self.optimizer = optimizer
-    # The slots exist before the first step, so that a resume can fill them.
-    self._slot_owner._create_slots(self.trained)  # pylint: disable=protected-access
-    # No autograph: the net is plain graph-building Python.
-    # Batches are fetched in Python and passed in: a new iterator each
-    # epoch would retrace the step (16 s for resnet_v2_50 in bf16).
-    self.train_step = tf.function(self._distributed_step, autograph=False,
-                                  reduce_retracing=True)
-    self.eval_step = tf.function(self._distributed_eval, autograph=False,
-                                 reduce_retracing=True)
+    self.steps = steps_lib.Steps(
+        self.module, config, self.strategy, self.num_classes,
+        self.global_batch, self.replicas, self.trained, rate,
+        self.global_step)
+    self.train_step, self.eval_step = (self.steps.train_step,
+                                       self.steps.eval_step)
 
   def _trained_variables(self):
     named = self.module.trainable_variables_by_name
@@ -260,67 +259,10 @@ class Trainer:
     for variable in (self.global_step, self.epoch, self.epoch_start,
                      self.rate_scale, self.best_accuracy, self.stale_epochs):
       names[variable.name.split(':')[0]] = variable
-    slots = set()
-    by_id = {id(v): name for name, v in self.model_variables.items()}
-    for slot_name in self._slot_owner.get_slot_names():
-      for variable in self.trained:
-        slot = self._slot_owner.get_slot(variable, slot_name)
-        if slot is not None:
-          names['%s/%s' % (by_id[id(variable)],
-                           _SLOT_KEYS.get(slot_name, slot_name))] = slot
-          slots.add(id(slot))
-    for variable in self.optimizer.variables():
-      if id(variable) not in slots and id(variable) not in by_id:
-        names['optimizer/' + variable.name.split(':')[0]] = variable
+    names.update(self.steps.optimizer_variables(self.model_variables))
     return names
 
-  # -- steps --------------------------------------------------------------
-
-  def _replica_step(self, images, labels):
-    config = self.config
-    logits, _ = self.module(images, training=not config.freeze_batch_norm)
-    logits = tf.cast(logits, tf.float32)
-    per_example = tf.compat.v1.losses.softmax_cross_entropy(
-        tf.one_hot(labels, self.num_classes), logits,
-        label_smoothing=config.label_smoothing,
-        reduction=tf.compat.v1.losses.Reduction.NONE)
-    # Sums over the global batch: the all-reduce of the gradients (a sum
-    # over replicas) then gives the global batch's mean.
-    loss = tf.reduce_sum(per_example) / float(self.global_batch)
-    total = loss + self.module.regularization_loss() / float(self.replicas)
-    gradients = self.optimizer.compute_gradients(total, self.trained)
-    # Before the update, so a non-finite step is seen before any save.
-    norm = tf.linalg.global_norm([g for g, _ in gradients if g is not None])
-    self.optimizer.apply_gradients(gradients, global_step=self.global_step)
-    errors = tf.reduce_sum(tf.cast(tf.not_equal(
-        tf.argmax(logits, -1), labels), tf.float32))
-    return tf.reduce_sum(per_example), errors, norm
-
-  def _distributed_step(self, images, labels):
-    """Returns the global batch's mean loss and error, and the sum over
-    replicas of their gradient norms (finite only if every one is)."""
-    loss_sum, errors, norms = self.strategy.run(self._replica_step,
-                                                (images, labels))
-    reduce = tf.distribute.ReduceOp.SUM
-    return (self.strategy.reduce(reduce, loss_sum, None) / self.global_batch,
-            self.strategy.reduce(reduce, errors, None) / self.global_batch,
-            self.strategy.reduce(reduce, norms, None))
-
-  def _replica_eval(self, images, labels):
-    logits, _ = self.module(images, training=False)
-    logits = tf.cast(logits, tf.float32)
-    k = min(5, self.num_classes)
-    loss = tf.nn.sparse_softmax_cross_entropy_with_logits(labels, logits)
-    top1 = tf.equal(tf.argmax(logits, -1), labels)
-    top5 = tf.math.in_top_k(labels, logits, k)
-    return (tf.reduce_sum(tf.cast(top1, tf.float32)),
-            tf.reduce_sum(tf.cast(top5, tf.float32)), tf.reduce_sum(loss),
-            tf.cast(tf.size(labels), tf.float32))
-
-  def _distributed_eval(self, batch):
-    sums = self.strategy.run(self._replica_eval, batch)
-    return [self.strategy.reduce(tf.distribute.ReduceOp.SUM, value, None)
-            for value in sums]
+  # -- evaluation -----------------------------------------------------------
 
   def evaluate(self, source=None):
     """{'top1', 'top5', 'loss', 'count'} of the net on source (default:
@@ -343,21 +285,8 @@ class Trainer:
     images, labels, _ = next(iter(inputs.make_dataset(
         self.train_source, self.spec.preprocessing, self.image_size, count,
         pixel_mean=self.record.pixel_mean)))
-    weights = {name: v for name, v in self.module.variables_by_name.items()
-               if name.endswith('/weights') and v.trainable}
-
-    @tf.function(autograph=False)
-    def norms(images, labels):
-      with tf.GradientTape() as tape:
-        logits, _ = self.module(images, training=True,
-                                update_moving_averages=False)
-        loss = tf.compat.v1.losses.softmax_cross_entropy(
-            tf.one_hot(labels, self.num_classes), logits)
-      gradients = tape.gradient(loss, list(weights.values()))
-      return {name: tf.norm(g) for name, g in zip(weights, gradients)
-              if g is not None}
-    return {name: float(value) for name, value in norms(images,
-                                                        labels).items()}
+    return steps_lib.layer_gradient_norms(self.module, images, labels,
+                                          self.num_classes)
 
   # -- checkpoints ----------------------------------------------------------
 
@@ -365,50 +294,14 @@ class Trainer:
     """Saves every variable; every worker takes part, the chief's is kept."""
     self.epoch.assign(epoch)
     self.epoch_start.assign(epoch_start)
-    folder = distribute.write_dir(self.model_dir, self.role)
-    try:
-      prefix = os.path.join(folder, '%s-%d' % (model_dir_lib.CHECKPOINT_NAME,
-                                               step))
-      checkpoints.save_by_name(self.state_variables(), prefix)
-      if self.role.is_chief:
-        model_dir_lib.add_checkpoint(self.model_dir, prefix)
-    finally:
-      distribute.remove_write_dir(folder, self.role)
-
-  def _save_best(self):
-    """Writes best/ whole (chief): into a temporary folder renamed over it.
-    Every worker reads the variables."""
-    values = dict(self.model_variables)
-    if not self.role.is_chief:
-      folder = distribute.write_dir(self.model_dir, self.role)
-      checkpoints.save_by_name(values, os.path.join(folder, 'best'))
-      distribute.remove_write_dir(folder, self.role)
-      return
-    temp = files.temporary_folder(self.model_dir, '.best_')
-    try:
-      checkpoints.save_by_name(values, os.path.join(
-          temp, model_dir_lib.CHECKPOINT_NAME))
-      for name in os.listdir(temp):
-        files.fsync_path(os.path.join(temp, name))
-      best = os.path.join(self.model_dir, model_dir_lib.BEST_DIR)
-      if os.path.exists(best):
-        old = best + '.old'
-        os.replace(best, old)
-        os.replace(temp, best)
-        shutil.rmtree(old)
-      else:
-        os.replace(temp, best)
-    except BaseException:
-      shutil.rmtree(temp, ignore_errors=True)
-      raise
+    checkpointing.save_step(self.state_variables(), self.model_dir,
+                            self.role, step)
 
   def _start(self, resume):
     """Restores a resumed run or initializes a new one; returns history."""
     latest = model_dir_lib.latest_checkpoint(self.model_dir)
-    history_path = os.path.join(self.model_dir, model_dir_lib.HISTORY_NAME)
-    fresh = {'config': dataclasses.asdict(self.config), 'steps': [],
-             'epochs': [], 'skipped_files': [], 'replicas': self.replicas,
-             'workers': self.role.num_workers}
+    fresh = checkpointing.new_history(dataclasses.asdict(self.config),
+                                      self.replicas, self.role.num_workers)
     if latest and not resume:
       raise ValueError('%s already holds checkpoints; pass `resume` to '
                        'continue, or choose an empty `model_dir`.' %
@@ -434,14 +327,8 @@ class Trainer:
           'resume from the one before.' % (
               latest, len(bad), bad[0], os.path.join(self.model_dir,
                                                      'checkpoint')))
-    step = int(self.global_step.numpy())
-    if os.path.exists(history_path):
-      with open(history_path) as handle:
-        history = json.load(handle)
-      history['steps'] = [s for s in history['steps'] if s[0] <= step]
-      history['epochs'] = [e for e in history['epochs'] if e['step'] <= step]
-      return history
-    return fresh
+    return checkpointing.resumed_history(
+        self.model_dir, int(self.global_step.numpy()), fresh)
 
   # -- the loop -------------------------------------------------------------
 
@@ -478,7 +365,7 @@ class Trainer:
       return self._train(resume, progress, log, on_step)
 
   def _train(self, resume, progress, log, on_step):
-    """The loop of `train`."""
+    """The loop of `train`: epochs until epochs or max_steps."""
     history = self._start(resume)
     config = self.config
     step, epoch, epoch_start = (int(v.numpy()) for v in (
@@ -492,37 +379,9 @@ class Trainer:
     writer = (tf.summary.create_file_writer(self.model_dir)
               if self.role.is_chief else tf.summary.create_noop_writer())
     while epoch < config.epochs and step < self.total_steps:
-      iterator = iter(self._dataset(self.train_source, True, epoch,
-                                    step - epoch_start))
-      shown = progress_lib.Progress(self.steps_per_epoch, 'epoch %d/%d' % (
-          epoch + 1, config.epochs)) if progress else None
-      started, durations, losses, errors = time.time(), [], [], []
-      while step < self.total_steps and (step - epoch_start <
-                                         self.steps_per_epoch):
-        begin = time.perf_counter()
-        try:
-          images, labels = next(iterator)
-        except (StopIteration, tf.errors.OutOfRangeError):
-          break
-        loss, error, norm = (float(v) for v in self.train_step(images,
-                                                               labels))
-        durations.append(time.perf_counter() - begin)
-        step += 1
-        self._check_finite(step, loss, norm)
-        losses.append(loss)
-        errors.append(error)
-        if not step % config.log_every:
-          history['steps'].append([step, loss, error])
-          recent = durations[-config.log_every:]
-          _scalars(writer, step, loss=loss, train_error=error,
-                   images_per_second=self.global_batch * len(recent) /
-                   max(sum(recent), 1e-9))
-        if config.save_every_steps and not step % config.save_every_steps:
-          self._save(step, epoch, epoch_start)
-        if shown:
-          shown.update(step - epoch_start, durations)
-        if on_step:
-          on_step(step)
+      started = time.time()
+      step, durations, losses, errors = self._run_epoch(
+          step, epoch, epoch_start, writer, history, progress, on_step)
       if step >= self.total_steps and (step - epoch_start <
                                        self.steps_per_epoch):
         # max_steps reached inside the epoch: keep the place, for a resume
@@ -538,8 +397,7 @@ class Trainer:
         log('note: epoch %d had %d of %d steps (%d unreadable files '
             'skipped so far)' % (epoch + 1, step - epoch_start,
                                  self.steps_per_epoch, len(self.skipped)))
-      epoch += 1
-      epoch_start = step
+      epoch, epoch_start = epoch + 1, step
       record = {'epoch': epoch, 'step': step,
                 'train_loss': float(np.mean(losses)) if losses else None,
                 'train_error': float(np.mean(errors)) if errors else None,
@@ -547,33 +405,73 @@ class Trainer:
                 'seconds': time.time() - started,
                 'images_per_second': (self.global_batch * len(durations) /
                                       max(sum(durations), 1e-9))}
-      if self.val_source is not None:
-        metrics = self.evaluate()
-        record.update(val_accuracy=metrics['top1'], val_top5=metrics['top5'],
-                      val_loss=metrics['loss'])
-        self._track_best(metrics['top1'], record, log)
-        _scalars(writer, step, val_accuracy=metrics['top1'],
-                 val_top5=metrics['top5'], val_loss=metrics['loss'])
-      _scalars(writer, step, learning_rate=record['learning_rate'])
-      writer.flush()
-      self._save(step, epoch, epoch_start)
-      history['epochs'].append(record)
-      history['skipped_files'] = [list(item) for item in self.skipped.items()]
-      self._log_skipped(log)
-      if self.role.is_chief:
-        files.write_json(os.path.join(self.model_dir,
-                                      model_dir_lib.HISTORY_NAME), history)
-      log('epoch %d/%d: loss %.4f, train error %.4f%s, %.1f images/s '
-          '(%.0f s)' % (epoch, config.epochs, record['train_loss'] or 0,
-                        record['train_error'] or 0,
-                        ', val accuracy %.4f' % record['val_accuracy']
-                        if 'val_accuracy' in record else '',
-                        record['images_per_second'], record['seconds']))
+      self._end_epoch(record, writer, history, log)
     writer.close()
     if self.skipped:
       log('skipped %d unreadable file(s); listed in %s' % (
           len(self.skipped), model_dir_lib.HISTORY_NAME))
     return history
+
+  def _run_epoch(self, step, epoch, epoch_start, writer, history, progress,
+                 on_step):
+    """Steps through (the rest of) one epoch, or to max_steps.
+
+    Returns:
+      (step reached, step durations, losses, errors).
+    """
+    config = self.config
+    iterator = iter(self._dataset(self.train_source, True, epoch,
+                                  step - epoch_start))
+    shown = progress_lib.Progress(self.steps_per_epoch, 'epoch %d/%d' % (
+        epoch + 1, config.epochs)) if progress else None
+    durations, losses, errors = [], [], []
+    while step < self.total_steps and (step - epoch_start <
+                                       self.steps_per_epoch):
+      begin = time.perf_counter()
+      try:
+        images, labels = next(iterator)
+      except (StopIteration, tf.errors.OutOfRangeError):
+        break
+      loss, error, norm = (float(v) for v in self.train_step(images, labels))
+      durations.append(time.perf_counter() - begin)
+      step += 1
+      self._check_finite(step, loss, norm)
+      losses.append(loss)
+      errors.append(error)
+      if not step % config.log_every:
+        history['steps'].append([step, loss, error])
+        recent = durations[-config.log_every:]
+        _scalars(writer, step, loss=loss, train_error=error,
+                 images_per_second=self.global_batch * len(recent) /
+                 max(sum(recent), 1e-9))
+      if config.save_every_steps and not step % config.save_every_steps:
+        self._save(step, epoch, epoch_start)
+      if shown:
+        shown.update(step - epoch_start, durations)
+      if on_step:
+        on_step(step)
+    return step, durations, losses, errors
+
+  def _end_epoch(self, record, writer, history, log):
+    """Validates, keeps best/, saves, and writes history and events."""
+    step = record['step']
+    if self.val_source is not None:
+      metrics = self.evaluate()
+      record.update(val_accuracy=metrics['top1'], val_top5=metrics['top5'],
+                    val_loss=metrics['loss'])
+      self._track_best(metrics['top1'], record, log)
+      _scalars(writer, step, val_accuracy=metrics['top1'],
+               val_top5=metrics['top5'], val_loss=metrics['loss'])
+    _scalars(writer, step, learning_rate=record['learning_rate'])
+    writer.flush()
+    self._save(step, record['epoch'], step)
+    history['epochs'].append(record)
+    history['skipped_files'] = [list(item) for item in self.skipped.items()]
+    self._log_skipped(log)
+    if self.role.is_chief:
+      files.write_json(os.path.join(self.model_dir,
+                                    model_dir_lib.HISTORY_NAME), history)
+    log(checkpointing.epoch_line(record, self.config.epochs))
 
   def _log_skipped(self, log, most=10):
     """Names the files skipped since the last call (at most `most`)."""
@@ -612,7 +510,8 @@ class Trainer:
     if accuracy > best:
       self.best_accuracy.assign(accuracy)
       self.stale_epochs.assign(0)
-      self._save_best()
+      checkpointing.save_best(dict(self.model_variables), self.model_dir,
+                              self.role)
       record['best'] = True
       return
     stale += 1

@@ -1,0 +1,82 @@
+"""What a training run writes besides its events: step checkpoints named
+in the model dir's index once whole, `best/` swapped in whole, and the
+history a resume continues."""
+
+import json
+import os
+import shutil
+
+from resnet_v2 import checkpoints
+from resnet_v2 import files
+from resnet_v2 import model_dir as model_dir_lib
+from resnet_v2.train import distribute
+
+
+def save_step(variables, model_dir, role, step):
+  """Saves {name: variable} as model.ckpt-STEP; every worker takes part
+  (each reads the variables), only the chief's is kept and indexed."""
+  folder = distribute.write_dir(model_dir, role)
+  try:
+    prefix = os.path.join(folder, '%s-%d' % (model_dir_lib.CHECKPOINT_NAME,
+                                             step))
+    checkpoints.save_by_name(variables, prefix)
+    if role.is_chief:
+      model_dir_lib.add_checkpoint(model_dir, prefix)
+  finally:
+    distribute.remove_write_dir(folder, role)
+
+
+def save_best(variables, model_dir, role):
+  """Writes best/ whole (chief): into a temporary folder renamed over it.
+  Every worker reads the variables."""
+  if not role.is_chief:
+    folder = distribute.write_dir(model_dir, role)
+    checkpoints.save_by_name(variables, os.path.join(folder, 'best'))
+    distribute.remove_write_dir(folder, role)
+    return
+  temp = files.temporary_folder(model_dir, '.best_')
+  try:
+    checkpoints.save_by_name(variables, os.path.join(
+        temp, model_dir_lib.CHECKPOINT_NAME))
+    for name in os.listdir(temp):
+      files.fsync_path(os.path.join(temp, name))
+    best = os.path.join(model_dir, model_dir_lib.BEST_DIR)
+    if os.path.exists(best):
+      old = best + '.old'
+      os.replace(best, old)
+      os.replace(temp, best)
+      shutil.rmtree(old)
+    else:
+      os.replace(temp, best)
+  except BaseException:
+    shutil.rmtree(temp, ignore_errors=True)
+    raise
+
+
+def new_history(config_dict, replicas, workers):
+  """The history.json of a run that starts now."""
+  return {'config': config_dict, 'steps': [], 'epochs': [],
+          'skipped_files': [], 'replicas': replicas, 'workers': workers}
+
+
+def resumed_history(model_dir, step, fresh):
+  """history.json cut back to `step` (what the checkpoint resumed holds),
+  or `fresh` if the model dir has none."""
+  path = os.path.join(model_dir, model_dir_lib.HISTORY_NAME)
+  if not os.path.exists(path):
+    return fresh
+  with open(path) as handle:
+    history = json.load(handle)
+  history['steps'] = [s for s in history['steps'] if s[0] <= step]
+  history['epochs'] = [e for e in history['epochs'] if e['step'] <= step]
+  return history
+
+
+def epoch_line(record, epochs):
+  """The log line of a finished epoch."""
+  return 'epoch %d/%d: loss %.4f, train error %.4f%s, %.1f images/s ' \
+      '(%.0f s)' % (record['epoch'], epochs, record['train_loss'] or 0,
+                    record['train_error'] or 0,
+                    ', val accuracy %.4f' % record['val_accuracy']
+                    if 'val_accuracy' in record else '',
+                    record['images_per_second'], record['seconds'])
