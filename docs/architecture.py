@@ -15,19 +15,23 @@ from matplotlib import pyplot  # pylint: disable=g-import-not-at-top,wrong-impor
 
 # (label, modules, x, y, width, height, colour), floors top to bottom.
 BOXES = [
-    ('entry points', 'resnet-v2 (cli.py)  |  python -m benchmarks  |  '
+    ('entry points', 'resnet-v2 (cli.py, commands.py)  |  python -m '
+     'benchmarks  |  '
      'import resnet_v2 (TF-Slim face, compat/)', 0.5, 8.6, 11, 0.9,
      '#e8e8e8'),
     ('serve/', 'model.py: Model.load(model dir | net + checkpoint,\n'
      'engine, precision) -> run / iterate\nevaluate  features  export  '
-     'quantize  openvino', 0.5, 6.3, 5.3, 1.8, '#cfe2f3'),
+     'quantize  openvino\nconvert (to and from Keras)', 0.5, 6.3, 5.3, 1.8,
+     '#cfe2f3'),
     ('train/', 'trainer.py: the loop on tf.distribute\nconfig.py: '
-     'TrainConfig, schedules\ndistribute  finetune', 6.2, 6.3, 5.3, 1.8,
+     'TrainConfig, schedules\nsteps  checkpointing  distribute  finetune',
+     6.2, 6.3, 5.3, 1.8,
      '#d9ead3'),
-    ('data/', 'inputs.py: folders, TFRecords, CIFAR, files -> tf.data\n'
+    ('data/', 'inputs.py: folders, TFRecords, CIFAR, IDX,\nfiles -> '
+     'tf.data\n'
      'preprocessing  labels\n(reads net facts as plain values)', 0.5, 4.0,
      5.3, 1.8, '#fff2cc'),
-    ('nets/', 'registry.py: THE table of net facts (no TensorFlow)\n'
+    ('nets/', 'registry.py: THE table of net facts\n(no TensorFlow)\n'
      'factory  resnet (the one builder)  blocks  layers\narg_scope  cifar  '
      'module (TF2)', 6.2, 4.0, 5.3, 1.8, '#f4cccc'),
     ('ground floor', 'checkpoints  model_dir (model.json, lock)  files '
@@ -63,7 +67,7 @@ def draw(path):
     axes.annotate('', xy=end, xytext=start, arrowprops=dict(
         arrowstyle='->', color='#333333', lw=1.5))
     axes.text(where[0], where[1], label, fontsize=8, style='italic')
-  axes.text(0.5, 1.9, 'images (class folders, TFRecords, CIFAR batches, '
+  axes.text(0.5, 1.9, 'images (class folders, TFRecords, CIFAR, IDX, '
             'files) -> data/ -> train/ -> model dir (checkpoints with TF-Slim '
             'names, model.json, best/)', fontsize=9)
   axes.text(0.5, 1.45, 'model dir or published checkpoint -> serve.Model '

@@ -239,6 +239,18 @@ def _records(source, shuffle, order_seed):
   raise ValueError('Unknown source kind %r.' % (source.kind,))
 
 
+def _label_check(num_classes):
+  """A map function that stops the pipeline at a label outside the
+  classes, naming the file and the label."""
+  def check(image, label, name):
+    in_range = tf.logical_and(label >= 0, label < num_classes)
+    with tf.control_dependencies([tf.debugging.Assert(in_range, [
+        'label', label, 'is outside 0..%d (the net has %d classes) in' %
+        (num_classes - 1, num_classes), name])]):
+      return tf.identity(image), label, name
+  return check
+
+
 def make_dataset(source, preprocessing_name, image_size, batch_size,
                  training=False, seed=0, epoch=0, skipped=None,
                  num_classes=None, labels_offset=0, skip_batches=0,
@@ -299,13 +311,7 @@ def make_dataset(source, preprocessing_name, image_size, batch_size,
     data = data.map(lambda image, label, name: (
         image, label - labels_offset, name))
   if num_classes is not None:
-    def check(image, label, name):
-      in_range = tf.logical_and(label >= 0, label < num_classes)
-      with tf.control_dependencies([tf.debugging.Assert(in_range, [
-          'label', label, 'is outside 0..%d (the net has %d classes) in' %
-          (num_classes - 1, num_classes), name])]):
-        return tf.identity(image), label, name
-    data = data.map(check)
+    data = data.map(_label_check(num_classes))
 
   mean = None if pixel_mean is None else tf.constant(pixel_mean,
                                                      tf.float32)

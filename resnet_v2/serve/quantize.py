@@ -224,16 +224,8 @@ def quantize(output, calibration_source, model_dir=None, model=None,
   if val_source is not None:
     check_image_size(val_source, record.image_size, 'Validation data')
   skipped = inputs.SkippedFiles()
-  calibration = _Batches(calibration_source, record, batch_size, num_images,
-                         skipped, shuffle=True)
-  count = sum(len(images) for images in calibration)
-  if not count:
-    reasons = skipped.items()
-    raise ValueError('Calibration data %s has no readable image%s; nothing '
-                     'written.' % (calibration_source.path, (
-                         ' (%d file(s) failed, first: %s: %s)' % (
-                             len(reasons), reasons[0][0], reasons[0][1]))
-                                   if reasons else ''))
+  calibration, count = _calibration_batches(calibration_source, record,
+                                            batch_size, num_images, skipped)
   note = openvino_engine.int8_note()
   if note:
     print('note: %s.' % note, file=log)
@@ -246,7 +238,41 @@ def quantize(output, calibration_source, model_dir=None, model=None,
   compared = _Batches(val_source or calibration_source, record, batch_size,
                       compare_images if val_source else num_images,
                       inputs.SkippedFiles())
-  report = {
+  report = _report(record, checkpoint, model_dir, calibration_source, count,
+                   skipped, val_source, runner)
+  report['int8_vs_fp32'] = compare(net, runner, compared)
+  if not report['int8_vs_fp32']['images']:
+    raise ValueError('Validation data %s has no readable image; nothing '
+                     'written.' % report['compared_on'])
+  if report['effective_precision'] != 'int8':
+    print('WARNING: the quantized convolutions run in %s, not int8, on this '
+          'machine (%s).' % (report['effective_precision'],
+                             report['convolution_precisions']), file=log)
+  _write(output, record._replace(engine='openvino', precision='int8'),
+         quantized, report, overwrite, [
+             i for i in inputs_used if i and isinstance(i, str)])
+  return report
+
+
+def _calibration_batches(source, record, batch_size, num_images, skipped):
+  """(calibration batches, image count); raises ValueError if none reads."""
+  calibration = _Batches(source, record, batch_size, num_images, skipped,
+                         shuffle=True)
+  count = sum(len(images) for images in calibration)
+  if not count:
+    reasons = skipped.items()
+    raise ValueError('Calibration data %s has no readable image%s; nothing '
+                     'written.' % (source.path, (
+                         ' (%d file(s) failed, first: %s: %s)' % (
+                             len(reasons), reasons[0][0], reasons[0][1]))
+                                   if reasons else ''))
+  return calibration, count
+
+
+def _report(record, checkpoint, model_dir, calibration_source, count,
+            skipped, val_source, runner):
+  """quantization.json, but for the int8-vs-fp32 comparison."""
+  return {
       'model': record.model, 'source_checkpoint': checkpoint,
       'source_model_dir': model_dir,
       'calibration_data': str(calibration_source.path),
@@ -260,19 +286,7 @@ def quantize(output, calibration_source, model_dir=None, model=None,
       'convolution_kernels': dict(runner.convolution_kernels()),
       'cpu_int8': runtime.int8_support()[1],
       'written': datetime.datetime.now().isoformat(timespec='seconds'),
-      'int8_vs_fp32': compare(net, runner, compared),
   }
-  if not report['int8_vs_fp32']['images']:
-    raise ValueError('Validation data %s has no readable image; nothing '
-                     'written.' % report['compared_on'])
-  if report['effective_precision'] != 'int8':
-    print('WARNING: the quantized convolutions run in %s, not int8, on this '
-          'machine (%s).' % (report['effective_precision'],
-                             report['convolution_precisions']), file=log)
-  _write(output, record._replace(engine='openvino', precision='int8'),
-         quantized, report, overwrite, [
-             i for i in inputs_used if i and isinstance(i, str)])
-  return report
 
 
 def _versions():
