@@ -286,3 +286,34 @@ def test_bad_data_format_is_refused(graph):
   with pytest.raises(ValueError, match=r'\[None, 3, None, None\]'):
     resnet_v2.resnet_v2_50(tf.compat.v1.placeholder(
         tf.float32, [1, None, 64, 64]), data_format='NCHW')
+
+
+@pytest.mark.onednn
+@pytest.mark.parametrize('data_format', ['NHWC', 'NCHW'])
+def test_zero_pad_root_pooling_is_keras_pool1(session, rng, data_format):
+  images = rng.normal(size=(2, 37, 35, 3)).astype(np.float32)
+  if data_format == 'NCHW':
+    images = images.transpose(0, 3, 1, 2)
+  _, zero_pad = tiny_net(tf.constant(images), False, data_format=data_format,
+                         root_pooling='zero_pad')
+  tiny_net(tf.constant(images), False, data_format=data_format, reuse=True)
+  session.run(tf.compat.v1.global_variables_initializer())
+  # pool1 is no end point; its max pool runs NHWC in every data format.
+  conv1, pooled, slim_pooled = session.run([
+      zero_pad['tiny/conv1']] + [session.graph.get_tensor_by_name(
+          scope + '/pool1/MaxPool:0') for scope in ('tiny', 'tiny_1')])
+  if data_format == 'NCHW':
+    conv1 = conv1.transpose(0, 2, 3, 1)
+  # Keras: one zero on every side, then a VALID 3x3/2 max pool.
+  padded = np.pad(conv1, [[0, 0], [1, 1], [1, 1], [0, 0]])
+  rows, cols = (padded.shape[1] - 3) // 2 + 1, (padded.shape[2] - 3) // 2 + 1
+  expected = np.stack([np.stack([
+      padded[:, 2 * i:2 * i + 3, 2 * j:2 * j + 3].max((1, 2))
+      for j in range(cols)], 1) for i in range(rows)], 1)
+  np.testing.assert_allclose(pooled, expected, rtol=1e-6)
+  assert np.abs(slim_pooled - expected).max() > 1e-3
+
+
+def test_an_unknown_root_pooling_is_refused(graph):
+  with pytest.raises(ValueError, match="root_pooling must be one of"):
+    resnet_v2.resnet_v2_50(tf.zeros([1, 64, 64, 3]), root_pooling='valid')
