@@ -181,7 +181,7 @@ def train_keras(args, pixel_mean):
   for epoch in range(args.compare_epochs):
     start = time.perf_counter()
     fit = model.fit(batches(train, True, epoch), epochs=epoch + 1,
-                    initial_epoch=epoch, verbose=2)
+                    initial_epoch=epoch, steps_per_epoch=steps, verbose=2)
     seconds = time.perf_counter() - start
     _, accuracy = model.evaluate(batches(val, False, 0), verbose=0)
     epochs.append({'epoch': epoch + 1, 'seconds': seconds,
@@ -227,7 +227,8 @@ def plot(path, ours, short, keras_epochs, test_top1):
   for axes in (left, middle, right):
     axes.grid(alpha=0.3)
   middle.legend(fontsize=8)
-  right.legend(fontsize=8)
+  if short or keras_epochs:
+    right.legend(fontsize=8)
   figure.suptitle('Fashion-MNIST, %d epochs' % len(ours))
   figure.tight_layout()
   figure.savefig(path, dpi=100)
