@@ -31,8 +31,14 @@ def _open(path):
   return gzip.open(path, 'rb') if path.endswith('.gz') else open(path, 'rb')
 
 
-def read_header(path):
+def read_header(path, check_size=True):
   """The shape an IDX file declares, checked against its size.
+
+  Args:
+    path: The file.
+    check_size: Whether to check the data's length (a gzipped file is
+      then decompressed through; an uncompressed one's size is its
+      length on disk).
 
   Returns:
     A tuple of ints: (N,) for labels, (N, rows, cols) for images.
@@ -53,13 +59,18 @@ def read_header(path):
       if len(dims) < 4 * head[3]:
         raise ValueError('%s is truncated inside its header.' % path)
       shape = tuple(int(d) for d in np.frombuffer(dims, '>u4'))
+      if not check_size:
+        return shape
       expected = int(np.prod(shape))
-      size = 0
-      while True:
-        chunk = handle.read(1 << 22)
-        if not chunk:
-          break
-        size += len(chunk)
+      if path.endswith('.gz'):
+        size = 0
+        while True:
+          chunk = handle.read(1 << 22)
+          if not chunk:
+            break
+          size += len(chunk)
+      else:
+        size = os.fstat(handle.fileno()).st_size - 4 - len(dims)
   except (OSError, EOFError, gzip.BadGzipFile) as error:
     raise ValueError('%s cannot be read: %s' % (path, error)) from None
   if size != expected:
@@ -145,8 +156,9 @@ def idx_source(directory, split='train'):
 
 
 def image_size(source):
-  """(rows, columns) of an IDX source's images."""
-  return read_header(source.path)[1:]
+  """(rows, columns) of an IDX source's images (its header only: the file
+  was checked whole when the source was opened)."""
+  return read_header(source.path, check_size=False)[1:]
 
 
 def record_chunks(source, order, chunk=1024):
