@@ -11,7 +11,7 @@ from benchmarks import run as run_lib
 from benchmarks import steps
 from resnet_v2 import files
 from resnet_v2 import runtime
-from resnet_v2.cli import positive_int
+from resnet_v2.cli.flags import positive_int
 from resnet_v2.nets import resnet as nets_lib
 
 DESCRIPTION = """\

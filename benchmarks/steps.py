@@ -9,6 +9,7 @@ import tensorflow as tf
 
 import resnet_v2
 from benchmarks import timing
+from resnet_v2 import cpu
 from resnet_v2 import runtime
 
 NUM_CLASSES = 1000
@@ -168,7 +169,7 @@ ISA_FLAGS = ('avx2', 'fma', 'avx512f', 'avx512_vnni', 'avx512_bf16',
 
 def cpu_isa_flags():
   """Which of ISA_FLAGS this CPU has (None where flags cannot be read)."""
-  flags = runtime.cpu_flags()
+  flags = cpu.flags()
   return None if flags is None else [f for f in ISA_FLAGS if f in flags]
 
 

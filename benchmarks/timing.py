@@ -9,7 +9,7 @@ import time
 import tensorflow as tf
 from tensorflow.python.util import deprecation  # pylint: disable=g-direct-tensorflow-import
 
-from resnet_v2.progress import Progress
+from resnet_v2.cli.progress import Progress
 
 
 def summarize(durations):

@@ -15,28 +15,28 @@ from matplotlib import pyplot  # pylint: disable=g-import-not-at-top,wrong-impor
 
 # (label, modules, x, y, width, height, colour), floors top to bottom.
 BOXES = [
-    ('entry points', 'resnet-v2 (cli.py, commands.py)  |  python -m '
-     'benchmarks  |  '
+    ('entry points', 'resnet-v2 (cli/)  |  python -m benchmarks  |  '
      'import resnet_v2 (TF-Slim face, compat/)', 0.5, 8.6, 11, 0.9,
      '#e8e8e8'),
-    ('serve/', 'model.py: Model.load(model dir | net + checkpoint,\n'
-     'engine, precision) -> run / iterate\nevaluate  features  export  '
+    ('serve/', 'model.py: Model(Record, engine, precision)\n'
+     '-> run / iterate (the one door)\nevaluate  features  export  '
      'quantize  openvino\nconvert (to and from Keras)', 0.5, 6.3, 5.3, 1.8,
      '#cfe2f3'),
-    ('train/', 'trainer.py: the loop on tf.distribute\nconfig.py: '
-     'TrainConfig, schedules\nsteps  checkpointing  distribute  finetune',
+    ('train/', 'trainer.py: a run on tf.distribute\nloop.py: epochs, '
+     'validation, best/\nconfig  steps  checkpointing  distribute  '
+     'finetune',
      6.2, 6.3, 5.3, 1.8,
      '#d9ead3'),
     ('data/', 'inputs.py: folders, TFRecords, CIFAR, IDX,\nfiles -> '
      'tf.data\n'
-     'preprocessing  labels\n(reads net facts as plain values)', 0.5, 4.0,
+     'preprocessing  labels  splits\n(reads net facts as plain values)', 0.5, 4.0,
      5.3, 1.8, '#fff2cc'),
-    ('nets/', 'registry.py: THE table of net facts\n(no TensorFlow)\n'
-     'factory  resnet (the one builder)  blocks  layers\narg_scope  cifar  '
-     'module (TF2)', 6.2, 4.0, 5.3, 1.8, '#f4cccc'),
-    ('ground floor', 'checkpoints  model_dir (model.json, lock)  files '
-     '(atomic writes)  runtime  quiet  progress', 0.5, 2.4, 11, 1.0,
-     '#ead1dc'),
+    ('nets/', 'registry.py: THE table of net facts (no TF)\n'
+     'factory  resnet (the one builder)  blocks  units\nlayers  normalize  '
+     'arg_scope  cifar  module  platform', 6.2, 4.0, 5.3, 1.8, '#f4cccc'),
+    ('ground floor', 'record (Record, model.json)  model_dir  '
+     'checkpoint_files  checkpoints  metrics\nfiles (atomic writes)  lock  '
+     'runtime  cpu', 0.5, 2.4, 11, 1.0, '#ead1dc'),
 ]
 # (from, to, label, label position): how data and nets move.
 FLOWS = [

@@ -241,7 +241,7 @@ def _loss_of(epoch):
 
 def main(argv=None):
   args = parse_args(argv)
-  from resnet_v2 import model_dir as model_dir_lib  # pylint: disable=g-import-not-at-top
+  from resnet_v2 import record as record_lib  # pylint: disable=g-import-not-at-top
   started = time.time()
   history = train_ours(args)
   metrics = test_ours(args)
@@ -252,7 +252,7 @@ def main(argv=None):
     short = [dict(e, loss=_loss_of(e)) for e in train_ours(
         args, args.compare_epochs, compare_dir)['epochs']]
     keras_epochs = train_keras(
-        args, model_dir_lib.read_record(compare_dir).pixel_mean)
+        args, record_lib.Record.read(compare_dir).pixel_mean)
   os.makedirs(args.out, exist_ok=True)
   results = {
       'command': 'python -m experiments.fashion_mnist ' + ' '.join(

@@ -60,12 +60,11 @@ def main(argv=None):
     path = os.path.join(folder, 'net.keras')
     net.save(path)
     output = os.path.join(folder, 'converted')
-    record = convert.from_keras(path, output)
+    convert.from_keras(path, output)
     model = model_lib.Model.load(output)
     logits = {
-        conventions: model_lib.Model(
-            record._replace(conventions=conventions), model.checkpoint).run(
-                images, ('logits',))['logits']
+        conventions: model_lib.Model(model.record.replace(
+            conventions=conventions)).run(images, ('logits',))['logits']
         for conventions in ('keras', 'tf_slim')}
   scale = float(np.abs(expected).max())
   result = {'keras_application': args.keras, 'images': len(paths),

@@ -23,9 +23,9 @@ _FACE = {
     'arg_scope': 'nets.arg_scope',
     'resnet_arg_scope': 'nets.arg_scope',
     'Block': 'nets.blocks',
-    'basic_v1': 'nets.blocks',
-    'bottleneck': 'nets.blocks',
-    'bottleneck_v1': 'nets.blocks',
+    'basic_v1': 'nets.units',
+    'bottleneck': 'nets.units',
+    'bottleneck_v1': 'nets.units',
     'conv2d_same': 'nets.blocks',
     'stack_blocks_dense': 'nets.blocks',
     'subsample': 'nets.blocks',
@@ -47,8 +47,17 @@ __all__ = sorted(_FACE)
 __version__ = '0.1.0'
 
 
+def _hand_platform_facts():
+  """The face builds for this machine (`nets.platform`)."""
+  # pylint: disable=g-import-not-at-top
+  from resnet_v2 import runtime
+  from resnet_v2.nets import platform
+  platform.use(runtime.platform_facts)
+
+
 def __getattr__(name):
   if name in _FACE:
+    _hand_platform_facts()
     value = getattr(importlib.import_module('resnet_v2.' + _FACE[name]),
                     name)
     globals()[name] = value   # later lookups skip this function

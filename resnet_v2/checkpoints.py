@@ -9,20 +9,20 @@ or truncated checkpoint leaves the variables as they were.
 """
 
 import collections
-import contextlib
 import fnmatch
-import glob
-import os
 import re
-import shutil
-import tempfile
 
 import tensorflow as tf
+
+from resnet_v2 import checkpoint_files
 
 # Keys a training run leaves beside the model variables; never expected.
 TRAINING_STATE_PATTERNS = ('global_step', '*/Momentum', '*/Adam', '*/Adam_1',
                            '*/RMSProp', '*/RMSProp_1', '*/ExponentialMovingAverage',
                            'beta1_power', 'beta2_power')
+
+# Raised where a checkpoint does not fit a net (`checkpoint_files`).
+CheckpointMismatchError = checkpoint_files.CheckpointMismatchError
 
 RestorePlan = collections.namedtuple(
     'RestorePlan', ['assignments', 'excluded', 'ignored_in_checkpoint'])
@@ -33,10 +33,6 @@ excluded: names of model variables left as they are (matched `exclude`).
 ignored_in_checkpoint: checkpoint keys outside the restored scopes, or
   training state (global step, optimizer slots).
 """
-
-
-class CheckpointMismatchError(ValueError):
-  """The checkpoint and the net disagree; the message lists every problem."""
 
 
 def _variable_name(variable):
@@ -73,99 +69,6 @@ def _rename(name, scope_map):
     if name == model_prefix or name.startswith(model_prefix.rstrip('/') + '/'):
       return checkpoint_prefix.rstrip('/') + name[len(model_prefix.rstrip('/')):]
   return name
-
-
-def index_names(model_dir):
-  """The checkpoint names (e.g. 'model.ckpt-120') the 'checkpoint' index of
-  model_dir lists, oldest first; [] without an index."""
-  state = tf.train.get_checkpoint_state(model_dir)
-  if state is None:
-    return []
-  names = [os.path.basename(p) for p in state.all_model_checkpoint_paths]
-  latest = os.path.basename(state.model_checkpoint_path)
-  return [n for n in names if n != latest] + ([latest] if latest else [])
-
-
-def _is_complete(prefix):
-  return os.path.isfile(prefix + '.index')
-
-
-def latest_in(model_dir):
-  """The newest complete checkpoint prefix named in the index, or None.
-
-  By exact file names: TensorFlow's `tf.train.latest_checkpoint` matches
-  the prefix as a glob pattern, so a model dir named e.g. 'runs/lr[1]'
-  finds nothing (and one named 'runs/lr*' another run's files).
-  """
-  for name in reversed(index_names(model_dir)):
-    prefix = os.path.join(model_dir, name)
-    if _is_complete(prefix):
-      return prefix
-  return None
-
-
-@contextlib.contextmanager
-def readable(prefix):
-  """Yields a prefix TensorFlow can read the checkpoint `prefix` by.
-
-  TensorFlow's checkpoint readers match the prefix as a glob pattern, so a
-  checkpoint under a folder named e.g. 'runs/lr[1]' cannot be read (or, for
-  'runs/lr*', another folder's would be). Such a prefix is read through
-  links, under a plain name in a temporary folder, to exactly its files.
-  """
-  if not glob.has_magic(prefix):
-    yield prefix
-    return
-  folder, base = os.path.split(os.path.abspath(prefix))
-  alias = tempfile.mkdtemp(prefix='resnet_v2_checkpoint_')
-  try:
-    for name in os.listdir(folder):
-      if name == base + '.index' or name.startswith(base + '.data-'):
-        os.symlink(os.path.join(folder, name), os.path.join(
-            alias, 'checkpoint' + name[len(base):]))
-    yield os.path.join(alias, 'checkpoint')
-  finally:
-    shutil.rmtree(alias, ignore_errors=True)
-
-
-def read_checkpoint_shapes(checkpoint_path):
-  """Returns {key: shape} of a checkpoint.
-
-  Args:
-    checkpoint_path: A checkpoint prefix (e.g. 'model.ckpt') or a directory
-      holding a 'checkpoint' file.
-
-  Raises:
-    ValueError: if nothing readable is there, naming the path.
-  """
-  path = checkpoint_path
-  if tf.io.gfile.isdir(path):
-    path = latest_in(path)
-    if path is None:
-      raise ValueError('No checkpoint in directory %s (no "checkpoint" '
-                       'file); pass the checkpoint prefix, e.g. '
-                       'model.ckpt.' % checkpoint_path)
-  try:
-    with readable(path) as readable_path:
-      reader = tf.train.load_checkpoint(readable_path)
-      return dict(reader.get_variable_to_shape_map()), path
-  except (tf.errors.OpError, ValueError) as error:
-    raise ValueError('Cannot read checkpoint %s: %s. Check the path (give '
-                     'the prefix, without .index or .data-*) and that the '
-                     'files are complete.' %
-                     (checkpoint_path, str(error).splitlines()[0])) from None
-
-
-def logits_classes(checkpoint_path, scope):
-  """Number of classes of a checkpoint's `scope/logits`, or None without.
-
-  Raises:
-    ValueError: if the checkpoint cannot be read (see
-      `read_checkpoint_shapes`).
-  """
-  shapes, _ = read_checkpoint_shapes(checkpoint_path)
-  biases = shapes.get(scope + '/logits/biases')
-  return biases[0] if biases else None
 
 
 def _class_count_hint(variable_shapes, checkpoint_shapes, mismatched):
@@ -265,7 +168,7 @@ def plan_restore(variables, checkpoint_path, scope_map=None, exclude=()):
     ValueError: if the checkpoint cannot be read.
   """
   scope_map = dict(scope_map or {})
-  checkpoint_shapes, path = read_checkpoint_shapes(checkpoint_path)
+  checkpoint_shapes, path = checkpoint_files.read_checkpoint_shapes(checkpoint_path)
   assignments, excluded, missing, mismatched = [], [], [], []
   variable_shapes = {}
   for variable in variables:
@@ -332,7 +235,7 @@ def restore(session, checkpoint_path, variables=None, scope_map=None,
         reshape=False, sharded=False)
     # One restore op reads every tensor before any assignment runs.
     try:
-      with readable(path) as readable_path:
+      with checkpoint_files.readable(path) as readable_path:
         saver.restore(session, readable_path)
     except tf.errors.OpError as error:
       raise ValueError('Reading checkpoint %s failed; no variable was '
@@ -350,7 +253,7 @@ def restore_eager(variables, checkpoint_path, scope_map=None, exclude=()):
   """
   plan, path = plan_restore(variables, checkpoint_path, scope_map, exclude)
   try:
-    with readable(path) as readable_path:
+    with checkpoint_files.readable(path) as readable_path:
       reader = tf.train.load_checkpoint(readable_path)
       values = [(variable, reader.get_tensor(key))
                 for variable, key in plan.assignments]
@@ -363,53 +266,3 @@ def restore_eager(variables, checkpoint_path, scope_map=None, exclude=()):
   return plan
 
 
-def save_by_name(variables, prefix):
-  """Writes {name: variable or tensor} as a checkpoint keyed by those names.
-
-  The format is TensorFlow's (V2), so TF-Slim code, `restore` and
-  `tf.train.load_checkpoint` read it; the keys are the given names (TF-Slim
-  names for the nets), not object paths. TensorFlow writes the files under
-  temporary names and renames them when complete. Values are read in
-  sorted-name order, so every worker of a multi-worker job reads its
-  on-read synchronized variables in the same order.
-
-  Args:
-    variables: dict {name: variable or tensor}.
-    prefix: Path prefix of the checkpoint files.
-
-  Returns:
-    prefix.
-  """
-  names = sorted(variables)
-  tensors = [tf.convert_to_tensor(variables[name]) for name in names]
-  with tf.device('/cpu:0'):
-    tf.raw_ops.SaveV2(prefix=prefix, tensor_names=names,
-                      shape_and_slices=[''] * len(names), tensors=tensors)
-  return prefix
-
-
-def read_by_name(checkpoint_path, variables):
-  """Reads {name: variable} from a checkpoint written by `save_by_name`,
-  all or nothing.
-
-  Raises:
-    CheckpointMismatchError: naming every missing or mis-shaped key.
-  """
-  with readable(checkpoint_path) as readable_path:
-    shapes = tf.train.load_checkpoint(
-        readable_path).get_variable_to_shape_map()
-  problems = ['%s: missing' % name for name in variables
-              if name not in shapes]
-  problems += ['%s: checkpoint %s, variable %s' % (
-      name, shapes[name], variables[name].shape.as_list())
-               for name in variables if name in shapes and
-               list(shapes[name]) != variables[name].shape.as_list()]
-  if problems:
-    raise CheckpointMismatchError(
-        '%s does not fit this run (%d problem(s)): %s' % (
-            checkpoint_path, len(problems), '; '.join(problems[:10])))
-  with readable(checkpoint_path) as readable_path:
-    reader = tf.train.load_checkpoint(readable_path)
-    values = {name: reader.get_tensor(name) for name in variables}
-  for name, variable in variables.items():
-    variable.assign(values[name])

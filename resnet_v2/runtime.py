@@ -7,13 +7,14 @@ auto-mixed-precision pass runs the matrix work in bfloat16 (oneDNN, on CPUs)
 or float16 (CUDA), keeping float32 where accuracy needs it.
 """
 
-import functools
 import os
 import warnings
 
 import tensorflow as tf
 from tensorflow.core.protobuf import rewriter_config_pb2
 from tensorflow.python.util import _pywrap_util_port  # pylint: disable=g-direct-tensorflow-import
+
+from resnet_v2 import cpu
 
 PRECISIONS = ('fp32', 'bf16', 'fp16')
 DEVICES = ('cpu', 'gpu')
@@ -25,30 +26,6 @@ _OFF = rewriter_config_pb2.RewriterConfig.OFF
 REWRITES = ('remapping', 'constant_folding', 'arithmetic_optimization',
             'layout_optimizer', 'dependency_optimization',
             'common_subgraph_elimination')
-
-
-# CPU flags (as /proc/cpuinfo spells them) of native bf16 arithmetic.
-BF16_FLAGS = ('avx512_bf16', 'amx_bf16', 'avx_ne_convert')
-# oneDNN emulates bf16 with plain AVX-512 (slowly); below that it cannot.
-AVX512_CORE_FLAGS = ('avx512f', 'avx512bw', 'avx512vl', 'avx512dq')
-
-
-@functools.lru_cache(maxsize=1)
-def cpu_flags():
-  """The CPU's feature flags, from /proc/cpuinfo; None where it is absent.
-
-  Returns:
-    A frozenset of lower-case flag names, e.g. {'avx2', 'avx512_bf16'}, or
-    None where the flags cannot be read (not Linux).
-  """
-  try:
-    with open('/proc/cpuinfo') as cpuinfo:
-      for line in cpuinfo:
-        if line.startswith('flags'):
-          return frozenset(line.split(':', 1)[1].split())
-  except OSError:
-    pass
-  return None
 
 
 def onednn_enabled():
@@ -75,8 +52,8 @@ def onednn_runs_below_avx512():
   cap = os.environ.get('ONEDNN_MAX_CPU_ISA', 'ALL').upper()
   if cap != 'ALL' and not cap.startswith(('AVX512', 'AVX10')):
     return True
-  flags = cpu_flags()
-  return flags is not None and not all(f in flags for f in AVX512_CORE_FLAGS)
+  flags = cpu.flags()
+  return flags is not None and not all(f in flags for f in cpu.AVX512_CORE_FLAGS)
 
 
 def runs_nchw_natively():
@@ -86,6 +63,13 @@ def runs_nchw_natively():
   NCHW at run time); GPUs and oneDNN take both.
   """
   return onednn_enabled() or available_device() == 'gpu'
+
+
+def platform_facts():
+  """This process's `nets.platform.Facts`, as a dict: hand them to the nets
+  with `nets.platform.use(runtime.platform_facts)`."""
+  return {'nchw_native': runs_nchw_natively(),
+          'fused_inference_batch_norm': not onednn_runs_below_avx512()}
 
 
 def bf16_support():
@@ -103,18 +87,18 @@ def bf16_support():
                   'TF_ENABLE_ONEDNN_OPTS=1 before TensorFlow is imported' %
                   os.environ.get('TF_ENABLE_ONEDNN_OPTS', 'unset; off by '
                                  'default on this CPU'))
-  flags = cpu_flags()
+  flags = cpu.flags()
   if flags is None:
     return 'native', 'CPU flags unknown; oneDNN decides'
-  native = [f for f in BF16_FLAGS if f in flags]
+  native = [f for f in cpu.BF16_FLAGS if f in flags]
   if native:
     return 'native', 'the CPU has %s' % ', '.join(native)
-  missing = [f for f in AVX512_CORE_FLAGS if f not in flags]
+  missing = [f for f in cpu.AVX512_CORE_FLAGS if f not in flags]
   if not missing:
     return 'emulated', ('the CPU has AVX-512 but none of %s: oneDNN emulates '
-                        'bf16, slower than fp32' % (BF16_FLAGS,))
+                        'bf16, slower than fp32' % (cpu.BF16_FLAGS,))
   return None, ('the CPU has none of %s and lacks %s, so oneDNN cannot run '
-                'bf16 here' % (BF16_FLAGS, ', '.join(missing)))
+                'bf16 here' % (cpu.BF16_FLAGS, ', '.join(missing)))
 
 
 # CPU flags of int8 dot-product instructions (4x the fp32 multiply-add
@@ -131,7 +115,7 @@ def int8_support():
     correct, about half fp32's time instead of a quarter); reason names
     what the CPU has or lacks.
   """
-  flags = cpu_flags()
+  flags = cpu.flags()
   if flags is None:
     return 'native', 'CPU flags unknown; the engine decides'
   native = [f for f in INT8_FLAGS if f in flags]

@@ -1,22 +1,22 @@
-"""Blocks: validation, output strides, the bottleneck unit."""
+"""Blocks: validation, output strides, stacking."""
 
-import numpy as np
 import pytest
 import tensorflow as tf
 
 import resnet_v2
 from resnet_v2.nets import blocks
+from resnet_v2.nets import units
 
 
 def tiny_block(scope='block1', args=None):
-  return blocks.Block(scope, blocks.bottleneck,
+  return blocks.Block(scope, units.bottleneck,
                       args if args is not None else [(8, 2, 1), (8, 2, 2)])
 
 
 @pytest.mark.parametrize('bad, message', [
     (tiny_block(), 'must be a list of Block'),
     ([], 'at least one Block'),
-    ([('block1', blocks.bottleneck, [(8, 2, 1)])], r'blocks\[0\] must be a Block'),
+    ([('block1', units.bottleneck, [(8, 2, 1)])], r'blocks\[0\] must be a Block'),
     ([tiny_block(scope='')], 'scope must be a non-empty string'),
     ([blocks.Block('b', 'bottleneck', [(8, 2, 1)])], 'unit_fn must be callable'),
     ([tiny_block(args=[])], 'non-empty list'),
@@ -64,26 +64,3 @@ def test_tuple_args_build_what_dict_args_build(graph):
       for v in tf.compat.v1.global_variables() if v.op.name.startswith(prefix))
   assert shapes('t/') == shapes('d/') and shapes('t/')
   assert as_tuples.shape.as_list() == as_dicts.shape.as_list() == [1, 4, 4, 8]
-
-
-def test_bottleneck_projects_only_when_depth_changes(graph):
-  with resnet_v2.arg_scope(resnet_v2.resnet_arg_scope()):
-    same = blocks.bottleneck(tf.zeros([2, 9, 9, 8]), 8, 2, stride=2,
-                             scope='same')
-    wider = blocks.bottleneck(tf.zeros([2, 9, 9, 4]), 8, 2, stride=2,
-                              scope='wider')
-  names = [v.op.name for v in tf.compat.v1.global_variables()]
-  assert 'wider/shortcut/weights' in names and 'wider/shortcut/biases' in names
-  assert not any(name.startswith('same/shortcut') for name in names)
-  assert same.shape.as_list() == wider.shape.as_list() == [2, 5, 5, 8]
-
-
-def test_bottleneck_identity_path_is_subsampled_input(session, rng):
-  # With conv3's weights zero the residual is zero: the unit is its shortcut.
-  x = rng.normal(size=(1, 5, 5, 4)).astype(np.float32)
-  with resnet_v2.arg_scope(resnet_v2.resnet_arg_scope()):
-    with resnet_v2.arg_scope([resnet_v2.conv2d],
-                             weights_initializer=tf.zeros_initializer()):
-      y = blocks.bottleneck(tf.constant(x), 4, 2, stride=2)
-  session.run(tf.compat.v1.global_variables_initializer())
-  np.testing.assert_array_equal(session.run(y), x[:, ::2, ::2, :])

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from resnet_v2 import checkpoint_files
 from resnet_v2 import checkpoints
 from nets_for_tests import randomize, tiny_net, write_checkpoint
 
@@ -153,16 +154,16 @@ def test_truncated_checkpoint_changes_nothing(saved, rng):
 
 def test_unreadable_paths_are_named(tmp_path):
   with pytest.raises(ValueError, match='Cannot read checkpoint .*nowhere'):
-    checkpoints.read_checkpoint_shapes(str(tmp_path / 'nowhere.ckpt'))
+    checkpoint_files.read_checkpoint_shapes(str(tmp_path / 'nowhere.ckpt'))
   with pytest.raises(ValueError, match='No checkpoint in directory'):
-    checkpoints.read_checkpoint_shapes(str(tmp_path))
+    checkpoint_files.read_checkpoint_shapes(str(tmp_path))
   (tmp_path / 'junk.ckpt.index').write_bytes(b'not an index')
   with pytest.raises(ValueError, match='Cannot read checkpoint'):
-    checkpoints.read_checkpoint_shapes(str(tmp_path / 'junk.ckpt'))
+    checkpoint_files.read_checkpoint_shapes(str(tmp_path / 'junk.ckpt'))
 
 
 def test_a_directory_resolves_to_its_latest_checkpoint(saved):
   path, values = saved
-  shapes, resolved = checkpoints.read_checkpoint_shapes(str(path.parent))
+  shapes, resolved = checkpoint_files.read_checkpoint_shapes(str(path.parent))
   assert resolved == str(path)
   assert set(shapes) == set(values)

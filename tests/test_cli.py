@@ -12,10 +12,12 @@ import pytest
 import tensorflow as tf
 
 from resnet_v2 import cli
-from resnet_v2 import commands
+from resnet_v2.cli import commands
+from resnet_v2.cli import flags
 from resnet_v2 import files
 from resnet_v2 import lock as lock_lib
 from resnet_v2 import model_dir as model_dir_lib
+from resnet_v2 import record as record_lib
 
 
 def write_classes(root, classes=('class_0', 'class_1'), per_class=8,
@@ -211,7 +213,7 @@ def test_slim_tfrecords_train_with_their_labels_and_validation_split(
                            '--labels-offset', '1', '--epochs', '1',
                            '--model-dir', str(run)]) == 0
   assert 'validating on' in capsys.readouterr().err
-  record = model_dir_lib.read_record(str(run))
+  record = record_lib.Record.read(str(run))
   assert (record.num_classes, record.class_names) == (2, ['cat', 'dog'])
   history = json.loads((run / 'history.json').read_text())
   assert 'val_accuracy' in history['epochs'][0]
@@ -236,12 +238,12 @@ def test_exclude_takes_a_slim_scope_and_commas(trained, tmp_path):
 def test_the_command_lines_defaults_are_the_librarys():
   from resnet_v2.data import preprocessing  # pylint: disable=g-import-not-at-top
   from resnet_v2.train import distribute  # pylint: disable=g-import-not-at-top
-  assert cli.MAX_IMAGE_PIXELS == preprocessing.MAX_IMAGE_PIXELS
-  assert cli.COLLECTIVE_TIMEOUT == distribute.COLLECTIVE_TIMEOUT
+  assert flags.MAX_IMAGE_PIXELS == preprocessing.MAX_IMAGE_PIXELS
+  assert flags.COLLECTIVE_TIMEOUT == distribute.COLLECTIVE_TIMEOUT
   from resnet_v2.serve import export  # pylint: disable=g-import-not-at-top
-  assert cli.EXPORT_FORMATS == export.FORMATS
+  assert flags.EXPORT_FORMATS == export.FORMATS
   from resnet_v2.serve import model  # pylint: disable=g-import-not-at-top
-  assert cli.ENGINES == model.ENGINES
+  assert flags.ENGINES == model.ENGINES
 
 
 def test_help_answers_without_loading_tensorflow():
@@ -282,12 +284,12 @@ def test_train_flags_reach_the_config_by_name():
 
 
 def test_library_parameters_are_shown_as_flags():
-  assert cli.in_flags('Give `model_dir`, or `model` and `checkpoint`.') == (
+  assert flags.in_flags('Give `model_dir`, or `model` and `checkpoint`.') == (
       'Give --model-dir, or --model and --checkpoint.')
-  assert cli.in_flags('drop `image_size`=299 (or quantize again)') == (
+  assert flags.in_flags('drop `image_size`=299 (or quantize again)') == (
       'drop --image-size 299 (or quantize again)')
-  assert cli.in_flags('it exports as `export_format`=openvino only.') == (
+  assert flags.in_flags('it exports as `export_format`=openvino only.') == (
       'it exports as --format openvino only.')
   # Code and names that are not parameters stay as they are.
-  assert cli.in_flags('run `resnet-v2 features` on `x`') == (
+  assert flags.in_flags('run `resnet-v2 features` on `x`') == (
       'run `resnet-v2 features` on `x`')

@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from resnet_v2 import checkpoints
+from resnet_v2 import checkpoint_files
 from resnet_v2 import cli
-from resnet_v2 import model_dir as model_dir_lib
+from resnet_v2 import record as record_lib
 from resnet_v2.nets import module as module_lib
 from resnet_v2.serve import convert
 from resnet_v2.serve import model as model_lib
@@ -67,8 +67,7 @@ def test_the_converted_net_computes_keras_logits(converted):
   assert np.abs(got - expected).max() <= 1e-4 * scale
   # TF-Slim's conventions on the same weights move the logits: the
   # recorded conventions are what makes them match.
-  slim = model_lib.Model(record._replace(conventions='tf_slim'),
-                         model.checkpoint)
+  slim = model_lib.Model(model.record.replace(conventions='tf_slim'))
   moved = slim.run(IMAGES, ('logits',))['logits']
   assert np.abs(moved - expected).max() > 100 * np.abs(got - expected).max()
 
@@ -91,7 +90,7 @@ def test_the_round_trip_gives_keras_its_net_back(converted, tmp_path, suffix):
   again = str(tmp_path / 'again')
   assert convert.from_keras(path, again).conventions == 'keras'
   first, second = (tf.train.load_checkpoint(
-      model_dir_lib.checkpoint_for_inference(d)) for d in (output, again))
+      record_lib.Record.from_model_dir(d).checkpoint()) for d in (output, again))
   names = first.get_variable_to_shape_map()
   assert names == second.get_variable_to_shape_map() and len(names) == 272
   for name in names:
@@ -145,7 +144,7 @@ def test_keras_2s_weights_only_h5_as_keras_downloads_it(converted, tmp_path):
   assert (record.model, record.num_classes, record.conventions) == (
       'resnet_v2_50', 10, 'keras')
   reader = tf.train.load_checkpoint(
-      model_dir_lib.checkpoint_for_inference(output))
+      record_lib.Record.from_model_dir(output).checkpoint())
   kernel, bias = net.get_layer('predictions').get_weights()
   np.testing.assert_array_equal(
       reader.get_tensor('resnet_v2_50/logits/weights')[0, 0], kernel)
@@ -159,7 +158,7 @@ def test_a_tf_slim_checkpoint_goes_to_keras_with_its_weights(tmp_path,
                                                                capsys):
   module = module_lib.ResNetModule('resnet_v2_50', 7)
   prefix = str(tmp_path / 'slim.ckpt')
-  checkpoints.save_by_name(module.variables_by_name, prefix)
+  checkpoint_files.save_by_name(module.variables_by_name, prefix)
   path = str(tmp_path / 'net.keras')
   assert cli.main(['convert', '--model', 'resnet_v2_50', '--checkpoint',
                    prefix, '--output', path]) == 0
@@ -192,14 +191,13 @@ def test_converted_weights_run_in_eval_and_predict(converted, tmp_path,
   top = [int(line.split()[1]) for line in printed if line.startswith('  ')]
   assert top == list(expected)
   # Class folders '0' and '1' hold the converted net's first two classes.
-  record = model_dir_lib.read_record(output)
-  model_dir_lib.write_record(output, record._replace(
-      class_names=[str(i) for i in range(10)]))
+  record = record_lib.Record.read(output)
+  record.replace(class_names=[str(i) for i in range(10)]).write(output)
   try:
     assert cli.main(['eval', '--model-dir', output, '--data', str(data),
                      '--output', str(tmp_path / 'eval')]) == 0
   finally:
-    model_dir_lib.write_record(output, record)
+    record.write(output)
   labels = np.array([int(os.path.basename(os.path.dirname(p)))
                      for p in paths])
   assert ('top-1 %.4f' % (expected == labels).mean()) in (

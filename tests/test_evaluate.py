@@ -1,5 +1,5 @@
-"""Evaluation: metrics from a confusion matrix, and published checkpoints
-on TF-Slim ImageNet TFRecords (labels 1-based, 0 = background)."""
+"""Evaluation: published checkpoints on TF-Slim ImageNet TFRecords (labels
+1-based, 0 = background)."""
 
 import json
 
@@ -9,21 +9,8 @@ import tensorflow as tf
 
 import resnet_v2
 from resnet_v2 import cli
-from resnet_v2.serve import evaluate as evaluation
 from nets_for_tests import write_checkpoint
 from test_inputs import write_tfrecord
-
-
-def test_summarize_counts_top1_per_class_and_loss():
-  confusion = np.array([[3, 1, 0], [0, 2, 2], [0, 0, 0]])
-  result = evaluation.summarize(confusion, top5_correct=8, loss_sum=4.0,
-                                class_names=['a', 'b', 'c'])
-  assert result['count'] == 8
-  assert result['top1'] == pytest.approx(5 / 8)
-  assert result['top5'] == 1.0 and result['loss'] == 0.5
-  assert result['per_class'] == [
-      {'class': 0, 'name': 'a', 'count': 4, 'accuracy': 0.75},
-      {'class': 1, 'name': 'b', 'count': 4, 'accuracy': 0.5}]
 
 
 @pytest.mark.parametrize('classes, offset, expected', [

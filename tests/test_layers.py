@@ -5,8 +5,10 @@ import pytest
 import tensorflow as tf
 
 import resnet_v2
+from resnet_v2 import cpu
 from resnet_v2 import runtime
 from resnet_v2.nets import layers
+from resnet_v2.nets import platform
 
 GraphKeys = tf.compat.v1.GraphKeys
 
@@ -217,9 +219,17 @@ def _fused_ops(graph):
 
 @pytest.mark.parametrize('slow_fusion', [False, True])
 def test_default_fusion_avoids_onednn_avx2_conv_bn_fusion(
-    monkeypatch, session, rng, slow_fusion):
-  monkeypatch.setattr(runtime, 'onednn_runs_below_avx512',
-                      lambda: slow_fusion)
+    session, rng, slow_fusion):
+  # The machine's facts are handed in (`nets.platform`), never probed.
+  platform.use(platform.Facts(nchw_native=False,
+                              fused_inference_batch_norm=not slow_fusion))
+  try:
+    _check_default_fusion(session, rng, slow_fusion)
+  finally:
+    platform.use(runtime.platform_facts)
+
+
+def _check_default_fusion(session, rng, slow_fusion):
   images = rng.normal(size=(2, 5, 5, 3)).astype(np.float32)
   default = layers.batch_norm(images, is_training=False, scale=True,
                               scope='default')
@@ -243,12 +253,30 @@ def test_default_fusion_avoids_onednn_avx2_conv_bn_fusion(
 def test_onednn_below_avx512_reads_flags_and_isa_cap(monkeypatch):
   monkeypatch.setattr(runtime, 'onednn_enabled', lambda: True)
   monkeypatch.delenv('ONEDNN_MAX_CPU_ISA', raising=False)
-  monkeypatch.setattr(runtime, 'cpu_flags', lambda: {'avx2', 'fma'})
+  monkeypatch.setattr(cpu, 'flags', lambda: {'avx2', 'fma'})
   assert runtime.onednn_runs_below_avx512()
-  monkeypatch.setattr(runtime, 'cpu_flags', lambda: set(
-      runtime.AVX512_CORE_FLAGS))
+  monkeypatch.setattr(cpu, 'flags', lambda: set(
+      cpu.AVX512_CORE_FLAGS))
   assert not runtime.onednn_runs_below_avx512()
   monkeypatch.setenv('ONEDNN_MAX_CPU_ISA', 'AVX2')
   assert runtime.onednn_runs_below_avx512()
   monkeypatch.setattr(runtime, 'onednn_enabled', lambda: False)
   assert not runtime.onednn_runs_below_avx512()
+  monkeypatch.setattr(runtime, 'onednn_enabled', lambda: True)
+  monkeypatch.setattr(runtime, 'available_device', lambda: 'cpu')
+  assert runtime.platform_facts() == {'nchw_native': True,
+                                      'fused_inference_batch_norm': False}
+
+
+def test_nets_build_portably_until_told_the_machine():
+  platform.use(None)
+  try:
+    assert platform.facts() == platform.PORTABLE
+    asked = []
+    platform.use(lambda: asked.append(1) or {
+        'nchw_native': True, 'fused_inference_batch_norm': False})
+    assert not asked   # asked only when a graph needs a fact
+    assert platform.facts().nchw_native and platform.facts().nchw_native
+    assert asked == [1]
+  finally:
+    platform.use(runtime.platform_facts)

@@ -7,8 +7,9 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from resnet_v2 import checkpoints
+from resnet_v2 import checkpoint_files
 from resnet_v2 import model_dir as model_dir_lib
+from resnet_v2 import record as record_lib
 from resnet_v2.nets import module as module_lib
 from resnet_v2.serve import model as model_lib
 
@@ -27,11 +28,12 @@ def trained(tmp_path_factory):
       variable.assign(tf.random.normal(variable.shape, 0, 0.5, seed=2))
     elif name.endswith('moving_variance'):
       variable.assign(tf.random.uniform(variable.shape, 0.5, 2.0, seed=3))
-  prefix = checkpoints.save_by_name(module.variables_by_name,
+  prefix = checkpoint_files.save_by_name(module.variables_by_name,
                                     os.path.join(path, 'model.ckpt-1'))
   model_dir_lib.add_checkpoint(path, prefix)
-  model_dir_lib.write_record(path, model_dir_lib.Record(
-      MODEL, CLASSES, ['a', 'b', 'c'], SIZE, 'cifar', 0, False, None))
+  record_lib.Record(
+      model=MODEL, num_classes=CLASSES, class_names=['a', 'b', 'c'],
+      image_size=SIZE, preprocessing='cifar', labels_offset=0).write(path)
   images = np.random.default_rng(0).uniform(0, 1, (4, SIZE, SIZE, 3)).astype(
       np.float32)
   return path, module, images
@@ -85,15 +87,14 @@ def test_bad_requests_name_the_problem(trained):
     net.run(images, ['block9'])
   with pytest.raises(ValueError, match='no checkpoint yet'):
     empty = os.path.join(os.path.dirname(path), 'empty')
-    model_dir_lib.write_record(empty, model_lib.model_dir_lib.read_record(
-        path))
+    record_lib.Record.read(path).write(empty)
     model_lib.Model.load(empty)
 
 
 def test_a_net_by_name_takes_the_checkpoints_classes_and_size(trained,
                                                              capsys):
   path, _, images = trained
-  checkpoint = model_dir_lib.checkpoint_for_inference(path)
+  checkpoint = record_lib.Record.from_model_dir(path).checkpoint()
   net = model_lib.Model.load(model=MODEL, checkpoint=checkpoint)
   assert (net.num_classes, net.image_size, net.class_names) == (CLASSES, 32,
                                                                 None)
@@ -116,5 +117,5 @@ def test_bf16_runs_only_where_the_cpu_runs_it(trained):
     assert 'compiled the convolutions in fp32' in str(error)
     assert '`precision`=fp32' in str(error)
   else:
-    assert net._runner.effective_precision() == 'bf16'  # pylint: disable=protected-access
+    assert net.runner.effective_precision() == 'bf16'
     assert net.run(images, ['logits'])['logits'].shape == (4, CLASSES)

@@ -5,7 +5,7 @@ import os
 import pytest
 import tensorflow as tf
 
-from resnet_v2 import checkpoints
+from resnet_v2 import checkpoint_files
 from resnet_v2 import lock as lock_lib
 from resnet_v2 import model_dir
 
@@ -14,7 +14,7 @@ def save_steps(folder, steps):
   folder.mkdir(parents=True, exist_ok=True)
   for step in steps:
     prefix = str(folder / ('model.ckpt-%d' % step))
-    checkpoints.save_by_name({'w': tf.constant([float(step)])}, prefix)
+    checkpoint_files.save_by_name({'w': tf.constant([float(step)])}, prefix)
     model_dir.add_checkpoint(str(folder), prefix, keep=2)
 
 
@@ -30,7 +30,7 @@ def test_glob_characters_in_a_name_touch_only_that_model_dir(tmp_path):
   assert sorted(n for n in os.listdir(odd) if n.endswith('.index')) == [
       'model.ckpt-3.index', 'model.ckpt-4.index']
   assert model_dir.latest_checkpoint(str(odd)) == str(odd / 'model.ckpt-4')
-  assert checkpoints.read_checkpoint_shapes(str(odd))[1] == str(
+  assert checkpoint_files.read_checkpoint_shapes(str(odd))[1] == str(
       odd / 'model.ckpt-4')
   # TensorFlow's own lookup globs, and finds nothing here.
   assert tf.train.latest_checkpoint(str(odd)) is None
@@ -45,7 +45,7 @@ def test_the_index_never_names_a_missing_checkpoint(tmp_path):
 
 def test_leftovers_of_an_interrupted_run_are_removed(tmp_path):
   save_steps(tmp_path, [1])
-  checkpoints.save_by_name({'w': tf.constant([2.0])},
+  checkpoint_files.save_by_name({'w': tf.constant([2.0])},
                            str(tmp_path / 'model.ckpt-2'))   # never indexed
   (tmp_path / '.best_abc').mkdir()
   (tmp_path / '.tmp_xyzhistory.json').write_text('{')

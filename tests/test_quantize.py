@@ -10,9 +10,11 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from resnet_v2 import checkpoints
+from resnet_v2 import checkpoint_files
 from resnet_v2 import cli
 from resnet_v2 import model_dir as model_dir_lib
+from resnet_v2 import record as record_lib
+from resnet_v2 import cpu
 from resnet_v2 import runtime
 from resnet_v2.data import inputs
 from resnet_v2.data import sources
@@ -43,11 +45,12 @@ def write_model_dir(path):
   one."""
   tf.random.set_seed(0)
   module = tf2.ResNetModule(MODEL, len(CLASSES))
-  prefix = checkpoints.save_by_name(module.variables_by_name,
+  prefix = checkpoint_files.save_by_name(module.variables_by_name,
                                     os.path.join(path, 'model.ckpt-1'))
   model_dir_lib.add_checkpoint(path, prefix)
-  model_dir_lib.write_record(path, model_dir_lib.Record(
-      MODEL, len(CLASSES), list(CLASSES), SIZE, 'cifar', 0, False, None))
+  record_lib.Record(
+      model=MODEL, num_classes=len(CLASSES), class_names=list(CLASSES),
+      image_size=SIZE, preprocessing='cifar', labels_offset=0).write(path)
   return module
 
 
@@ -96,7 +99,7 @@ def test_int8_agrees_with_fp32_and_really_runs_in_int8(quantized):
   assert cosine.min() >= 0.99
   np.testing.assert_allclose(out['probabilities'],
                              tf.nn.softmax(logits).numpy(), atol=0.1)
-  record = model_dir_lib.read_record(int8_dir)
+  record = record_lib.Record.read(int8_dir)
   assert (record.engine, record.precision) == ('openvino', 'int8')
   assert record.class_names == list(CLASSES)
 
@@ -258,9 +261,9 @@ def test_quantize_refuses_an_int8_dir_and_a_foreign_output(quantized,
   assert (tmp_path / 'mine' / 'notes.txt').read_text() == 'keep me'
   # Training into an int8 dir is another run, refused by the record check.
   with pytest.raises(ValueError, match="engine: 'openvino'"):
-    model_dir_lib.check_same_run(
-        model_dir_lib.read_record(int8_dir),
-        model_dir_lib.read_record(quantized[0]), int8_dir)
+    record_lib.check_same_run(
+        record_lib.Record.read(int8_dir),
+        record_lib.Record.read(quantized[0]), int8_dir)
 
 
 def test_without_openvino_the_commands_say_what_to_install(
@@ -286,7 +289,7 @@ def test_model_dirs_written_before_int8_still_read_as_tensorflow(tmp_path):
                 image_size=16, preprocessing='cifar', labels_offset=0,
                 plain=False, pixel_mean=None)
   (tmp_path / 'model.json').write_text(json.dumps(record))
-  read = model_dir_lib.read_record(str(tmp_path))
+  read = record_lib.Record.read(str(tmp_path))
   assert (read.engine, read.precision) == ('tensorflow', 'fp32')
 
 
@@ -297,7 +300,7 @@ def test_model_dirs_written_before_int8_still_read_as_tensorflow(tmp_path):
 ])
 def test_int8_support_names_the_missing_instructions(monkeypatch, flags,
                                                      kind):
-  monkeypatch.setattr(runtime, 'cpu_flags', lambda: frozenset(flags))
+  monkeypatch.setattr(cpu, 'flags', lambda: frozenset(flags))
   found, reason = runtime.int8_support()
   assert found == kind
   if kind == 'without_vnni':
@@ -311,14 +314,14 @@ def test_a_checkpoint_with_model_name_quantizes_like_a_model_dir(quantized,
                                                                  tmp_path,
                                                                  capsys):
   float_dir, _, images, _, _ = quantized
-  checkpoint = model_dir_lib.checkpoint_for_inference(float_dir)
+  checkpoint = record_lib.Record.from_model_dir(float_dir).checkpoint()
   output = str(tmp_path / 'int8')
   assert cli.main(['quantize', '--model', MODEL, '--checkpoint', checkpoint,
                    '--image-size', str(SIZE), '--calibration-data',
                    str(images), '--calibration-images', '8', '--output',
                    output]) == 0
   assert 'pooled-feature cosine' in capsys.readouterr().out
-  record = model_dir_lib.read_record(output)
+  record = record_lib.Record.read(output)
   assert (record.model, record.num_classes, record.image_size,
           record.engine, record.labels_offset) == (MODEL, 2, SIZE,
                                                    'openvino', 0)

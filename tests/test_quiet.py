@@ -4,7 +4,7 @@ import os
 import subprocess
 import sys
 
-from resnet_v2 import quiet
+from resnet_v2.cli import quiet
 
 TF_LINES = [
     'WARNING: All log messages before absl::InitializeLog() is called are '

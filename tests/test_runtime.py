@@ -5,6 +5,7 @@ import pytest
 import tensorflow as tf
 
 import resnet_v2
+from resnet_v2 import cpu
 from resnet_v2 import runtime
 from nets_for_tests import random_values
 
@@ -159,9 +160,9 @@ def test_bf16_support_follows_the_cpu_flags(monkeypatch):
                       ({'avx512f', 'avx512bw', 'avx512vl', 'avx512dq'},
                        'emulated'),
                       ({'avx512f', 'avx512_bf16'}, 'native')]:
-    monkeypatch.setattr(runtime, 'cpu_flags', lambda flags=flags: flags)
+    monkeypatch.setattr(cpu, 'flags', lambda flags=flags: flags)
     assert runtime.bf16_support()[0] == kind, flags
-  monkeypatch.setattr(runtime, 'cpu_flags', lambda: {'avx2'})
+  monkeypatch.setattr(cpu, 'flags', lambda: {'avx2'})
   assert 'avx512f' in runtime.bf16_support()[1]
   monkeypatch.setattr(runtime, 'onednn_enabled', lambda: False)
   assert runtime.bf16_support()[0] is None

@@ -11,10 +11,12 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from resnet_v2 import checkpoint_files
 from resnet_v2 import checkpoints
 from resnet_v2 import cli
 from resnet_v2 import lock as lock_lib
 from resnet_v2 import model_dir as model_dir_lib
+from resnet_v2 import record as record_lib
 from resnet_v2.data import sources
 from resnet_v2.train import trainer as training
 
@@ -58,7 +60,7 @@ def test_loss_goes_down_and_bn_statistics_update(tmp_path):
   moving = [n for n in before if n.endswith('moving_mean')]
   assert moving and all(not np.allclose(before[n], after[n]) for n in moving)
   assert len(history['steps']) == 3 * 4
-  record = model_dir_lib.read_record(str(tmp_path))
+  record = record_lib.Record.read(str(tmp_path))
   assert (record.model, record.num_classes, record.class_names) == (
       'cifar_resnet_v1_8', 2, ['band0', 'band1'])
   assert np.asarray(record.pixel_mean).shape == (16, 16, 3)
@@ -283,7 +285,7 @@ def test_resnet_v1_50_on_a_64x64_six_class_folder_with_adam(tmp_path):
                    '--optimizer', 'adam', '--schedule', 'constant',
                    '--batch-size', '6', '--max-steps', '2', '--model-dir',
                    str(run)]) == 0
-  record = model_dir_lib.read_record(str(run))
+  record = record_lib.Record.read(str(run))
   assert (record.model, record.num_classes, record.image_size,
           record.preprocessing) == ('resnet_v1_50', 6, 64, 'vgg')
   assert tf.train.latest_checkpoint(str(run)).endswith('model.ckpt-2')
@@ -310,7 +312,7 @@ def test_a_diverging_run_stops_before_saving_non_finite_weights(tmp_path):
             reader.get_variable_to_shape_map()}
   values['cifar_resnet_v1_8/conv1/weights'][0, 0, 0, 0] = np.nan
   bad = os.path.join(model_dir, 'model.ckpt-%d' % stopped)
-  checkpoints.save_by_name({k: tf.constant(v) for k, v in values.items()},
+  checkpoint_files.save_by_name({k: tf.constant(v) for k, v in values.items()},
                            bad)
   model_dir_lib.add_checkpoint(model_dir, bad)
   with pytest.raises(training.TrainingDiverged, match='non-finite weights'):

@@ -12,3 +12,9 @@ Every module here is a thin facade over the one builder (`nets.resnet`)
 and the one set of blocks: they differ in defaults, positional order and
 end points, never in how a net is built.
 """
+
+from resnet_v2 import runtime as _runtime
+from resnet_v2.nets import platform as _platform
+
+# The facades build for this machine (`nets.platform`).
+_platform.use(_runtime.platform_facts)

@@ -18,6 +18,7 @@ from resnet_v2.nets import blocks as blocks_lib
 from resnet_v2.nets import layers
 from resnet_v2.nets import registry
 from resnet_v2.nets import resnet as nets
+from resnet_v2.nets import units
 
 STAGE_DEPTHS = (16, 32, 64)
 STAGE_STRIDES = (1, 2, 2)
@@ -35,8 +36,8 @@ def _root_v2(net):
 
 Version = collections.namedtuple('Version', ['unit_fn', 'root', 'postnorm'])
 VERSIONS = {
-    1: Version(blocks_lib.basic_v1, nets.Root(_root_v1, 1), False),
-    2: Version(blocks_lib.bottleneck, nets.Root(_root_v2, 1), True),
+    1: Version(units.basic_v1, nets.Root(_root_v1, 1), False),
+    2: Version(units.bottleneck, nets.Root(_root_v2, 1), True),
 }
 
 

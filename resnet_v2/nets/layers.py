@@ -20,7 +20,8 @@ from tf_slim.layers import utils as slim_utils
 from tf_slim.ops import variables as slim_variables
 from tf_slim.ops.arg_scope import add_arg_scope
 
-from resnet_v2 import runtime
+from resnet_v2.nets import normalize
+from resnet_v2.nets import platform
 
 conv2d = slim_layers.conv2d
 softmax = slim_layers.softmax
@@ -32,22 +33,6 @@ warnings.filterwarnings('ignore', message='`layer.apply` is deprecated',
                         category=UserWarning)
 warnings.filterwarnings('ignore', message='`layer.updates` will be removed',
                         category=UserWarning)
-
-
-def _as_static_bool(value):
-  """Returns value as a Python bool if it is known now, else None."""
-  if isinstance(value, bool):
-    return value
-  return None if tf.get_static_value(value) is None else bool(
-      tf.get_static_value(value))
-
-
-def _select(is_training, if_training, if_inference):
-  """Calls one branch when is_training is static, builds a cond otherwise."""
-  static = _as_static_bool(is_training)
-  if static is None:
-    return tf.compat.v1.cond(is_training, if_training, if_inference)
-  return if_training() if static else if_inference()
 
 
 @add_arg_scope
@@ -164,6 +149,44 @@ def batch_norm(inputs,
     ValueError: on an unknown rank or channel dimension, or a bad data_format.
     TypeError: if `inputs` is not floating point.
   """
+  inputs, rank, channel_axis, channels = _checked_inputs(inputs,
+                                                        data_format)
+  with tf.compat.v1.variable_scope(
+      scope, 'BatchNorm', [inputs], reuse=reuse) as sc:
+    beta, gamma, moving_mean, moving_variance = _variables(
+        channels, center, scale, trainable, param_initializers or {},
+        param_regularizers or {}, variables_collections)
+    if fused is None:
+      fused = not (normalize.as_static_bool(is_training) is False and
+                   not platform.facts().fused_inference_batch_norm)
+    use_fused = fused and rank == 4
+    if synchronized and normalize.as_static_bool(is_training) is not False:
+      outputs, mean, variance = normalize.synchronized(
+          inputs, beta, gamma, moving_mean, moving_variance, epsilon,
+          is_training, channel_axis)
+    elif use_fused:
+      outputs, mean, variance = normalize.fused(
+          inputs, beta, gamma, moving_mean, moving_variance, epsilon,
+          is_training, data_format, channels)
+    else:
+      outputs, mean, variance = normalize.plain(
+          inputs, beta, gamma, moving_mean, moving_variance, epsilon,
+          is_training, channel_axis)
+
+    if normalize.as_static_bool(is_training) is not False:
+      outputs = _update_moving_averages(
+          outputs, is_training, moving_mean, moving_variance, mean, variance,
+          decay, updates_collections)
+
+    if activation_fn is not None:
+      outputs = activation_fn(outputs)
+    return slim_utils.collect_named_outputs(outputs_collections, sc.name,
+                                            outputs)
+
+
+def _checked_inputs(inputs, data_format):
+  """(inputs as a tensor, rank, channel axis, channels) of batch_norm's
+  input; raises TypeError/ValueError naming what is wrong."""
   inputs = tf.convert_to_tensor(inputs)
   if not inputs.dtype.is_floating:
     raise TypeError('batch_norm needs floating-point inputs, got %s; cast '
@@ -180,164 +203,50 @@ def batch_norm(inputs,
   if channels is None:
     raise ValueError('batch_norm needs a known channel dimension, got shape '
                      '%s; set it with tensor.set_shape().' % inputs.shape)
-  param_initializers = param_initializers or {}
-  param_regularizers = param_regularizers or {}
-
-  with tf.compat.v1.variable_scope(
-      scope, 'BatchNorm', [inputs], reuse=reuse) as sc:
-    # Statistics and parameters live in float32 even for bf16/fp16 inputs,
-    # as the fused kernel requires.
-    def make(name, initializer, trainable_var, regularizer=None):
-      return slim_variables.model_variable(
-          name,
-          shape=[channels],
-          dtype=tf.float32,
-          initializer=param_initializers.get(name, initializer),
-          regularizer=regularizer,
-          collections=slim_utils.get_variable_collections(
-              variables_collections, name),
-          trainable=trainable_var)
-
-    beta = make('beta', tf.compat.v1.zeros_initializer(), trainable,
-                param_regularizers.get('beta')) if center else None
-    gamma = make('gamma', tf.compat.v1.ones_initializer(), trainable,
-                 param_regularizers.get('gamma')) if scale else None
-    moving_mean = make('moving_mean', tf.compat.v1.zeros_initializer(), False)
-    moving_variance = make('moving_variance',
-                           tf.compat.v1.ones_initializer(), False)
-
-    if fused is None:
-      fused = not (_as_static_bool(is_training) is False and
-                   runtime.onednn_runs_below_avx512())
-    use_fused = fused and rank == 4
-    if synchronized and _as_static_bool(is_training) is not False:
-      outputs, mean, variance = _synchronized_normalize(
-          inputs, beta, gamma, moving_mean, moving_variance, epsilon,
-          is_training, channel_axis)
-    elif use_fused:
-      outputs, mean, variance = _fused_normalize(
-          inputs, beta, gamma, moving_mean, moving_variance, epsilon,
-          is_training, data_format, channels)
-    else:
-      outputs, mean, variance = _plain_normalize(
-          inputs, beta, gamma, moving_mean, moving_variance, epsilon,
-          is_training, channel_axis)
-
-    if _as_static_bool(is_training) is not False:
-      updates = _select(
-          is_training,
-          lambda: [_moving_average_update(moving_mean, mean, decay,
-                                          'AssignMovingAvg'),
-                   _moving_average_update(moving_variance, variance, decay,
-                                          'AssignMovingAvg_1')],
-          lambda: [tf.identity(moving_mean), tf.identity(moving_variance)])
-      if updates_collections is None:
-        with tf.control_dependencies(updates):
-          outputs = tf.identity(outputs)
-      else:
-        for update in updates:
-          tf.compat.v1.add_to_collections(updates_collections, update)
-
-    if activation_fn is not None:
-      outputs = activation_fn(outputs)
-    return slim_utils.collect_named_outputs(outputs_collections, sc.name,
-                                            outputs)
+  return inputs, rank, channel_axis, channels
 
 
-def _fused_normalize(inputs, beta, gamma, moving_mean, moving_variance,
-                     epsilon, is_training, data_format, channels):
-  """Normalizes a rank-4 tensor with the fused kernel.
+def _variables(channels, center, scale, trainable, initializers,
+               regularizers, variables_collections):
+  """(beta or None, gamma or None, moving_mean, moving_variance), with
+  slim's names, in the current variable scope. They live in float32 even
+  for bf16/fp16 inputs, as the fused kernel requires."""
+  def make(name, initializer, trainable_var, regularizer=None):
+    return slim_variables.model_variable(
+        name,
+        shape=[channels],
+        dtype=tf.float32,
+        initializer=initializers.get(name, initializer),
+        regularizer=regularizer,
+        collections=slim_utils.get_variable_collections(
+            variables_collections, name),
+        trainable=trainable_var)
 
-  Returns:
-    (outputs, batch mean, batch variance); the statistics are the moving
-    ones in inference.
-  """
-  offset = beta if beta is not None else tf.zeros([channels])
-  factor = gamma if gamma is not None else tf.ones([channels])
-
-  def training():
-    return tf.compat.v1.nn.fused_batch_norm(
-        inputs, factor, offset, epsilon=epsilon, data_format=data_format,
-        is_training=True)
-
-  def inference():
-    return tf.compat.v1.nn.fused_batch_norm(
-        inputs, factor, offset, mean=moving_mean, variance=moving_variance,
-        epsilon=epsilon, data_format=data_format, is_training=False)
-
-  return _select(is_training, training, inference)
-
-
-def _channel_layout(inputs, channel_axis):
-  """(the axes to reduce over, fn(per-channel vector) -> it shaped to
-  broadcast against inputs, in their dtype; None stays None)."""
-  axes = [axis for axis in range(inputs.shape.rank) if axis != channel_axis]
-  broadcast = [1] * inputs.shape.rank
-  broadcast[channel_axis] = -1
-
-  def shaped(variable):
-    return None if variable is None else tf.reshape(
-        tf.cast(variable, inputs.dtype), broadcast)
-  return axes, shaped
+  beta = make('beta', tf.compat.v1.zeros_initializer(), trainable,
+              regularizers.get('beta')) if center else None
+  gamma = make('gamma', tf.compat.v1.ones_initializer(), trainable,
+               regularizers.get('gamma')) if scale else None
+  moving_mean = make('moving_mean', tf.compat.v1.zeros_initializer(), False)
+  moving_variance = make('moving_variance',
+                         tf.compat.v1.ones_initializer(), False)
+  return beta, gamma, moving_mean, moving_variance
 
 
-def _synchronized_normalize(inputs, beta, gamma, moving_mean,
-                            moving_variance, epsilon, is_training,
-                            channel_axis):
-  """Normalizes by the statistics of all replicas (sums all-reduced).
-
-  Returns:
-    (outputs, global batch mean, global batch variance with Bessel's
-    correction, as the fused kernel gives it for the moving average); the
-    moving statistics in inference.
-  """
-  axes, shaped = _channel_layout(inputs, channel_axis)
-
-  def training():
-    values = tf.cast(inputs, tf.float32)
-    local = [tf.reduce_sum(values, axes),
-             tf.reduce_sum(tf.square(values), axes),
-             tf.cast(tf.size(values) // tf.shape(values)[channel_axis],
-                     tf.float32)]
-    context = tf.distribute.get_replica_context()
-    if context is not None and context.num_replicas_in_sync > 1:
-      local = context.all_reduce(tf.distribute.ReduceOp.SUM, local)
-    total, squares, count = local
-    mean = total / count
-    variance = tf.maximum(squares / count - tf.square(mean), 0.0)
-    return mean, variance, count
-
-  def inference():
-    return (tf.identity(moving_mean), tf.identity(moving_variance),
-            tf.constant(1.0))
-
-  mean, variance, count = _select(is_training, training, inference)
-  outputs = tf.nn.batch_normalization(
-      inputs, shaped(mean), shaped(variance), shaped(beta), shaped(gamma),
-      epsilon)
-  unbiased = variance * count / tf.maximum(count - 1.0, 1.0)
-  return outputs, mean, tf.where(count > 1.0, unbiased, variance)
-
-
-def _plain_normalize(inputs, beta, gamma, moving_mean, moving_variance,
-                     epsilon, is_training, channel_axis):
-  """Normalizes a tensor of any rank with separate ops.
-
-  Returns:
-    (outputs, batch mean, batch variance); the statistics are the moving
-    ones in inference.
-  """
-  axes, shaped = _channel_layout(inputs, channel_axis)
-
-  def training():
-    mean, variance = tf.nn.moments(tf.cast(inputs, tf.float32), axes)
-    return mean, variance
-
-  def inference():
-    return tf.identity(moving_mean), tf.identity(moving_variance)
-
-  mean, variance = _select(is_training, training, inference)
-  outputs = tf.nn.batch_normalization(
-      inputs, shaped(mean), shaped(variance), shaped(beta), shaped(gamma),
-      epsilon)
-  return outputs, mean, variance
+def _update_moving_averages(outputs, is_training, moving_mean,
+                            moving_variance, mean, variance, decay,
+                            updates_collections):
+  """Adds the moving-average updates to updates_collections, or (None)
+  runs them before outputs; returns outputs."""
+  updates = normalize.select(
+      is_training,
+      lambda: [_moving_average_update(moving_mean, mean, decay,
+                                      'AssignMovingAvg'),
+               _moving_average_update(moving_variance, variance, decay,
+                                      'AssignMovingAvg_1')],
+      lambda: [tf.identity(moving_mean), tf.identity(moving_variance)])
+  if updates_collections is None:
+    with tf.control_dependencies(updates):
+      return tf.identity(outputs)
+  for update in updates:
+    tf.compat.v1.add_to_collections(updates_collections, update)
+  return outputs

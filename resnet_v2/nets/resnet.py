@@ -17,9 +17,10 @@ from tf_slim.layers import utils as slim_utils
 from tf_slim.ops.arg_scope import arg_scope
 from tf_slim.ops.arg_scope import has_arg_scope
 
-from resnet_v2 import runtime
 from resnet_v2.nets import blocks as blocks_lib
 from resnet_v2.nets import layers
+from resnet_v2.nets import platform
+from resnet_v2.nets import units
 from resnet_v2.nets.arg_scope import with_resnet_defaults
 
 default_image_size = 224
@@ -243,7 +244,7 @@ def resnet(inputs,
   nominal_stride = root_stride * blocks_lib.reachable_output_strides(
       blocks)[-1]
   inputs = check_images(inputs, nominal_stride, data_format=data_format)
-  if data_format == 'NCHW' and not runtime.runs_nchw_natively():
+  if data_format == 'NCHW' and not platform.facts().nchw_native:
     # Same variables and results, built NHWC between two transposes.
     net, end_points = resnet(
         tf.transpose(inputs, [0, 2, 3, 1]), blocks, num_classes,
@@ -357,7 +358,7 @@ def resnet_v2_block(scope, base_depth, num_units, stride):
   """
   unit = {'depth': base_depth * 4, 'depth_bottleneck': base_depth}
   return blocks_lib.Block(
-      scope, blocks_lib.bottleneck,
+      scope, units.bottleneck,
       [dict(unit, stride=1)] * (num_units - 1) + [dict(unit, stride=stride)])
 
 
@@ -445,7 +446,7 @@ def resnet_v1_block(scope, base_depth, num_units, stride):
   """
   unit = {'depth': base_depth * 4, 'depth_bottleneck': base_depth}
   return blocks_lib.Block(
-      scope, blocks_lib.bottleneck_v1,
+      scope, units.bottleneck_v1,
       [dict(unit, stride=1)] * (num_units - 1) + [dict(unit, stride=stride)])
 
 
@@ -507,7 +508,7 @@ def _published_v1(name, inputs, num_classes, is_training, global_pool,
   unit_options = {'plain': options.pop('plain'),
                   'use_bounded_activations': options.pop(
                       'use_bounded_activations')}
-  with arg_scope([blocks_lib.bottleneck_v1], **unit_options):
+  with arg_scope([units.bottleneck_v1], **unit_options):
     return resnet_v1(inputs, blocks, num_classes, is_training, global_pool,
                      output_stride, True, reuse, scope, **options)
 

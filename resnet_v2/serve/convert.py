@@ -18,9 +18,10 @@ import os
 
 import numpy as np
 
-from resnet_v2 import checkpoints
+from resnet_v2 import checkpoint_files
 from resnet_v2 import files
 from resnet_v2 import model_dir as model_dir_lib
+from resnet_v2 import record as record_lib
 from resnet_v2.data import labels as labels_lib
 from resnet_v2.nets import registry
 from resnet_v2.nets import resnet
@@ -219,39 +220,20 @@ def from_keras(keras_path, output, background=False, overwrite=False):
   if background and not num_classes:
     raise ValueError('%s has no classifier: `background` needs one.' %
                      keras_path)
-  size = net.input_shape[1]
-  spec = registry.get_spec(model)
-  record = model_dir_lib.Record(
-      model, num_classes, _class_names(num_classes), size or spec.image_size,
-      spec.preprocessing, None, False, None, conventions='keras')
+  record = record_lib.Record.for_net(
+      model, num_classes, _class_names(num_classes),
+      image_size=net.input_shape[1], conventions='keras')
 
   def write(folder):
     import tensorflow as tf  # pylint: disable=g-import-not-at-top
     prefix = os.path.join(folder, model_dir_lib.CHECKPOINT_NAME + '-0')
-    checkpoints.save_by_name({name: tf.constant(value)
+    checkpoint_files.save_by_name({name: tf.constant(value)
                               for name, value in weights.items()}, prefix)
     model_dir_lib.add_checkpoint(folder, prefix)
-    model_dir_lib.write_record(folder, record)
+    record.write(folder)
   files.write_folder(output, write, prefix='.convert_', overwrite=overwrite,
                      inputs=[keras_path])
   return record
-
-
-def _source(model_dir, model, checkpoint):
-  """(record, checkpoint prefix) of a model dir or a net + checkpoint."""
-  if model_dir:
-    record = model_dir_lib.read_record(model_dir)
-    return record, model_dir_lib.checkpoint_for_inference(model_dir)
-  if not (model and checkpoint):
-    raise ValueError('Give a model dir, or a net and its checkpoint.')
-  classes = checkpoints.logits_classes(checkpoint, registry.get_spec(
-      model).scope)
-  spec = registry.get_spec(model)
-  return model_dir_lib.Record(
-      model, classes or None, _class_names(classes), spec.image_size,
-      spec.preprocessing, None, False, None,
-      conventions=model_dir_lib.checkpoint_conventions(checkpoint)), (
-          checkpoint)
 
 
 def to_keras(output, model_dir=None, model=None, checkpoint=None,
@@ -280,16 +262,17 @@ def to_keras(output, model_dir=None, model=None, checkpoint=None,
   if not output.endswith(('.keras', '.weights.h5')):
     raise ValueError('%s: give a Keras file ending in .keras or '
                      '.weights.h5.' % output)
-  record, prefix = _source(model_dir, model, checkpoint)
+  if not (model_dir or checkpoint):
+    raise ValueError('Give a model dir, or a net and its checkpoint.')
+  record = record_lib.Record.open(model_dir, model, checkpoint)
+  prefix = record.checkpoint()
   registry.check_conventions(record.model, 'keras')
   files.check_output(output, overwrite, [model_dir, prefix + '.index'])
-  import tensorflow as tf  # pylint: disable=g-import-not-at-top
   import keras  # pylint: disable=g-import-not-at-top
+  from resnet_v2.serve import model as model_lib  # pylint: disable=g-import-not-at-top
   pairs = layer_map(record.model, record.num_classes)
-  with checkpoints.readable(prefix) as readable_path:
-    reader = tf.train.load_checkpoint(readable_path)
-    values = {name: reader.get_tensor(name)
-              for _, names in pairs for name in names}
+  held = model_lib.Model(record).module.variables_by_name
+  values = {name: held[name].numpy() for _, names in pairs for name in names}
   classes = record.num_classes
   scope = registry.get_spec(record.model).scope
   if classes:

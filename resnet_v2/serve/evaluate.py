@@ -7,36 +7,11 @@ accumulates a confusion matrix; `write_report` leaves a JSON and a PNG.
 
 import os
 
-import numpy as np
-import tensorflow as tf
-
 from resnet_v2 import files
+from resnet_v2 import metrics
 from resnet_v2.data import preprocessing
 from resnet_v2.data import sources
 from resnet_v2.serve import model as model_lib
-
-
-def summarize(confusion, top5_correct, loss_sum, class_names=None):
-  """Metrics from a confusion matrix [true, predicted] and counts.
-
-  Returns:
-    dict: count, top1, top5, loss, per_class [{class, name, count,
-    accuracy}] (classes with examples only).
-  """
-  count = int(confusion.sum())
-  per_class = []
-  for index in np.flatnonzero(confusion.sum(1)):
-    total = int(confusion[index].sum())
-    per_class.append({
-        'class': int(index),
-        'name': class_names[index] if class_names else None,
-        'count': total,
-        'accuracy': float(confusion[index, index] / total)})
-  return {'count': count,
-          'top1': float(np.trace(confusion) / max(count, 1)),
-          'top5': float(top5_correct / max(count, 1)),
-          'loss': float(loss_sum / max(count, 1)),
-          'per_class': per_class}
 
 
 def evaluate(source, model_dir=None, model=None, checkpoint=None,
@@ -83,24 +58,17 @@ def evaluate(source, model_dir=None, model=None, checkpoint=None,
   source = sources.offset_class_names(source, labels_offset)
   if not model_dir and source.class_names and len(
       source.class_names) == record.num_classes:
-    record = net.record = record._replace(class_names=source.class_names)
+    record = net.record = record.replace(class_names=source.class_names)
   source = sources.relabel(source, record.class_names,
                           model_dir or checkpoint)
-  confusion = np.zeros([record.num_classes] * 2, np.int64)
-  top5, loss = 0, 0.0
-  k = min(5, record.num_classes)
+  tally = metrics.Tally(record.num_classes, record.class_names)
   for images, labels, _ in net.dataset(source, batch_size, skipped,
                                        labelled=True,
                                        labels_offset=labels_offset,
                                        max_pixels=max_pixels):
-    logits = tf.constant(net.run(images, ['logits'])['logits'], tf.float32)
-    np.add.at(confusion, (labels.numpy(), tf.argmax(logits, -1).numpy()), 1)
-    top5 += int(tf.reduce_sum(tf.cast(tf.nn.in_top_k(
-        targets=labels, predictions=logits, k=k), tf.int64)))
-    loss += float(tf.reduce_sum(tf.nn.sparse_softmax_cross_entropy_with_logits(
-        labels=labels, logits=logits)))
-  result = summarize(confusion, top5, loss, record.class_names)
-  result.update(confusion=confusion, model=record.model,
+    tally.add_batch(net.run(images, ['logits'])['logits'], labels)
+  result = tally.result()
+  result.update(model=record.model,
                 checkpoint=net.checkpoint, engine=net.engine,
                 precision=net.precision, class_names=record.class_names)
   return result

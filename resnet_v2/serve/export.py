@@ -97,11 +97,12 @@ def export(model_dir, path, export_format=None, overwrite=False,
     openvino.MissingDependencyError: without the format's package.
   """
   # pylint: disable=g-import-not-at-top
-  from resnet_v2 import model_dir as model_dir_lib
+  from resnet_v2 import record as record_lib
+  from resnet_v2.serve import model as model_lib
   from resnet_v2.serve import openvino as openvino_engine
-  record = model_dir_lib.read_record(model_dir)
+  record = record_lib.Record.from_model_dir(model_dir)
   files.check_output(path, overwrite, [model_dir])
-  int8 = record.engine == 'openvino'
+  int8 = record.int8
   export_format = export_format or ('openvino' if int8 else 'saved_model')
   if export_format not in FORMATS:
     raise ValueError('Unknown export format %r; choose from %s.' %
@@ -111,31 +112,24 @@ def export(model_dir, path, export_format=None, overwrite=False,
                      '`export_format`=openvino only. For a %s, export the float '
                      'model dir it was quantized from.' % (model_dir,
                                                           export_format))
+  if export_format == 'openvino':
+    openvino_engine.require_openvino()
+  net = model_lib.Model(record, engine=(
+      'openvino' if export_format == 'openvino' else 'tensorflow'))
   if export_format == 'saved_model':
-    export_model_dir(model_dir, path, overwrite, max_pixels)
+    _export_saved_model_of(net, path, overwrite, max_pixels, [model_dir])
     return export_format
 
   def write(temp):
-    if int8:
-      model = openvino_engine.load(model_dir_lib.openvino_dir(model_dir))
-      openvino_engine.save(model, temp)
-    elif export_format == 'openvino':
-      openvino_engine.save(openvino_engine.convert(
-          _restored_module(model_dir), record.image_size), temp)
+    if export_format == 'openvino':
+      openvino_engine.save(net.openvino_model, temp)
     else:
-      _write_onnx(_restored_module(model_dir), record.image_size,
+      _write_onnx(net.module, record.image_size,
                   os.path.join(temp, 'model.onnx'))
-    model_dir_lib.write_record(temp, record)
-  if export_format == 'openvino':
-    openvino_engine.require_openvino()
+    record.write(temp)
   files.write_folder(path, write, prefix='.export_', overwrite=overwrite,
                      inputs=[model_dir])
   return export_format
-
-
-def _restored_module(model_dir):
-  from resnet_v2.serve import model as model_lib  # pylint: disable=g-import-not-at-top
-  return model_lib.Model.load(model_dir).module
 
 
 def _write_onnx(module, image_size, path):
@@ -155,7 +149,14 @@ def _write_onnx(module, image_size, path):
 
 
 def export_model_dir(model_dir, path, overwrite=False, max_pixels=None):
-  """Exports a trained model dir as a SavedModel that serves by itself.
+  """Exports a trained model dir as a SavedModel that serves by itself
+  (`export(model_dir, path, 'saved_model')`; see `_export_saved_model_of`).
+  """
+  return export(model_dir, path, 'saved_model', overwrite, max_pixels)
+
+
+def _export_saved_model_of(net, path, overwrite, max_pixels, inputs):
+  """Writes a `model.Model`'s net as a SavedModel that serves by itself.
 
   Signatures (no resnet_v2 needed to serve them):
     'serving_default': `image_bytes` string [batch], encoded JPEG, PNG,
@@ -169,16 +170,11 @@ def export_model_dir(model_dir, path, overwrite=False, max_pixels=None):
   (InvalidArgument), so a client cannot make the server decode gigabytes.
 
   Raises:
-    ValueError: if model_dir is not a trained model dir.
     files.OutputError: if path may not be written (see `export`).
   """
-  # pylint: disable=g-import-not-at-top
-  from resnet_v2 import model_dir as model_dir_lib
-  from resnet_v2.data import preprocessing
-  record = model_dir_lib.read_record(model_dir)
-  files.check_output(path, overwrite, [model_dir])
+  from resnet_v2.data import preprocessing  # pylint: disable=g-import-not-at-top
+  record, module = net.record, net.module
   max_pixels = max_pixels or preprocessing.MAX_IMAGE_PIXELS
-  module = _restored_module(model_dir)
   size, scheme = record.image_size, preprocessing.SCHEMES[
       record.preprocessing]
   mean = tf.constant(record.pixel_mean if record.pixel_mean is not None
@@ -211,7 +207,7 @@ def export_model_dir(model_dir, path, overwrite=False, max_pixels=None):
   module.class_names = tf.Variable(names, trainable=False)
   _save_atomically(module, path, {'serving_default': serve_bytes,
                                   'serving_images': serve_images},
-                   overwrite, [model_dir])
+                   overwrite, inputs)
 
 
 def export_frozen_graph(session, output_tensors, path):

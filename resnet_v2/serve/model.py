@@ -19,15 +19,17 @@ import time
 import numpy as np
 import tensorflow as tf
 
-from resnet_v2 import checkpoints
-from resnet_v2 import model_dir as model_dir_lib
-from resnet_v2 import progress as progress_lib
+from resnet_v2 import record as record_lib
+from resnet_v2 import runtime
 from resnet_v2.data import inputs
 from resnet_v2.data import labels
 from resnet_v2.data import preprocessing
 from resnet_v2.data import sources
 from resnet_v2.nets import module as module_lib
-from resnet_v2.nets import registry
+from resnet_v2.nets import platform
+
+# Nets are built for this machine (`nets.platform`).
+platform.use(runtime.platform_facts)
 
 ENGINES = ('tensorflow', 'openvino')
 PRECISIONS = ('fp32', 'bf16', 'int8')
@@ -39,29 +41,30 @@ class Model:
   """A net with its weights, preprocessing and classes, ready to run.
 
   Args:
-    record: A `model_dir.Record` (what the net is and how it is fed).
-    checkpoint: TF-Slim checkpoint prefix to restore; None for random
-      weights (a warning says so on stderr), or for an int8 record.
+    record: A `model_dir.Record` (what the net is, how it is fed, and its
+      weights: a TF-Slim checkpoint to restore, an int8 model's OpenVINO
+      folder, or None for random weights, which a warning on stderr names).
     engine: 'tensorflow' or 'openvino'; default: the record's.
     precision: 'fp32' or 'bf16' (openvino engine only); an int8 record
       runs in int8.
-    openvino_dir: An int8 model dir's OpenVINO folder.
     scope_map: Optional {net scope: checkpoint scope} for the restore.
     seed: Seeds TensorFlow's random generator before random weights are
       drawn, so they are reproducible.
+    openvino_model: An int8 record's OpenVINO model held in memory
+      (`quantize`'s, before it is written); default the one in its folder.
 
   Raises:
     ValueError: on an unknown net, engine or precision, or an unusable
       checkpoint.
   """
 
-  def __init__(self, record, checkpoint=None, engine=None, precision=None,
-               openvino_dir=None, scope_map=None, seed=None):
+  def __init__(self, record, engine=None, precision=None, scope_map=None,
+               seed=None, openvino_model=None):
     engine = engine or record.engine
     if engine not in ENGINES:
       raise ValueError('engine must be one of %s, got %r.' % (
           ', '.join(ENGINES), engine))
-    int8 = record.engine == 'openvino'
+    int8 = record.int8
     precision = precision or record.precision
     if precision not in PRECISIONS or (precision == 'int8') != int8 or (
         precision == 'bf16' and engine != 'openvino'):
@@ -73,18 +76,21 @@ class Model:
               "`resnet-v2 quantize` first (int8)"))
     if int8 and engine != 'openvino':
       raise ValueError('%s is an int8 OpenVINO model: it runs on the '
-                       'openvino engine only.' % openvino_dir)
-    self.record, self.checkpoint = record, checkpoint or openvino_dir
+                       'openvino engine only.' % record.weights)
+    self.record, self.checkpoint = record, record.weights
     self.engine, self.precision = engine, precision
-    self.module, self._runner, self._functions = None, None, {}
+    # The TF2 module (float records), the OpenVINO model and its runner
+    # (openvino engine).
+    self.module, self._functions = None, {}
+    self.openvino_model, self.runner = None, None
     if not int8:
       if seed is not None:
         tf.random.set_seed(seed)
       self.module = module_lib.ResNetModule(
           record.model, record.num_classes, plain=record.plain,
           conventions=record.conventions)
-      if checkpoint is not None:
-        self.module.restore(checkpoint, scope_map=scope_map)
+      if record.weights is not None:
+        self.module.restore(record.weights, scope_map=scope_map)
       else:
         print('WARNING: no checkpoint given: %s has RANDOM weights; its '
               'features and predictions mean nothing.' % record.model,
@@ -92,10 +98,11 @@ class Model:
     if engine == 'openvino':
       # pylint: disable=g-import-not-at-top
       from resnet_v2.serve import openvino
-      self._runner = openvino.Runner(
-          openvino_dir if int8 else openvino.convert(
-              self.module, record.image_size), precision)
-      ran = self._runner.effective_precision()
+      self.openvino_model = (
+          (openvino_model or openvino.load(record.weights)) if int8 else
+          openvino.convert(self.module, record.image_size))
+      self.runner = openvino.Runner(self.openvino_model, precision)
+      ran = self.runner.effective_precision()
       if precision == 'bf16' and ran != 'bf16':
         raise ValueError(
             'precision bf16: OpenVINO compiled the convolutions in %s on '
@@ -105,8 +112,10 @@ class Model:
 
   @classmethod
   def load(cls, model_dir=None, model=None, checkpoint=None, image_size=None,
-           num_classes=None, engine=None, precision=None, seed=None):
-    """The net of a model dir, or a registered net with a checkpoint.
+           num_classes=None, engine=None, precision=None, seed=None,
+           weights=None, progress=None):
+    """The net of a model dir, or a registered net with a checkpoint or
+    published weights (`record.Record.open`, `weights.record`).
 
     Args:
       model_dir: A model dir (`resnet-v2 train` or `quantize` wrote it): its
@@ -119,36 +128,29 @@ class Model:
       num_classes: Logits to build without a checkpoint (None: features
         only); with one, what it has.
       engine, precision, seed: See `Model`.
+      weights: With model, instead of checkpoint: 'tf-slim' or 'keras',
+        the published ImageNet weights (fetched once into the cache).
+      progress: A progress callback for a download (`weights.record`).
 
     Raises:
       ValueError: if model_dir is not a usable model dir, or both or
         neither of model_dir and model are given.
     """
-    if model_dir and (model or checkpoint):
-      raise ValueError('`model_dir` names the net and its checkpoint; drop '
-                       '`model` and `checkpoint`.')
-    if not (model_dir or model):
-      raise ValueError('Give a model dir, or a net (and its checkpoint), '
-                       'not neither.')
-    if model_dir:
-      record = model_dir_lib.read_record(model_dir)
-      if record.engine == 'openvino':
-        model_dir_lib.check_int8_image_size(record, image_size, model_dir)
-        return cls(record, engine=engine, precision=precision,
-                   openvino_dir=model_dir_lib.openvino_dir(model_dir))
-      checkpoint = model_dir_lib.checkpoint_for_inference(model_dir)
-      record = record._replace(image_size=image_size or record.image_size)
-      return cls(record, checkpoint, engine, precision, seed=seed)
-    spec = registry.get_spec(model)
-    if checkpoint is not None:
-      num_classes = checkpoints.logits_classes(checkpoint, spec.scope)
-    record = model_dir_lib.Record(
-        model, num_classes, None,
-        image_size or registry.default_image_size(model, checkpoint),
-        spec.preprocessing, None, False, None,
-        conventions=(model_dir_lib.checkpoint_conventions(checkpoint)
-                     if checkpoint else 'tf_slim'))
-    return cls(record, checkpoint, engine, precision, seed=seed)
+    if weights is not None:
+      if model_dir or checkpoint:
+        raise ValueError('`weights` names published weights for `model`; '
+                         'drop `model_dir` and `checkpoint`.')
+      if not model:
+        raise ValueError('`weights` needs `model`, the net to fetch them '
+                         'for.')
+      from resnet_v2.serve import weights as weights_lib  # pylint: disable=g-import-not-at-top
+      record = weights_lib.record(model, weights, progress)
+      if image_size:
+        record = record.replace(image_size=image_size)
+    else:
+      record = record_lib.Record.open(model_dir, model, checkpoint,
+                                      image_size, num_classes)
+    return cls(record, engine, precision, seed=seed)
 
   @property
   def model(self):
@@ -170,7 +172,7 @@ class Model:
   def end_point_names(self):
     """What `run` can return: the net's end points, and 'logits' (the
     net's output) when it classifies; an OpenVINO model's three."""
-    if self._runner is not None:
+    if self.runner is not None:
       return list(OPENVINO_END_POINTS)
     names = list(self.module.end_point_names)
     return names + ['logits'] if self.num_classes else names
@@ -204,10 +206,8 @@ class Model:
     """
     names = tuple(names)
     self.check_end_points(names)
-    if self._runner is not None:
-      out = self._runner(np.asarray(images, np.float32))
-      points = {'logits': out['logits'], 'predictions': out['probabilities'],
-                'global_pool': out['features'][:, None, None, :]}
+    if self.runner is not None:
+      points = self.runner.end_points(images)
       return {n: points[n] for n in names}
     images = tf.convert_to_tensor(images, tf.float32)
     return {n: t.numpy() for n, t in self._function(names)(images).items()}
@@ -241,21 +241,23 @@ class Model:
       image -= tf.constant(self.record.pixel_mean, tf.float32)
     return image.numpy()
 
-  def iterate(self, paths, names, batch_size, progress_label=None,
+  def iterate(self, paths, names, batch_size, progress=None,
               max_pixels=preprocessing.MAX_IMAGE_PIXELS):
     """Yields (file names, outputs) per batch, in file order.
 
     The files stream through the input pipeline (parallel decoding,
     prefetch). After the loop, `self.skipped` lists (path, reason) of files
-    that did not decode; the run goes on without them.
+    that did not decode; the run goes on without them. progress: None, or
+    a callback `progress(total batches, label)` returning an object whose
+    `update(done, durations)` is called after every batch (the command
+    line passes a display).
     """
     names = tuple(names)
     self.check_end_points(names)
     skipped = inputs.SkippedFiles()
     source = sources.Source('files', paths, list(paths), None, None)
     batches = (len(paths) + batch_size - 1) // batch_size
-    shown = progress_lib.Progress(batches, progress_label) if \
-        progress_label else None
+    shown = progress(batches, 'batches') if progress else None
     durations = []
     for images, _, kept in self.dataset(source, batch_size, skipped,
                                         max_pixels=max_pixels):

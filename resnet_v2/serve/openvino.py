@@ -198,6 +198,13 @@ class Runner:
     return {name: np.array(results[output]) for name, output in zip(
         self.output_names, self.compiled.outputs)}
 
+  def end_points(self, images):
+    """Runs one batch: {end point name: numpy array}, named as the net's
+    end points ('logits', 'predictions', 'global_pool' [batch, 1, 1, C])."""
+    out = self(images)
+    return {'logits': out['logits'], 'predictions': out['probabilities'],
+            'global_pool': out['features'][:, None, None, :]}
+
   def _convolutions(self, key):
     counts = collections.Counter()
     for op in self.compiled.get_runtime_model().get_ops():

@@ -19,7 +19,9 @@ import sys
 import numpy as np
 
 from resnet_v2 import files
+from resnet_v2 import metrics
 from resnet_v2 import model_dir as model_dir_lib
+from resnet_v2 import record as record_lib
 from resnet_v2 import runtime
 from resnet_v2.data import idx
 from resnet_v2.data import inputs
@@ -70,31 +72,26 @@ def check_image_size(source, image_size, what):
 
 def _load_net(model_dir, model, checkpoint, image_size):
   """The float `model.Model` to quantize."""
-  if model_dir:
-    if model or checkpoint:
-      raise ValueError('`model_dir` names the net and its checkpoint; drop '
-                       '`model` and `checkpoint`.')
-    record = model_dir_lib.read_record(model_dir)
-    if record.engine != 'tensorflow':
-      raise ValueError('%s is already an int8 model dir; quantize the float '
-                       'model dir it came from.' % model_dir)
-    if image_size not in (None, record.image_size):
-      raise ValueError('%s was trained at %dx%d; drop `image_size`=%d (int8 '
-                       'statistics are for one input size).' % (
-                           model_dir, record.image_size, record.image_size,
-                           image_size))
-    return model_lib.Model.load(model_dir)
-  if not (model and checkpoint):
+  if model_dir is None and checkpoint is None:
     raise ValueError('Give `model_dir`, or `model` and `checkpoint`.')
-  net = model_lib.Model.load(model=model, checkpoint=checkpoint,
-                             image_size=image_size)
-  if not net.num_classes:
+  # A model dir keeps its own size (checked below); a checkpoint takes it.
+  record = record_lib.Record.open(model_dir, model, checkpoint,
+                                  None if model_dir else image_size)
+  if record.int8:
+    raise ValueError('%s is already an int8 model dir; quantize the float '
+                     'model dir it came from.' % model_dir)
+  if model_dir and image_size not in (None, record.image_size):
+    raise ValueError('%s was trained at %dx%d; drop `image_size`=%d (int8 '
+                     'statistics are for one input size).' % (
+                         model_dir, record.image_size, record.image_size,
+                         image_size))
+  if not record.num_classes:
     raise ValueError('Checkpoint %s has no %s/logits: it cannot classify; '
                      'use `resnet-v2 features`.' % (checkpoint, model))
-  # As `evaluate`: 1000-class nets on TF-Slim's 1-based ImageNet labels.
-  net.record = net.record._replace(
-      labels_offset=int(net.num_classes == 1000))
-  return net
+  if not model_dir:
+    # As `evaluate`: 1000-class nets on TF-Slim's 1-based ImageNet labels.
+    record = record.replace(labels_offset=int(record.num_classes == 1000))
+  return model_lib.Model(record)
 
 
 class _Batches:
@@ -128,52 +125,47 @@ class _Batches:
         return
 
 
-def compare(net, runner, batches):
-  """fp32 (a `model.Model`) against int8 (the runner) on batches.
+def compare(net, int8_net, batches):
+  """fp32 against int8 (two `model.Model`s) on batches.
 
   Returns:
-    dict: images, top-1 of each where labels exist (labels >= 0),
-    agreement of their top-1 classes, cosine of the pooled features (mean
-    and min over images) and the largest probability difference.
+    dict: images, top-1 and top-5 of each where labels exist (labels >= 0;
+    `metrics.Tally`), agreement of their top-1 classes, cosine of the
+    pooled features (mean and min over images) and the largest probability
+    difference.
   """
-  cosines, agree, right = [], 0, {'fp32': 0, 'int8': 0}
-  labelled, largest = 0, 0.0
+  cosines, agree, largest = [], 0, 0.0
+  tallies = {name: metrics.Tally(net.num_classes) for name in ('fp32', 'int8')}
   for images, labels in batches.batches(with_labels=True):
-    fp32 = net.run(images, ('logits', 'global_pool'))
-    fp32_logits = fp32['logits']
-    fp32_features = fp32['global_pool'].reshape(len(images), -1)
-    out = runner(images)
-    a, b = fp32_features, out['features']
+    fp32 = net.run(images, ('logits', 'predictions', 'global_pool'))
+    int8 = int8_net.run(images, ('logits', 'predictions', 'global_pool'))
+    a, b = (out['global_pool'].reshape(len(images), -1)
+            for out in (fp32, int8))
     cosines.append((a * b).sum(1) / np.maximum(
         np.linalg.norm(a, axis=1) * np.linalg.norm(b, axis=1), 1e-12))
-    fp32_classes = fp32_logits.argmax(1)
-    int8_classes = out['logits'].argmax(1)
-    agree += int((fp32_classes == int8_classes).sum())
-    fp32_probabilities = _softmax(fp32_logits)
-    largest = max(largest, float(np.abs(fp32_probabilities -
-                                        out['probabilities']).max()))
+    agree += int((fp32['logits'].argmax(1) == int8['logits'].argmax(1)).sum())
+    largest = max(largest, float(np.abs(
+        fp32['predictions'].reshape(len(images), -1) -
+        int8['predictions'].reshape(len(images), -1)).max()))
     known = labels >= 0
-    labelled += int(known.sum())
-    right['fp32'] += int((fp32_classes == labels)[known].sum())
-    right['int8'] += int((int8_classes == labels)[known].sum())
+    if known.any():
+      for name, out in (('fp32', fp32), ('int8', int8)):
+        tallies[name].add_batch(out['logits'][known], labels[known])
   cosines = np.concatenate(cosines) if cosines else np.zeros([0])
-  count = len(cosines)
+  count, labelled = len(cosines), tallies['fp32'].count
   result = {'images': count, 'top1_agreement': agree / max(count, 1),
             'feature_cosine_mean': float(cosines.mean()) if count else None,
             'feature_cosine_min': float(cosines.min()) if count else None,
             'max_probability_difference': largest,
             'labelled_images': labelled}
   if labelled:
-    result['top1_fp32'] = right['fp32'] / labelled
-    result['top1_int8'] = right['int8'] / labelled
+    scores = {name: tally.result() for name, tally in tallies.items()}
+    for name in ('fp32', 'int8'):
+      result['top1_' + name] = scores[name]['top1']
+      result['top5_' + name] = scores[name]['top5']
     result['top1_drop_points'] = 100 * (result['top1_fp32'] -
                                         result['top1_int8'])
   return result
-
-
-def _softmax(logits):
-  shifted = np.exp(logits - logits.max(1, keepdims=True))
-  return shifted / shifted.sum(1, keepdims=True)
 
 
 def quantize(output, calibration_source, model_dir=None, model=None,
@@ -234,13 +226,15 @@ def quantize(output, calibration_source, model_dir=None, model=None,
   quantized = openvino_engine.quantize(
       openvino_engine.convert(net.module, record.image_size), calibration,
       count)
-  runner = openvino_engine.Runner(quantized, 'int8')
+  int8_record = record.replace(engine='openvino', precision='int8',
+                               weights=None, model_dir=None)
+  int8_net = model_lib.Model(int8_record, openvino_model=quantized)
   compared = _Batches(val_source or calibration_source, record, batch_size,
                       compare_images if val_source else num_images,
                       inputs.SkippedFiles())
   report = _report(record, checkpoint, model_dir, calibration_source, count,
-                   skipped, val_source, runner)
-  report['int8_vs_fp32'] = compare(net, runner, compared)
+                   skipped, val_source, int8_net.runner)
+  report['int8_vs_fp32'] = compare(net, int8_net, compared)
   if not report['int8_vs_fp32']['images']:
     raise ValueError('Validation data %s has no readable image; nothing '
                      'written.' % report['compared_on'])
@@ -248,7 +242,7 @@ def quantize(output, calibration_source, model_dir=None, model=None,
     print('WARNING: the quantized convolutions run in %s, not int8, on this '
           'machine (%s).' % (report['effective_precision'],
                              report['convolution_precisions']), file=log)
-  _write(output, record._replace(engine='openvino', precision='int8'),
+  _write(output, int8_record,
          quantized, report, overwrite, [
              i for i in inputs_used if i and isinstance(i, str)])
   return report
@@ -297,7 +291,7 @@ def _versions():
 def _write(output, record, model, report, overwrite, inputs_used):
   """Builds the model dir beside output, then swaps it in whole."""
   def write(folder):
-    model_dir_lib.write_record(folder, record)
+    record.write(folder)
     openvino_engine.save(model, model_dir_lib.openvino_dir(folder))
     files.write_json(os.path.join(folder, model_dir_lib.QUANTIZATION_REPORT),
                      report, indent=1)

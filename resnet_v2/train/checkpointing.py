@@ -6,7 +6,7 @@ import json
 import os
 import shutil
 
-from resnet_v2 import checkpoints
+from resnet_v2 import checkpoint_files
 from resnet_v2 import files
 from resnet_v2 import model_dir as model_dir_lib
 from resnet_v2.train import distribute
@@ -19,7 +19,7 @@ def save_step(variables, model_dir, role, step):
   try:
     prefix = os.path.join(folder, '%s-%d' % (model_dir_lib.CHECKPOINT_NAME,
                                              step))
-    checkpoints.save_by_name(variables, prefix)
+    checkpoint_files.save_by_name(variables, prefix)
     if role.is_chief:
       model_dir_lib.add_checkpoint(model_dir, prefix)
   finally:
@@ -31,12 +31,12 @@ def save_best(variables, model_dir, role):
   Every worker reads the variables."""
   if not role.is_chief:
     folder = distribute.write_dir(model_dir, role)
-    checkpoints.save_by_name(variables, os.path.join(folder, 'best'))
+    checkpoint_files.save_by_name(variables, os.path.join(folder, 'best'))
     distribute.remove_write_dir(folder, role)
     return
   temp = files.temporary_folder(model_dir, '.best_')
   try:
-    checkpoints.save_by_name(variables, os.path.join(
+    checkpoint_files.save_by_name(variables, os.path.join(
         temp, model_dir_lib.CHECKPOINT_NAME))
     for name in os.listdir(temp):
       files.fsync_path(os.path.join(temp, name))

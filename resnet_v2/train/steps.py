@@ -3,6 +3,8 @@
 
 import tensorflow as tf
 
+from resnet_v2 import metrics
+
 # Optimizer slot names as TF-Slim's graph-mode Saver wrote them.
 _SLOT_KEYS = {'momentum': 'Momentum', 'm': 'Adam', 'v': 'Adam_1'}
 
@@ -24,8 +26,8 @@ class Steps:
   Attributes:
     train_step: tf.function(images, labels) -> (mean loss, mean error, sum
       of the replicas' gradient norms) of the global batch.
-    eval_step: tf.function((images, labels)) -> [top-1 hits, top-5 hits,
-      loss sum, count].
+    eval_step: tf.function((images, labels)) -> the global batch's
+      `metrics.batch_counts` (confusion matrix, top-5 hits, loss sum).
   """
 
   def __init__(self, module, config, strategy, num_classes, global_batch,
@@ -106,19 +108,14 @@ class Steps:
 
   def _replica_eval(self, images, labels):
     logits, _ = self.module(images, training=False)
-    logits = tf.cast(logits, tf.float32)
-    k = min(5, self.num_classes)
-    loss = tf.nn.sparse_softmax_cross_entropy_with_logits(labels, logits)
-    top1 = tf.equal(tf.argmax(logits, -1), labels)
-    top5 = tf.math.in_top_k(labels, logits, k)
-    return (tf.reduce_sum(tf.cast(top1, tf.float32)),
-            tf.reduce_sum(tf.cast(top5, tf.float32)), tf.reduce_sum(loss),
-            tf.cast(tf.size(labels), tf.float32))
+    return metrics.batch_counts(logits, labels, self.num_classes)
 
   def _distributed_eval(self, batch):
-    sums = self.strategy.run(self._replica_eval, batch)
-    return [self.strategy.reduce(tf.distribute.ReduceOp.SUM, value, None)
-            for value in sums]
+    """The global batch's `metrics.batch_counts`, summed over replicas."""
+    counts = self.strategy.run(self._replica_eval, batch)
+    return {name: self.strategy.reduce(tf.distribute.ReduceOp.SUM, value,
+                                       None)
+            for name, value in counts.items()}
 
 
 def layer_gradient_norms(module, images, labels, num_classes):

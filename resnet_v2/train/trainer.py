@@ -31,47 +31,34 @@ restarted job (every worker run again with `resume`) goes on from there.
 """
 
 import dataclasses
-import math
 import os
-import time
 
-import numpy as np
 import tensorflow as tf
 
+from resnet_v2 import checkpoint_files
 from resnet_v2 import checkpoints
 from resnet_v2 import files
-from resnet_v2 import lock
+from resnet_v2 import metrics
 from resnet_v2 import model_dir as model_dir_lib
-from resnet_v2 import progress as progress_lib
+from resnet_v2 import record as record_lib
 from resnet_v2 import runtime
 from resnet_v2.data import inputs
 from resnet_v2.data import sources
 from resnet_v2.nets import module as tf2
+from resnet_v2.nets import platform
 from resnet_v2.nets import registry
 from resnet_v2.train import checkpointing
 from resnet_v2.train import distribute
 from resnet_v2.train import steps as steps_lib
 from resnet_v2.train import finetune
+from resnet_v2.train import loop
 from resnet_v2.train.config import check_config
 from resnet_v2.train.config import learning_rate_at
 from resnet_v2.train.config import TrainConfig
+from resnet_v2.train.loop import TrainingDiverged  # raised by the loop
 
-# TensorBoard's scalar plugin, without importing tensorboard (TensorFlow
-# writes the events; TensorBoard is only needed to look at them).
-_SCALAR_METADATA = tf.compat.v1.SummaryMetadata(
-    plugin_data=tf.compat.v1.SummaryMetadata.PluginData(plugin_name='scalars'))
-
-
-def _scalars(writer, step, **values):
-  """Writes TensorBoard scalars."""
-  with writer.as_default():
-    for tag, value in values.items():
-      tf.summary.write(tag, tf.constant(float(value), tf.float32), step=step,
-                       metadata=_SCALAR_METADATA)
-
-
-class TrainingDiverged(ValueError):
-  """A step's loss or gradients were not finite; the run stopped there."""
+# Nets are built for this machine (`nets.platform`).
+platform.use(runtime.platform_facts)
 
 
 def _classes(train_source, val_source, config):
@@ -106,7 +93,7 @@ def _classes(train_source, val_source, config):
   return train_source, val_source, class_names, num_classes
 
 
-class Trainer:
+class Trainer(loop.EpochLoop):
   """Trains a registered net on a source into a model dir.
 
   Args:
@@ -165,7 +152,7 @@ class Trainer:
     runtime.enable_precision(config.precision)
     self.skipped = inputs.SkippedFiles()
     # The net computes what its starting weights were trained for.
-    self.conventions = (model_dir_lib.checkpoint_conventions(
+    self.conventions = (record_lib.checkpoint_conventions(
         config.checkpoint) if config.checkpoint else 'tf_slim')
     registry.check_conventions(config.model, self.conventions)
     self.record = self._record(class_names)
@@ -176,19 +163,19 @@ class Trainer:
     """The model dir's record; reuses a resumed run's pixel mean."""
     pixel_mean = None
     path = os.path.join(self.model_dir, model_dir_lib.RECORD_NAME)
-    existing = (model_dir_lib.read_record(self.model_dir)
+    existing = (record_lib.Record.read(self.model_dir)
                 if os.path.exists(path) else None)
-    record = model_dir_lib.Record(
+    record = record_lib.Record.for_net(
         self.config.model, self.num_classes, class_names, self.image_size,
-        self.spec.preprocessing, self.config.labels_offset,
-        self.config.plain, None, conventions=self.conventions)
+        self.conventions, labels_offset=self.config.labels_offset,
+        plain=self.config.plain)
     if existing:
-      model_dir_lib.check_same_run(existing, record, self.model_dir)
+      record_lib.check_same_run(existing, record, self.model_dir)
       pixel_mean = existing.pixel_mean
     elif self.spec.preprocessing == 'cifar':
       pixel_mean = inputs.pixel_mean(self.train_source, 'cifar',
                                      self.image_size).tolist()
-    return record._replace(pixel_mean=pixel_mean)
+    return record.replace(pixel_mean=pixel_mean)
 
   def _dataset(self, source, training, epoch=0, skip_batches=0):
     """The source's global batches, split over the replicas."""
@@ -265,18 +252,17 @@ class Trainer:
   # -- evaluation -----------------------------------------------------------
 
   def evaluate(self, source=None):
-    """{'top1', 'top5', 'loss', 'count'} of the net on source (default:
-    validation), with the moving batch-norm statistics."""
+    """`metrics.Tally.result()` of the net on source (default: validation),
+    with the moving batch-norm statistics: top1, top5, loss, count,
+    per_class, confusion."""
     source = source or self.val_source
-    totals = np.zeros(4)
+    tally = metrics.Tally(self.num_classes, self.record.class_names)
     for batch in self._dataset(source, False):
-      totals += [float(v) for v in self.eval_step(batch)]
-    top1, top5, loss, count = totals
-    if not count:
+      tally.add(self.eval_step(batch))
+    if not tally.count:
       raise ValueError('%s gave no readable image to evaluate.' %
                        source.path)
-    return {'top1': top1 / count, 'top5': top5 / count, 'loss': loss / count,
-            'count': int(count)}
+    return tally.result()
 
   def layer_gradient_norms(self, count=256):
     """{conv weight name: |d(loss)/d(weight)|} on the first training images
@@ -315,9 +301,9 @@ class Trainer:
                                   'variables': len(plan.assignments),
                                   'excluded': plan.excluded}
       if self.role.is_chief:
-        model_dir_lib.write_record(self.model_dir, self.record)
+        self.record.write(self.model_dir)
       return fresh
-    checkpoints.read_by_name(latest, self.state_variables())
+    checkpoint_files.read_by_name(latest, self.state_variables())
     bad = [name for name, v in self.model_variables.items()
            if not bool(tf.reduce_all(tf.math.is_finite(v)))]
     if bad:
@@ -329,197 +315,3 @@ class Trainer:
                                                      'checkpoint')))
     return checkpointing.resumed_history(
         self.model_dir, int(self.global_step.numpy()), fresh)
-
-  # -- the loop -------------------------------------------------------------
-
-  def train(self, resume=False, progress=True, log=print, on_step=None):
-    """Trains until epochs or max_steps; returns the history dict.
-
-    The chief holds the model dir's lock (`lock.Lock`) throughout and
-    first removes what an interrupted run left half-written; every worker
-    checks that it sees the chief's model dir.
-
-    Args:
-      resume: Continue from the latest checkpoint in model_dir (a new run
-        if there is none).
-      progress: Show a progress line on a terminal (chief only).
-      log: Function for one line per epoch (chief only).
-      on_step: Optional function(step) called after every step.
-
-    Raises:
-      lock.LockError: if another process writes the model dir.
-      TrainingDiverged: at the first non-finite loss or gradient.
-      ValueError: see the class.
-    """
-    if not self.role.is_chief:
-      progress, log = False, lambda line: None
-      distribute.check_shared_dir(self.strategy, self.role, self.model_dir)
-      return self._train(resume, progress, log, on_step)
-    os.makedirs(self.model_dir, exist_ok=True)
-    with lock.Lock(self.model_dir):
-      distribute.check_shared_dir(self.strategy, self.role, self.model_dir)
-      removed = model_dir_lib.remove_leftovers(self.model_dir)
-      if removed:
-        log('removed what an interrupted run left half-written: %s' %
-            ', '.join(removed[:5]) + (' ...' if len(removed) > 5 else ''))
-      return self._train(resume, progress, log, on_step)
-
-  def _train(self, resume, progress, log, on_step):
-    """The loop of `train`: epochs until epochs or max_steps."""
-    history = self._start(resume)
-    config = self.config
-    step, epoch, epoch_start = (int(v.numpy()) for v in (
-        self.global_step, self.epoch, self.epoch_start))
-    log('training %s on %d replica(s) in sync (%d worker(s)): global batch '
-        '%d, learning rate x%d' % (config.model, self.replicas,
-                                   self.role.num_workers, self.global_batch,
-                                   self.rate_factor))
-    if resume and step:
-      log('resuming at epoch %d (step %d)' % (epoch + 1, step))
-    writer = (tf.summary.create_file_writer(self.model_dir)
-              if self.role.is_chief else tf.summary.create_noop_writer())
-    while epoch < config.epochs and step < self.total_steps:
-      started = time.time()
-      step, durations, losses, errors = self._run_epoch(
-          step, epoch, epoch_start, writer, history, progress, on_step)
-      if step >= self.total_steps and (step - epoch_start <
-                                       self.steps_per_epoch):
-        # max_steps reached inside the epoch: keep the place, for a resume
-        # with more steps.
-        self._save(step, epoch, epoch_start)
-        break
-      if step == epoch_start:
-        raise ValueError('Epoch %d produced no batch: every image was '
-                         'unreadable or the data is smaller than a batch; '
-                         'see the skipped files: %s' % (
-                             epoch + 1, self.skipped.items()[:5]))
-      if step - epoch_start < self.steps_per_epoch:
-        log('note: epoch %d had %d of %d steps (%d unreadable files '
-            'skipped so far)' % (epoch + 1, step - epoch_start,
-                                 self.steps_per_epoch, len(self.skipped)))
-      epoch, epoch_start = epoch + 1, step
-      record = {'epoch': epoch, 'step': step,
-                'train_loss': float(np.mean(losses)) if losses else None,
-                'train_error': float(np.mean(errors)) if errors else None,
-                'learning_rate': float(self.learning_rate()),
-                'seconds': time.time() - started,
-                'images_per_second': (self.global_batch * len(durations) /
-                                      max(sum(durations), 1e-9))}
-      self._end_epoch(record, writer, history, log)
-    writer.close()
-    if self.skipped:
-      log('skipped %d unreadable file(s); listed in %s' % (
-          len(self.skipped), model_dir_lib.HISTORY_NAME))
-    return history
-
-  def _run_epoch(self, step, epoch, epoch_start, writer, history, progress,
-                 on_step):
-    """Steps through (the rest of) one epoch, or to max_steps.
-
-    Returns:
-      (step reached, step durations, losses, errors).
-    """
-    config = self.config
-    iterator = iter(self._dataset(self.train_source, True, epoch,
-                                  step - epoch_start))
-    shown = progress_lib.Progress(self.steps_per_epoch, 'epoch %d/%d' % (
-        epoch + 1, config.epochs)) if progress else None
-    durations, losses, errors = [], [], []
-    while step < self.total_steps and (step - epoch_start <
-                                       self.steps_per_epoch):
-      begin = time.perf_counter()
-      try:
-        images, labels = next(iterator)
-      except (StopIteration, tf.errors.OutOfRangeError):
-        break
-      loss, error, norm = (float(v) for v in self.train_step(images, labels))
-      durations.append(time.perf_counter() - begin)
-      step += 1
-      self._check_finite(step, loss, norm)
-      losses.append(loss)
-      errors.append(error)
-      if not step % config.log_every:
-        history['steps'].append([step, loss, error])
-        recent = durations[-config.log_every:]
-        _scalars(writer, step, loss=loss, train_error=error,
-                 images_per_second=self.global_batch * len(recent) /
-                 max(sum(recent), 1e-9))
-      if config.save_every_steps and not step % config.save_every_steps:
-        self._save(step, epoch, epoch_start)
-      if shown:
-        shown.update(step - epoch_start, durations)
-      if on_step:
-        on_step(step)
-    return step, durations, losses, errors
-
-  def _end_epoch(self, record, writer, history, log):
-    """Validates, keeps best/, saves, and writes history and events."""
-    step = record['step']
-    if self.val_source is not None:
-      metrics = self.evaluate()
-      record.update(val_accuracy=metrics['top1'], val_top5=metrics['top5'],
-                    val_loss=metrics['loss'])
-      self._track_best(metrics['top1'], record, log)
-      _scalars(writer, step, val_accuracy=metrics['top1'],
-               val_top5=metrics['top5'], val_loss=metrics['loss'])
-    _scalars(writer, step, learning_rate=record['learning_rate'])
-    writer.flush()
-    self._save(step, record['epoch'], step)
-    history['epochs'].append(record)
-    history['skipped_files'] = [list(item) for item in self.skipped.items()]
-    self._log_skipped(log)
-    if self.role.is_chief:
-      files.write_json(os.path.join(self.model_dir,
-                                    model_dir_lib.HISTORY_NAME), history)
-    log(checkpointing.epoch_line(record, self.config.epochs))
-
-  def _log_skipped(self, log, most=10):
-    """Names the files skipped since the last call (at most `most`)."""
-    items = self.skipped.items()
-    new = items[getattr(self, '_logged_skipped', 0):]
-    self._logged_skipped = len(items)
-    for name, reason in new[:most]:
-      log('skipped %s: %s' % (name, reason))
-    if len(new) > most:
-      log('... and %d more skipped file(s), listed in %s' % (
-          len(new) - most, model_dir_lib.HISTORY_NAME))
-
-  def _check_finite(self, step, loss, gradient_norm):
-    """Stops the run at the first non-finite loss or gradient norm, before
-    anything is saved: the checkpoints keep the last finite weights.
-
-    Raises:
-      TrainingDiverged: naming the step and the latest checkpoint.
-    """
-    # fp16's loss scaling skips non-finite gradients by design.
-    if math.isfinite(loss) and (math.isfinite(gradient_norm) or
-                                self.config.precision == 'fp16'):
-      return
-    latest = model_dir_lib.latest_checkpoint(self.model_dir)
-    raise TrainingDiverged(
-        'step %d: the loss is %s and the gradient norm %s: training '
-        'diverged and stopped; nothing of this step was saved (the latest '
-        'checkpoint is %s). Lower the learning rate or add warmup, and '
-        'resume or start again.' % (step, loss, gradient_norm,
-                                    latest or 'none'))
-
-  def _track_best(self, accuracy, record, log):
-    """Saves best/ on a new best; scales the rate down on a plateau."""
-    best, stale = float(self.best_accuracy.numpy()), int(
-        self.stale_epochs.numpy())
-    if accuracy > best:
-      self.best_accuracy.assign(accuracy)
-      self.stale_epochs.assign(0)
-      checkpointing.save_best(dict(self.model_variables), self.model_dir,
-                              self.role)
-      record['best'] = True
-      return
-    stale += 1
-    patience = self.config.plateau_patience
-    if patience and stale >= patience:
-      self.rate_scale.assign(float(self.rate_scale.numpy()) *
-                             self.config.plateau_factor)
-      log('validation accuracy has not improved for %d epochs: learning '
-          'rate x%g' % (stale, self.config.plateau_factor))
-      stale = 0
-    self.stale_epochs.assign(stale)

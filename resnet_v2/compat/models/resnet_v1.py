@@ -8,7 +8,7 @@ spatial_squeeze) and exactly its end points. `bottleneck` takes
 # pylint: disable=unused-import
 from resnet_v2.nets import resnet as _nets
 from resnet_v2.nets.arg_scope import resnet_arg_scope
-from resnet_v2.nets.blocks import bottleneck_v1 as bottleneck
+from resnet_v2.nets.units import bottleneck_v1 as bottleneck
 from resnet_v2.nets.resnet import resnet_v1_block
 
 

@@ -5,7 +5,7 @@ points are exactly its own (no 'postnorm')."""
 # pylint: disable=unused-import
 from resnet_v2.nets import resnet as _nets
 from resnet_v2.nets.arg_scope import resnet_arg_scope
-from resnet_v2.nets.blocks import bottleneck
+from resnet_v2.nets.units import bottleneck
 from resnet_v2.nets.resnet import resnet_v2_block
 
 

@@ -8,6 +8,9 @@ import dataclasses
 import os
 import sys
 
+from resnet_v2.cli import flags
+from resnet_v2.cli import progress
+
 
 def printable(path):
   # pylint: disable=g-import-not-at-top
@@ -23,36 +26,58 @@ def _report_skipped(skipped):
       print('  %s: %s' % (printable(path), reason), file=sys.stderr)
 
 
-def _check_net_args(args):
-  if args.model_dir and (args.model or args.checkpoint):
-    raise ValueError('--model-dir names the net and its checkpoint; drop '
-                     '--model and --checkpoint.')
+def _net_args(args):
+  """(model_dir, model, checkpoint) the flags name; with --weights, the
+  published weights are fetched into the cache first and named."""
+  if not args.weights:
+    return args.model_dir, args.model, args.checkpoint
+  if args.model_dir or args.checkpoint:
+    raise ValueError('--weights names published weights for --model; drop '
+                     '--model-dir and --checkpoint.')
+  from resnet_v2.serve import weights  # pylint: disable=g-import-not-at-top
+  record = weights.record(args.model or 'resnet_v2_50', args.weights,
+                          progress.Progress)
+  if record.model_dir:
+    return record.model_dir, None, None
+  return None, record.model, record.weights
 
 
 def _load_model(args, for_predictions):
   """The net the arguments name, as a `serve.model.Model`."""
   from resnet_v2.serve import model as model_lib  # pylint: disable=g-import-not-at-top
-  _check_net_args(args)
-  options = dict(image_size=args.image_size, engine=args.engine,
-                 precision=args.precision)
-  if args.model_dir:
-    return model_lib.Model.load(args.model_dir, **options)
+  model_dir, model, checkpoint = _net_args(args)
   return model_lib.Model.load(
-      model=args.model or 'resnet_v2_50', checkpoint=args.checkpoint,
-      num_classes=1001 if for_predictions and not args.checkpoint else None,
-      **options)
+      model_dir, model or (None if model_dir else 'resnet_v2_50'),
+      checkpoint, args.image_size,
+      num_classes=1001 if for_predictions and not checkpoint else None,
+      engine=args.engine, precision=args.precision)
 
 
 def run_features(args):
   from resnet_v2.serve import features  # pylint: disable=g-import-not-at-top
-  features.check_features_output(args.output, args.overwrite, args.inputs)
-  count, skipped = features.extract_features(
-      args.inputs, args.output, _load_model(args, False),
-      end_points=args.end_points or ['global_pool'],
-      batch_size=args.batch_size, progress=sys.stderr.isatty(),
-      overwrite=args.overwrite, max_pixels=args.max_image_pixels)
-  print('wrote %s: %d image(s)' % (args.output, count))
-  _report_skipped(skipped)
+  end_points = args.end_points or ['global_pool']
+  if args.output.endswith('.npz'):
+    if args.ray or args.shard_size or args.dtype != 'float32':
+      raise ValueError('--ray, --shard-size and --dtype write a features '
+                       'folder: give --output a folder, not an .npz.')
+    features.check_features_output(args.output, args.overwrite, args.inputs)
+    count, skipped = features.extract_features(
+        args.inputs, args.output, _load_model(args, False),
+        end_points=end_points, batch_size=args.batch_size,
+        progress=progress.Progress, overwrite=args.overwrite,
+        max_pixels=args.max_image_pixels)
+    print('wrote %s: %d image(s)' % (args.output, count))
+    _report_skipped(skipped)
+    return
+  manifest = features.extract_to_folder(
+      args.inputs, args.output, _load_model(args, False), end_points,
+      shard_size=args.shard_size, batch_size=args.batch_size,
+      dtype=args.dtype, progress=progress.Progress,
+      max_pixels=args.max_image_pixels, weights=args.weights,
+      ray_address=args.ray)
+  print('wrote %s: %d image(s) in %d shard(s)' % (
+      args.output, manifest['images'], len(manifest['complete_shards'])))
+  _report_skipped(manifest['skipped_files'])
 
 
 def run_predict(args):
@@ -76,16 +101,16 @@ def run_eval(args):
   from resnet_v2.data import inputs
   from resnet_v2 import files
   from resnet_v2.serve import evaluate as evaluation
-  _check_net_args(args)
+  model_dir, model, checkpoint = _net_args(args)
   output = args.output or os.path.join(args.model_dir or '.', 'eval')
   # MODEL_DIR/eval is the model dir's own place for reports.
-  read = [args.data, args.checkpoint and args.checkpoint + '.index'] + (
-      [args.model_dir] if args.output else [])
+  read = [args.data, checkpoint and checkpoint + '.index'] + (
+      [model_dir] if args.output or not args.model_dir else [])
   source = inputs.open_source(args.data, split='test')
   files.check_output(output, args.overwrite, read)
   skipped = inputs.SkippedFiles()
   result = evaluation.evaluate(
-      source, args.model_dir, args.model, args.checkpoint, args.batch_size,
+      source, model_dir, model, checkpoint, args.batch_size,
       args.image_size, args.labels_offset, skipped, args.max_image_pixels,
       args.engine, args.precision)
   result['skipped_files'] = [list(item) for item in skipped.items()]
@@ -118,9 +143,10 @@ def run_quantize(args):
   calibration = quantization.open_calibration_data(args.calibration_data)
   val = (inputs.open_source(args.val_data, split='test') if args.val_data
          else None)
+  model_dir, model, checkpoint = _net_args(args)
   report = quantization.quantize(
-      args.output, calibration, model_dir=args.model_dir, model=args.model,
-      checkpoint=args.checkpoint, val_source=val,
+      args.output, calibration, model_dir=model_dir, model=model,
+      checkpoint=checkpoint, val_source=val,
       num_images=args.calibration_images, batch_size=args.batch_size,
       image_size=args.image_size, overwrite=args.overwrite)
   print(quantization.summary(report))
@@ -145,9 +171,7 @@ def train_config(args):
 
 def run_train(args):
   # pylint: disable=g-import-not-at-top
-  from resnet_v2.data import inputs
-  from resnet_v2.data import sources
-  from resnet_v2.data import tfrecords
+  from resnet_v2.data import splits
   from resnet_v2.train import distribute
   from resnet_v2.train import trainer as training
   # The devices and the cluster first: TensorFlow fixes them when it starts.
@@ -155,26 +179,21 @@ def run_train(args):
     distribute.configure_cpu_devices(args.cpu_devices)
   strategy = distribute.make_strategy(args.strategy, args.collective_timeout)
   # Data problems are reported before any net is built.
-  train_source = inputs.open_source(args.data)
-  if args.val_data:
-    val_source = inputs.open_source(args.val_data, split='test')
-  elif train_source.kind == 'cifar10':
-    val_source = inputs.open_source(args.data, split='test')
-  elif train_source.kind in ('folder', 'idx'):
-    # IDX's t10k-* is the test set: held out, never chosen on.
-    train_source, val_source = sources.split_source(
-        train_source, args.val_fraction, args.seed)
-  else:
-    # TF-Slim's layout: validation-* beside train-*.
-    val_source = tfrecords.validation_beside(train_source)
-    print('validating on %s' % val_source.path if val_source else
-          'note: no validation data (no --val-data, and no validation-* '
-          'beside %s): training without it, best/ is not kept' % args.data,
-          file=sys.stderr)
+  train_source, val_source, note = splits.training_sources(
+      args.data, args.val_data, args.val_fraction, args.seed)
+  if note:
+    print(flags.in_flags(note), file=sys.stderr)
+  if args.weights:
+    if args.checkpoint:
+      raise ValueError('--weights names the checkpoint to start from; drop '
+                       '--checkpoint.')
+    from resnet_v2.serve import weights  # pylint: disable=g-import-not-at-top
+    args.checkpoint = weights.record(args.model, args.weights,
+                                     progress.Progress).checkpoint()
   config = train_config(args)
   trainer = training.Trainer(train_source, val_source, args.model_dir, config,
                              strategy=strategy)
-  history = trainer.train(resume=args.resume, progress=sys.stderr.isatty())
+  history = trainer.train(resume=args.resume, progress=progress.Progress)
   if history['epochs'] and 'val_accuracy' in history['epochs'][-1]:
     best = max(e['val_accuracy'] for e in history['epochs'])
     print('validation accuracy %.4f after %d epochs (best %.4f); model dir '
@@ -197,7 +216,6 @@ def run_convert(args):
     return
   if args.background:
     raise ValueError('--background applies to --keras only.')
-  _check_net_args(args)
   info = convert.to_keras(args.output, args.model_dir, args.model,
                           args.checkpoint, args.overwrite)
   print('wrote %s: keras.applications.%s, %s classes' % (

@@ -1,0 +1,43 @@
+"""Which data trains and which validates: the policy `resnet-v2 train`
+and the `Trainer` follow, kept with the data."""
+
+from resnet_v2.data import inputs
+from resnet_v2.data import sources
+from resnet_v2.data import tfrecords
+
+
+def training_sources(data, val_data=None, val_fraction=0.1, seed=0):
+  """The training and validation sources of a dataset.
+
+  Validation is, in order: `val_data` (its test split) when given;
+  CIFAR-10's test_batch; a seeded `val_fraction` held out of class folders
+  or of IDX's train split (IDX's t10k-* is the test set: held out, never
+  chosen on); TF-Slim's validation-* TFRecords beside train-*; else none.
+
+  Args:
+    data: What `inputs.open_source` reads.
+    val_data: Optional validation data.
+    val_fraction: Share of class folders / IDX train held out.
+    seed: Seeds the held-out choice.
+
+  Returns:
+    (train source, validation source or None, a note for the user or
+    None).
+
+  Raises:
+    ValueError: on unreadable data, naming it.
+  """
+  train = inputs.open_source(data)
+  if val_data:
+    return train, inputs.open_source(val_data, split='test'), None
+  if train.kind == 'cifar10':
+    return train, inputs.open_source(data, split='test'), None
+  if train.kind in ('folder', 'idx'):
+    train, val = sources.split_source(train, val_fraction, seed)
+    return train, val, None
+  val = tfrecords.validation_beside(train)
+  if val is None:
+    return train, None, (
+        'note: no validation data (no `val_data`, and no validation-* '
+        'beside %s): training without it, best/ is not kept' % data)
+  return train, val, 'validating on %s' % val.path
