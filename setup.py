@@ -13,22 +13,27 @@ setuptools.setup(
     packages=setuptools.find_packages(include=['resnet_v2', 'resnet_v2.*']),
     package_data={'resnet_v2.data': ['*.txt']},
     entry_points={'console_scripts': ['resnet-v2 = resnet_v2.cli:main']},
-    python_requires='>=3.9',
+    python_requires='>=3.10',
     # TensorFlow 2.16 is the first release with Keras 3 and no tf-keras
     # dependency; tf-slim 1.1.0 is the last release. Neither needs tf-keras.
     install_requires=[
         'tensorflow>=2.16',
         'tf-slim>=1.1.0',
         'numpy>=1.23',
+        # Features folders: Parquet metadata beside the .npy shards.
+        'pyarrow>=14',
     ],
     # int8: OpenVINO runs the quantized nets and NNCF quantizes them (the
     # fastest int8 engine measured here, BENCHMARKS.md); onnx: tf2onnx
     # converts for `export --format onnx`, ONNX Runtime runs it (and is a
-    # benchmark comparator). The tests exercise both.
+    # benchmark comparator); ray: features on a Ray cluster. The tests
+    # exercise all three.
     extras_require={
         'test': ['pytest>=7', 'pytest-xdist>=3', 'matplotlib', 'scikit-learn',
                  'openvino>=2025.0', 'nncf>=2.16', 'tf2onnx>=1.17',
-                 'onnxruntime>=1.20'],
+                 'onnxruntime>=1.20', 'ray[data]>=2.40', 'pandas', 'faiss-cpu'],
+        # Features on a cluster (`resnet-v2 features --ray`): Ray Data.
+        'ray': ['ray[data]>=2.40'],
         'examples': ['scikit-learn'],
         'plot': ['matplotlib'],
         'int8': ['openvino>=2025.0', 'nncf>=2.16'],

@@ -25,6 +25,7 @@ from resnet_v2.data import idx
 from resnet_v2.data import preprocessing
 from resnet_v2.data import sources
 from resnet_v2.data import tfrecords
+from resnet_v2.data import webdataset
 
 SHUFFLE_BUFFER = 2048
 LIST_CHUNK = 1024
@@ -74,6 +75,8 @@ def count_examples(source):
     return len(source.items)
   if source.kind == 'cifar10':
     return sum(len(cifar10.read_cifar_batch(p)[1]) for p in source.items)
+  if source.kind == 'webdataset':
+    return sum(1 for p in source.items for _ in webdataset.samples(p))
   return tfrecords.tfrecord_summary(tuple(source.items))[0]
 
 
@@ -159,7 +162,29 @@ def _decode_or_skip(contents, name, skipped, max_pixels, read=False):
   return image, ok
 
 
-def _records(source, shuffle, order_seed):
+def _tfrecord_records(source, shuffle, order_seed):
+  """(encoded image, label, 'FILE[RECORD]') of TF-Slim's TFRecords."""
+  files = tf.data.Dataset.from_tensor_slices(source.items)
+  if shuffle:
+    files = files.shuffle(len(source.items), seed=order_seed,
+                          reshuffle_each_iteration=False)
+  data = files.interleave(
+      lambda f: tf.data.TFRecordDataset(f).map(lambda r: (r, f)),
+      cycle_length=CYCLE_LENGTH, num_parallel_calls=tf.data.AUTOTUNE,
+      deterministic=True)
+  if shuffle:
+    data = data.shuffle(SHUFFLE_BUFFER, seed=order_seed,
+                        reshuffle_each_iteration=False)
+
+  def parse(record, file_name):
+    parsed = tf.io.parse_single_example(record, dict(
+        tfrecords.TFRECORD_FEATURES, **tfrecords.TFRECORD_OPTIONAL))
+    return parsed['image/encoded'], parsed['image/class/label'], file_name
+  return data.map(parse, num_parallel_calls=tf.data.AUTOTUNE,
+                  deterministic=True)
+
+
+def _records(source, shuffle, order_seed, skipped):
   """A dataset of (encoded image or uint8 image, label, name) of a source."""
   if source.kind in ('folder', 'files'):
     items = source.items
@@ -191,24 +216,7 @@ def _records(source, shuffle, order_seed):
                           reshuffle_each_iteration=False)
     return data
   if source.kind == 'tfrecord':
-    files = tf.data.Dataset.from_tensor_slices(source.items)
-    if shuffle:
-      files = files.shuffle(len(source.items), seed=order_seed,
-                            reshuffle_each_iteration=False)
-    data = files.interleave(
-        lambda f: tf.data.TFRecordDataset(f).map(lambda r: (r, f)),
-        cycle_length=CYCLE_LENGTH, num_parallel_calls=tf.data.AUTOTUNE,
-        deterministic=True)
-    if shuffle:
-      data = data.shuffle(SHUFFLE_BUFFER, seed=order_seed,
-                          reshuffle_each_iteration=False)
-
-    def parse(record, file_name):
-      parsed = tf.io.parse_single_example(record, dict(
-          tfrecords.TFRECORD_FEATURES, **tfrecords.TFRECORD_OPTIONAL))
-      return parsed['image/encoded'], parsed['image/class/label'], file_name
-    return data.map(parse, num_parallel_calls=tf.data.AUTOTUNE,
-                    deterministic=True)
+    return _tfrecord_records(source, shuffle, order_seed)
   if source.kind == 'cifar10':
     def generate():
       for path in source.items:
@@ -236,6 +244,13 @@ def _records(source, shuffle, order_seed):
         tf.TensorSpec([None], tf.string))).unbatch()
     return data.map(lambda image, label, name: (
         tf.image.grayscale_to_rgb(image), label, name))
+  if source.kind == 'webdataset':
+    data = tf.data.Dataset.from_generator(
+        lambda: webdataset.chunks(source, skipped, LIST_CHUNK),
+        output_signature=(tf.TensorSpec([None], tf.string),
+                          tf.TensorSpec([None], tf.int64),
+                          tf.TensorSpec([None], tf.string))).unbatch()
+    return data.shuffle(SHUFFLE_BUFFER, seed=order_seed) if shuffle else data
   raise ValueError('Unknown source kind %r.' % (source.kind,))
 
 
@@ -297,11 +312,11 @@ def make_dataset(source, preprocessing_name, image_size, batch_size,
   order_seed = seed * 100003 + epoch
   preprocess = preprocessing.SCHEMES[preprocessing_name]
   data = _records(source, training if shuffle is None else shuffle,
-                  order_seed)
+                  order_seed, skipped)
   if source.kind not in ('cifar10', 'arrays', 'idx'):
     def decode(contents, label, name):
       image, ok = _decode_or_skip(contents, name, skipped, max_pixels,
-                                  read=source.kind != 'tfrecord')
+                                  read=source.kind in ('folder', 'files'))
       return image, label, name, ok
     data = data.map(decode, num_parallel_calls=tf.data.AUTOTUNE,
                     deterministic=True)

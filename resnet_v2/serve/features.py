@@ -1,19 +1,35 @@
-"""End points of image files, written to one .npz.
+"""End points of a collection of images: a folder of shards for any size,
+or one .npz for small runs.
 
-`extract_features` runs a `serve.model.Model` over image files and folders
-(streamed through the input pipeline) and writes the chosen end_points of
-every file that decodes, atomically; files that do not are skipped and
-named.
+The folder job is clip-retrieval's: `plan` cuts the input into shards (a
+fixed number of images of a list, or one file of a TFRecord, CIFAR or tar
+dataset each), and `write_shard` (the worker) runs a `model.Model` over one
+shard and writes it whole (`shards`). `extract_to_folder` runs the workers
+in this process, or on a Ray cluster (`distributed`), skipping the shards
+a killed run completed; memory holds one shard at a time.
 """
 
+import glob
 import os
+import time
 import zipfile
 
 import numpy as np
 
 from resnet_v2 import files
+from resnet_v2.data import inputs as inputs_lib
 from resnet_v2.data import preprocessing
 from resnet_v2.data import sources
+from resnet_v2.data import webdataset
+from resnet_v2.serve import shards as shards_lib
+
+DTYPES = ('float32', 'float16')
+# Default shard size: this many bytes of arrays per shard (a shard is held
+# in memory while it is computed), within these image counts.
+SHARD_BYTES = 32 * 2**20
+SHARD_IMAGES = (64, 10000)
+# Sources whose files are the shards (one file each).
+_FILE_SHARDED = ('tfrecord', 'cifar10', 'webdataset')
 
 
 def is_features_file(path):
@@ -41,10 +57,220 @@ def write_npz_atomically(path, arrays):
     np.savez(out, **arrays)
 
 
+def _listed_paths(text_file):
+  """The paths a text file lists, one a line (relative to its folder)."""
+  folder = os.path.dirname(os.path.abspath(text_file))
+  with open(text_file, encoding='utf-8', errors='surrogateescape') as handle:
+    lines = [line.rstrip('\n') for line in handle]
+  return [os.path.join(folder, line) for line in lines if line.strip()]
+
+
+def _is_dataset(path):
+  """Whether a single input is a dataset the pipeline opens whole (TFRecords,
+  CIFAR-10 batches, IDX files), rather than image files."""
+  base = os.path.basename(path)
+  if os.path.isdir(path):
+    try:
+      return inputs_lib.open_source(path).kind in ('tfrecord', 'cifar10',
+                                                   'idx')
+    except ValueError:
+      return False
+  return 'tfrecord' in base or base.startswith(('train-', 'validation-')) or (
+      not os.path.exists(path) and bool(glob.glob(path)))
+
+
+def features_source(inputs):
+  """The source of a features run: one text file of paths; one TFRecord,
+  CIFAR-10 or IDX dataset (labels kept); webdataset tar shards; or image
+  files and folders (listed recursively, sorted).
+
+  Raises:
+    ValueError: if an input does not exist or holds nothing.
+  """
+  inputs = list(inputs)
+  if len(inputs) == 1 and inputs[0].endswith('.txt') and os.path.isfile(
+      inputs[0]):
+    paths = _listed_paths(inputs[0])
+    if not paths:
+      raise ValueError('%s lists no files.' % inputs[0])
+    return sources.Source('files', inputs[0], paths, None, None)
+  if inputs and all(i.endswith('.tar') for i in inputs):
+    return webdataset.webdataset_source(inputs)
+  if len(inputs) == 1 and _is_dataset(inputs[0]):
+    return inputs_lib.open_source(inputs[0])
+  return sources.files_source(inputs)
+
+
+def default_shard_size(bytes_per_image, batch_size):
+  """Images per shard: about SHARD_BYTES of arrays, a multiple of the
+  batch size, within SHARD_IMAGES."""
+  images = min(max(SHARD_BYTES // max(bytes_per_image, 1), SHARD_IMAGES[0]),
+               SHARD_IMAGES[1])
+  return max(batch_size, images // batch_size * batch_size)
+
+
+def plan(source, shard_size):
+  """The source cut into shards, in order: consecutive runs of shard_size
+  images of a list (files, folders, IDX), or one file each (TFRecords,
+  CIFAR-10 batches, tar shards)."""
+  if source.kind in _FILE_SHARDED:
+    return [source._replace(items=[item]) for item in source.items]
+  count = len(source.items)
+  return [source._replace(
+      items=source.items[start:start + shard_size],
+      labels=(None if source.labels is None else
+              source.labels[start:start + shard_size]))
+          for start in range(0, count, shard_size)]
+
+
+def output_shapes(net, end_points):
+  """{end point: shape of one image's array}, from one blank image."""
+  size = net.image_size
+  out = net.run(np.zeros([1, size, size, 3], np.float32), end_points)
+  return {name: list(out[name].shape[1:]) for name in end_points}
+
+
+def write_shard(net, folder, index, shard, end_points, batch_size=32,
+                dtype='float32', max_pixels=preprocessing.MAX_IMAGE_PIXELS,
+                shapes=None):
+  """The worker: runs net over one shard and writes it whole.
+
+  A shard of a list source fills arrays made once at its size (so memory
+  holds one shard, not two); a file's shard grows by batches.
+
+  Returns:
+    The number of images written (files that did not read are listed in
+    the shard's skipped file).
+  """
+  shapes = shapes or output_shapes(net, end_points)
+  skipped = inputs_lib.SkippedFiles()
+  sized = shard.kind not in _FILE_SHARDED
+  arrays = {name: np.empty([len(shard.items) if sized else 0] + shapes[name],
+                           dtype) for name in end_points}
+  parts = {name: [] for name in end_points}
+  names, labels = [], []
+  for images, batch_labels, kept in net.dataset(shard, batch_size, skipped,
+                                                max_pixels=max_pixels):
+    outputs = net.run(images, end_points)
+    rows = slice(len(names), len(names) + len(kept))
+    for name in end_points:
+      if sized:
+        arrays[name][rows] = outputs[name]
+      else:
+        parts[name].append(outputs[name].astype(dtype, copy=False))
+    names.extend(os.fsdecode(k) for k in kept.numpy())
+    labels.extend(batch_labels.numpy().tolist())
+  arrays = {name: (arrays[name][:len(names)] if sized or not parts[name]
+                   else np.concatenate(parts[name])) for name in end_points}
+  shards_lib.write_shard(folder, index, arrays, names, labels,
+                         skipped.items())
+  return len(names)
+
+
+def settings(net, source, inputs, end_points, shapes, shard_size, count,
+             dtype, weights=None):
+  """What a features folder records, and what a continuing run must
+  repeat."""
+  record = net.record
+  return {
+      'model': record.model, 'weights': weights or record.weights,
+      'conventions': record.conventions, 'engine': net.engine,
+      'precision': net.precision, 'image_size': record.image_size,
+      'preprocessing': record.preprocessing,
+      'end_points': {name: shapes[name] for name in end_points},
+      'dtype': dtype, 'inputs': [os.path.abspath(i) for i in inputs],
+      'source_kind': source.kind, 'class_names': source.class_names,
+      'shard_size': None if source.kind in _FILE_SHARDED else shard_size,
+      'shards': count,
+      'order': ('input files sorted by path within each folder, in the '
+                'order given; shards in number order, rows in input order'),
+  }
+
+
+def extract_to_folder(inputs, folder, net, end_points=('global_pool',),
+                      shard_size=None, batch_size=32, dtype='float32',
+                      progress=None, max_pixels=preprocessing.MAX_IMAGE_PIXELS,
+                      weights=None, ray_address=None):
+  """Writes the end points of a collection as shards in folder.
+
+  Args:
+    inputs: What `features_source` reads.
+    folder: The features folder: new, empty, or one this project started
+      with the same settings (continued after its last complete shard).
+    net: A `model.Model`.
+    end_points: End point names, e.g. 'global_pool', 'resnet_v2_50/block4'.
+    shard_size: Images per shard of a list source; default
+      `default_shard_size`.
+    batch_size: Images per run of the net.
+    dtype: 'float32' or 'float16' (the arrays written).
+    progress: None, or a callback `progress(shards, label)` returning an
+      object whose `update(done, durations)` is called per shard.
+    max_pixels: Larger images are skipped without being decoded.
+    weights: The published weights' name ('tf-slim', 'keras') the net was
+      loaded with (recorded, and fetched by Ray workers); default the
+      record's path.
+    ray_address: Run the shards on a Ray cluster ('auto' or an address;
+      `distributed`); None: in this process.
+
+  Returns:
+    The manifest written.
+
+  Raises:
+    ValueError: on bad inputs, end points, dtype, or a folder of another
+      run; files.OutputError if folder may not be written.
+  """
+  end_points = list(end_points)
+  if not end_points:
+    raise ValueError('Give at least one end point name, e.g. global_pool.')
+  if dtype not in DTYPES:
+    raise ValueError('dtype must be one of %s, got %r.' % (DTYPES, dtype))
+  if batch_size < 1 or (shard_size is not None and shard_size < 1):
+    raise ValueError('batch_size and shard_size must be >= 1.')
+  net.check_end_points(end_points)
+  source = features_source(inputs)
+  shapes = output_shapes(net, end_points)
+  per_image = sum(int(np.prod(s)) for s in shapes.values()) * np.dtype(
+      dtype).itemsize
+  shard_size = shard_size or default_shard_size(per_image, batch_size)
+  planned = plan(source, shard_size)
+  manifest = shards_lib.open_folder(folder, settings(
+      net, source, inputs, end_points, shapes, shard_size, len(planned),
+      dtype, weights), inputs=list(inputs))
+  todo = [i for i in range(len(planned))
+          if i not in set(shards_lib.complete_shards(folder, len(planned)))]
+  if ray_address is not None:
+    from resnet_v2.serve import distributed  # pylint: disable=g-import-not-at-top
+    distributed.run_shards(ray_address, distributed.net_spec(net, weights),
+                           folder, planned, todo, end_points, batch_size,
+                           dtype, max_pixels)
+    # What lost workers left half-written (every writer is done now).
+    shards_lib.remove_partial(folder)
+  else:
+    _run_here(net, folder, planned, todo, end_points, batch_size, dtype,
+              max_pixels, progress)
+  return shards_lib.finish(folder, manifest)
+
+
+def _run_here(net, folder, planned, todo, end_points, batch_size, dtype,
+              max_pixels, progress):
+  """Runs the shards left, one after the other, in this process."""
+  shapes = output_shapes(net, end_points)
+  shown = progress(len(planned), 'shards') if progress else None
+  durations = []
+  for index in todo:
+    start = time.perf_counter()
+    write_shard(net, folder, index, planned[index], end_points, batch_size,
+                dtype, max_pixels, shapes)
+    durations.append(time.perf_counter() - start)
+    if shown:
+      shown.update(len(planned) - len(todo) + len(durations), durations)
+
+
 def extract_features(inputs, output, model, end_points=('global_pool',),
-                     batch_size=16, progress=True, overwrite=False,
+                     batch_size=16, progress=None, overwrite=False,
                      max_pixels=preprocessing.MAX_IMAGE_PIXELS):
-  """Writes the end_points of image files to an .npz.
+  """Writes the end_points of image files to one .npz (small runs: it is
+  held in memory; `extract_to_folder` for any size).
 
   Args:
     inputs: Image files and/or folders.
@@ -54,7 +280,7 @@ def extract_features(inputs, output, model, end_points=('global_pool',),
     end_points: Names of end_points to save, e.g. 'global_pool' or
       'resnet_v2_50/block4'.
     batch_size: Images per run.
-    progress: Show a progress line on a terminal.
+    progress: None, or a progress callback (see `model.Model.iterate`).
     overwrite: Replace an existing output that is not a features file.
     max_pixels: Larger images are skipped without being decoded.
 
@@ -73,8 +299,7 @@ def extract_features(inputs, output, model, end_points=('global_pool',),
   check_features_output(output, overwrite, list(inputs))
   names, collected = [], {n: [] for n in end_points}
   for kept, outputs in model.iterate(paths, list(end_points), batch_size,
-                                     'features' if progress else None,
-                                     max_pixels):
+                                     progress, max_pixels):
     names.extend(kept)
     for n in end_points:
       collected[n].append(outputs[n])

@@ -1,0 +1,72 @@
+"""The features job on a real Ray cluster: a head and a second node, each
+its own raylet and worker processes (`ray.cluster_utils.Cluster`, what
+`ray start --head` and `ray start --address` start), the second node
+killed mid-run. The job finishes and its output equals a single process's,
+array for array."""
+
+import os
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+from ray.cluster_utils import Cluster
+
+from resnet_v2.serve import distributed
+from resnet_v2.serve import features
+from resnet_v2.serve import model as model_lib
+from resnet_v2.serve import shards
+from test_shards import END_POINTS
+from test_shards import MODEL
+from test_shards import _images
+from test_shards import checkpoint  # noqa: F401 (a fixture)
+
+
+def _listing(root):
+  return sorted(os.path.relpath(os.path.join(r, n), root)
+                for r, _, names in os.walk(root) for n in names)
+
+
+def test_a_node_killed_mid_run_changes_nothing_in_the_output(
+    tmp_path, checkpoint):  # pylint: disable=redefined-outer-name
+  images = _images(tmp_path / 'images', 96, broken=(5,))
+  single = tmp_path / 'single'
+  net = model_lib.Model.load(model=MODEL, checkpoint=checkpoint)
+  features.extract_to_folder([str(images)], str(single), net, END_POINTS,
+                             shard_size=8, batch_size=8)
+  cluster = Cluster(initialize_head=True, head_node_args={'num_cpus': 1})
+  try:
+    second = cluster.add_node(num_cpus=1)
+    cluster.wait_for_nodes()
+    output = tmp_path / 'cluster'
+    child = subprocess.Popen(
+        [sys.executable, '-m', 'resnet_v2.cli', 'features', '--model',
+         MODEL, '--checkpoint', checkpoint, '--shard-size', '8',
+         '--batch-size', '8', '--end-point', END_POINTS[0], '--end-point',
+         END_POINTS[1], '--ray', cluster.address, str(images), '--output',
+         str(output)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        text=True)
+    deadline = time.time() + 300
+    while (len(shards.complete_shards(str(output), 12)) < 2 and
+           child.poll() is None and time.time() < deadline):
+      time.sleep(0.2)
+    assert child.poll() is None, child.communicate()
+    cluster.remove_node(second)   # its raylet and workers die
+    out, err = child.communicate(timeout=900)
+    assert child.returncode == 0, err[-3000:]
+    assert 'wrote %s: 95 image(s) in 12 shard(s)' % output in out
+  finally:
+    cluster.shutdown()
+  assert _listing(output) == _listing(single)
+  for name in END_POINTS:
+    np.testing.assert_array_equal(shards.load(str(output), name),
+                                  shards.load(str(single), name))
+
+
+def test_without_ray_the_message_says_what_to_install(monkeypatch):
+  monkeypatch.setitem(sys.modules, 'ray', None)
+  with pytest.raises(ImportError, match=r"resnet_v2\[ray\]") as error:
+    distributed.run_shards('auto', {}, '/nonexistent', [], [0], [], 1,
+                           'float32', 1)
+  assert error.value.optional_dependency

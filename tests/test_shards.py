@@ -1,0 +1,207 @@
+"""Features folders: shards equal to the .npz, Parquet metadata, labels,
+resume after a kill (in-process and kill -9 at random moments), refusals,
+and the same job on a real Ray cluster with a node killed."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from resnet_v2 import checkpoint_files
+from resnet_v2 import files
+from resnet_v2.nets import module as module_lib
+from resnet_v2.serve import features
+from resnet_v2.serve import model as model_lib
+from resnet_v2.serve import shards
+
+MODEL, SIZE = 'cifar_resnet_v1_20', 32
+END_POINTS = ['global_pool', 'cifar_resnet_v1_20/block2']
+
+
+def _images(folder, count, broken=(3,)):
+  rng = np.random.default_rng(0)
+  for index in range(count):
+    path = folder / ('%s/%04d.png' % ('ab'[index % 2], index))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if index in broken:
+      path.write_bytes(b'\x89PNG\r\n\x1a\n cut short')
+    else:
+      path.write_bytes(tf.io.encode_png(rng.integers(
+          0, 255, (36, 40, 3), np.uint8)).numpy())
+  return folder
+
+
+@pytest.fixture(scope='module')
+def images(tmp_path_factory):
+  return _images(tmp_path_factory.mktemp('images'), 37)
+
+
+@pytest.fixture(scope='module')
+def checkpoint(tmp_path_factory):
+  """Seeded random weights of the net (features only: no logits)."""
+  tf.random.set_seed(0)
+  net = module_lib.ResNetModule(MODEL, None)
+  return checkpoint_files.save_by_name(net.variables_by_name, str(
+      tmp_path_factory.mktemp('checkpoint') / 'net.ckpt'))
+
+
+@pytest.fixture(scope='module')
+def net(checkpoint):
+  return model_lib.Model.load(model=MODEL, checkpoint=checkpoint)
+
+
+def _run(images, folder, net, **options):
+  options = dict(dict(shard_size=8, batch_size=4), **options)
+  return features.extract_to_folder([str(images)], str(folder), net,
+                                    END_POINTS, **options)
+
+
+def test_shards_hold_what_the_npz_holds_with_parquet_metadata(
+    images, net, tmp_path):
+  import pyarrow.parquet  # pylint: disable=g-import-not-at-top
+  manifest = _run(images, tmp_path / 'out', net)
+  features.extract_features([str(images)], str(tmp_path / 'all.npz'), net,
+                            END_POINTS, batch_size=4)
+  expected = np.load(tmp_path / 'all.npz')
+  assert manifest['images'] == 36 and manifest['shards'] == 5
+  assert manifest['complete_shards'] == [0, 1, 2, 3, 4]
+  assert manifest['shard_rows'] == [8, 8, 7, 8, 5]   # b/0003 is broken
+  assert [os.path.basename(n) for n, _ in manifest['skipped_files']] == [
+      '0003.png']
+  assert manifest['end_points'] == {
+      'global_pool': [1, 1, 64], 'cifar_resnet_v1_20/block2': [16, 16, 32]}
+  for name in END_POINTS:
+    np.testing.assert_allclose(shards.load(str(tmp_path / 'out'), name),
+                               expected[name], rtol=1e-5, atol=1e-5)
+  table = pyarrow.parquet.read_table(
+      str(tmp_path / 'out' / 'metadata' / 'metadata_00002.parquet'))
+  assert table.column_names == ['name', 'shard', 'row', 'label']
+  names = [n for i in range(5) for n in pyarrow.parquet.read_table(
+      shards.metadata_path(str(tmp_path / 'out'), i))['name'].to_pylist()]
+  assert names == expected['file_names'].tolist()
+  assert table['shard'].to_pylist() == [2] * 7
+  assert table['row'].to_pylist() == list(range(7))
+  assert table['label'].null_count == 7   # image files have no labels
+  assert os.path.isfile(tmp_path / 'out' / 'cifar_resnet_v1_20_block2' /
+                        'cifar_resnet_v1_20_block2_00004.npy')
+
+
+def test_float16_halves_the_arrays(images, net, tmp_path):
+  manifest = features.extract_to_folder(
+      [str(images)], str(tmp_path / 'half'), net, ['global_pool'],
+      shard_size=16, batch_size=4, dtype='float16')
+  array = np.load(shards.array_path(str(tmp_path / 'half'), 'global_pool', 0))
+  assert array.dtype == np.float16 and manifest['dtype'] == 'float16'
+
+
+def test_a_labelled_dataset_keeps_its_labels(net, tmp_path):
+  from test_idx import write_split  # pylint: disable=g-import-not-at-top
+  folder = tmp_path / 'idx'
+  folder.mkdir()
+  _, labels = write_split(folder, 'train', 12, 0, classes=4)
+  write_split(folder, 't10k', 4, 1, classes=4)
+  manifest = features.extract_to_folder([str(folder)], str(tmp_path / 'out'),
+                                        net, ['global_pool'], shard_size=5)
+  import pyarrow.parquet  # pylint: disable=g-import-not-at-top
+  got = [l for i in range(3) for l in pyarrow.parquet.read_table(
+      shards.metadata_path(str(tmp_path / 'out'), i))['label'].to_pylist()]
+  assert got == labels.tolist() and manifest['source_kind'] == 'idx'
+
+
+def test_a_rerun_continues_after_the_last_complete_shard(images, net,
+                                                         tmp_path):
+  folder = tmp_path / 'out'
+  _run(images, folder, net)
+  whole = {n: shards.load(str(folder), n) for n in END_POINTS}
+  # A run killed inside shard 3: its metadata never written, a temporary
+  # array left behind.
+  os.remove(shards.metadata_path(str(folder), 3))
+  os.remove(shards.metadata_path(str(folder), 4))
+  stray = folder / 'global_pool' / '.tmp_abc_global_pool_00003.npy'
+  stray.write_bytes(b'half')
+  before = {i: os.stat(shards.metadata_path(str(folder), i)).st_mtime_ns
+            for i in range(3)}
+  manifest = _run(images, folder, net)
+  assert not stray.exists()
+  assert {i: os.stat(shards.metadata_path(str(folder), i)).st_mtime_ns
+          for i in range(3)} == before
+  assert manifest['complete_shards'] == [0, 1, 2, 3, 4]
+  for name in END_POINTS:
+    np.testing.assert_array_equal(shards.load(str(folder), name), whole[name])
+
+
+def test_another_run_or_a_foreign_folder_is_refused(images, net, tmp_path):
+  folder = tmp_path / 'out'
+  _run(images, folder, net)
+  with pytest.raises(ValueError, match='holds features of another run '
+                     r'\(end_points'):
+    features.extract_to_folder([str(images)], str(folder), net,
+                               ['global_pool'], shard_size=8)
+  with pytest.raises(ValueError, match='shard_size: 8 in the folder, 4 now'):
+    _run(images, folder, net, shard_size=4)
+  mine = tmp_path / 'mine'
+  mine.mkdir()
+  (mine / 'notes.txt').write_text('mine')
+  with pytest.raises(files.OutputError, match='not a features folder'):
+    _run(images, mine, net)
+  assert os.listdir(mine) == ['notes.txt']
+  with pytest.raises(files.OutputError, match='inside the input'):
+    _run(images, images / 'out', net)
+
+
+def test_a_text_file_of_paths_is_an_input(images, net, tmp_path):
+  listing = tmp_path / 'list.txt'
+  listing.write_text('\n'.join(str(images / 'a' / n) for n in sorted(
+      os.listdir(images / 'a'))[:5]) + '\n')
+  manifest = features.extract_to_folder([str(listing)], str(tmp_path / 'o'),
+                                        net, ['global_pool'])
+  assert manifest['images'] == 5 and manifest['source_kind'] == 'files'
+
+
+COMMAND = ['-m', 'resnet_v2.cli', 'features', '--model', MODEL,
+           '--shard-size', '16', '--batch-size', '8',
+           '--end-point', 'global_pool']
+
+
+@pytest.mark.parametrize('seed', [0])
+def test_killed_at_random_moments_the_rerun_equals_a_run_never_killed(
+    tmp_path, checkpoint, seed):
+  folder = _images(tmp_path / 'many', 200, broken=(17, 150))
+  command = [sys.executable] + COMMAND + ['--checkpoint', checkpoint,
+                                          str(folder), '--output']
+  whole = tmp_path / 'whole'
+  subprocess.run(command + [str(whole)], check=True, capture_output=True)
+  killed = tmp_path / 'killed'
+  rng = np.random.default_rng(seed)
+  kills = 0
+  for _ in range(3):
+    child = subprocess.Popen(command + [str(killed)], stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE)
+    # Into the run: TensorFlow starts in ~5 s, a shard takes ~1 s.
+    time.sleep(float(rng.uniform(5, 12)))
+    if child.poll() is None:
+      child.send_signal(signal.SIGKILL)
+      kills += 1
+    child.communicate()
+  done = subprocess.run(command + [str(killed)], capture_output=True,
+                        text=True)
+  assert done.returncode == 0, done.stderr[-2000:]
+  assert kills >= 1
+  listing = lambda root: sorted(
+      os.path.relpath(os.path.join(r, n), root)
+      for r, _, names in os.walk(root) for n in names)
+  assert listing(killed) == listing(whole)   # no stray file
+  for path in listing(whole):
+    if path.endswith('.npy'):
+      np.testing.assert_array_equal(np.load(killed / path),
+                                    np.load(whole / path))
+  ours, theirs = (json.loads((f / 'manifest.json').read_text())
+                  for f in (killed, whole))
+  assert ours['images'] == theirs['images'] == 198
+  assert ours == theirs
