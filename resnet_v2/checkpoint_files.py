@@ -9,16 +9,107 @@ variable name (`save_by_name`), as the published TF-Slim checkpoints are.
 import contextlib
 import glob
 import os
+import re
 import shutil
 import tempfile
 
+import numpy as np
 import tensorflow as tf
 
+from resnet_v2 import errors
 from resnet_v2 import model_dir as model_dir_lib
 
 
 class CheckpointMismatchError(ValueError):
   """The checkpoint and the net disagree; the message lists every problem."""
+
+
+class DamagedCheckpointError(ValueError):
+  """A checkpoint that cannot be read whole; one line names the file, what
+  is wrong and what to do."""
+
+
+_DATA_FILE = re.compile(r'\.data-(\d+)-of-(\d+)$')
+_ADVICE = ('copy it again from where it came from, or use an earlier '
+           'checkpoint')
+
+
+def _damaged(prefix, what):
+  return DamagedCheckpointError('Checkpoint %s is damaged: %s; %s.' % (
+      prefix, what, _ADVICE))
+
+
+def check_whole(prefix):
+  """Raises DamagedCheckpointError unless a checkpoint can be read whole:
+  its index opens, every data shard it names is there, and together they
+  are as long as the index says (TensorFlow's V2 format; a V1 single-file
+  checkpoint must open). Reads the index and file sizes, not the tensors.
+  """
+  if not os.path.exists(prefix + '.index'):
+    if os.path.isfile(prefix):   # V1: one file
+      try:
+        with readable(prefix) as readable_path:
+          tf.train.load_checkpoint(readable_path)
+      except (tf.errors.OpError, ValueError, IndexError) as error:
+        raise _damaged(prefix, 'it does not open (%s)' % first_line(error)
+                       ) from None
+      return
+    raise DamagedCheckpointError(
+        'Checkpoint %s is missing: no %s.index (give the prefix, without '
+        '.index or .data-*).' % (prefix, os.path.basename(prefix)))
+  try:
+    with readable(prefix) as readable_path:
+      reader = tf.train.load_checkpoint(readable_path)
+      shapes = reader.get_variable_to_shape_map()
+      dtypes = reader.get_variable_to_dtype_map()
+  except (tf.errors.OpError, ValueError, IndexError) as error:
+    raise _damaged(prefix, '%s.index is unreadable (%s)' % (
+        os.path.basename(prefix), first_line(error))) from None
+  folder, base = os.path.split(os.path.abspath(prefix))
+  shards = {}
+  for name in os.listdir(folder):
+    match = _DATA_FILE.search(name)
+    if name.startswith(base + '.data-') and match:
+      shards[int(match.group(1))] = (name, int(match.group(2)))
+  count = max([of for _, of in shards.values()] or [1])
+  missing = ['%s.data-%05d-of-%05d' % (base, i, count) for i in range(count)
+             if i not in shards]
+  if missing:
+    raise _damaged(prefix, 'its data file %s is missing' % missing[0])
+  if any(dtypes[name] == tf.string for name in dtypes):
+    return   # strings have no fixed size to check
+  expected = sum(int(np.prod(shapes[name])) * dtypes[name].size
+                 for name in shapes)
+  held = sum(os.path.getsize(os.path.join(folder, name))
+             for name, _ in shards.values())
+  if held < expected:
+    raise _damaged(prefix, '%s cut short: %d of the %d bytes its index '
+                   'names (an interrupted copy or a full disk?)' % (
+                       ' + '.join(sorted(n for n, _ in shards.values())),
+                       held, expected))
+
+
+def first_line(error):
+  text = error.message if hasattr(error, 'message') else str(error)
+  return errors.without_op_text(text.strip().splitlines()[0] if text.strip()
+                                 else type(error).__name__)
+
+
+def read_tensors(prefix, keys):
+  """{key: numpy value} of a checkpoint, read whole (the one place tensors
+  are read from checkpoint files).
+
+  Raises:
+    DamagedCheckpointError: naming the file and what is wrong.
+  """
+  check_whole(prefix)
+  try:
+    with readable(prefix) as readable_path:
+      reader = tf.train.load_checkpoint(readable_path)
+      return {key: reader.get_tensor(key) for key in keys}
+  except (tf.errors.OpError, ValueError, IndexError, OSError) as error:
+    raise _damaged(prefix, 'reading it failed (%s)' % first_line(error)
+                   ) from None
 
 
 @contextlib.contextmanager
@@ -66,11 +157,11 @@ def read_checkpoint_shapes(checkpoint_path):
     with readable(path) as readable_path:
       reader = tf.train.load_checkpoint(readable_path)
       return dict(reader.get_variable_to_shape_map()), path
-  except (tf.errors.OpError, ValueError) as error:
+  except (tf.errors.OpError, ValueError, IndexError) as error:
     raise ValueError('Cannot read checkpoint %s: %s. Check the path (give '
                      'the prefix, without .index or .data-*) and that the '
                      'files are complete.' %
-                     (checkpoint_path, str(error).splitlines()[0])) from None
+                     (checkpoint_path, first_line(error))) from None
 
 
 def logits_classes(checkpoint_path, scope):
@@ -130,8 +221,6 @@ def read_by_name(checkpoint_path, variables):
     raise CheckpointMismatchError(
         '%s does not fit this run (%d problem(s)): %s' % (
             checkpoint_path, len(problems), '; '.join(problems[:10])))
-  with readable(checkpoint_path) as readable_path:
-    reader = tf.train.load_checkpoint(readable_path)
-    values = {name: reader.get_tensor(name) for name in variables}
+  values = read_tensors(checkpoint_path, list(variables))
   for name, variable in variables.items():
     variable.assign(values[name])

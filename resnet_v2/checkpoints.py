@@ -234,13 +234,14 @@ def restore(session, checkpoint_path, variables=None, scope_map=None,
         {key: variable for variable, key in plan.assignments},
         reshape=False, sharded=False)
     # One restore op reads every tensor before any assignment runs.
+    checkpoint_files.check_whole(path)
     try:
       with checkpoint_files.readable(path) as readable_path:
         saver.restore(session, readable_path)
     except tf.errors.OpError as error:
-      raise ValueError('Reading checkpoint %s failed; no variable was '
-                       'changed: %s' % (path, str(error).splitlines()[0])
-                       ) from None
+      raise checkpoint_files.DamagedCheckpointError(
+          'Reading checkpoint %s failed; no variable was changed: %s' % (
+              path, checkpoint_files.first_line(error))) from None
   return plan
 
 
@@ -252,17 +253,10 @@ def restore_eager(variables, checkpoint_path, scope_map=None, exclude=()):
   Args and Returns: as `restore`, with `variables` required.
   """
   plan, path = plan_restore(variables, checkpoint_path, scope_map, exclude)
-  try:
-    with checkpoint_files.readable(path) as readable_path:
-      reader = tf.train.load_checkpoint(readable_path)
-      values = [(variable, reader.get_tensor(key))
-                for variable, key in plan.assignments]
-  except (tf.errors.OpError, ValueError) as error:
-    raise ValueError('Reading checkpoint %s failed; no variable was '
-                     'changed: %s' % (path, str(error).splitlines()[0])
-                     ) from None
-  for variable, value in values:
-    variable.assign(value)
+  values = checkpoint_files.read_tensors(
+      path, [key for _, key in plan.assignments])
+  for variable, key in plan.assignments:
+    variable.assign(values[key])
   return plan
 
 

@@ -25,6 +25,7 @@ HISTORY_NAME = 'history.json'
 OPENVINO_DIR = 'openvino'
 QUANTIZATION_REPORT = 'quantization.json'
 KEEP_CHECKPOINTS = 3
+DAMAGED_DIR = 'damaged'
 
 
 def checkpoint_names(model_dir):
@@ -93,20 +94,50 @@ def add_checkpoint(model_dir, prefix, keep=KEEP_CHECKPOINTS):
            if n != os.path.basename(prefix)]
   names.append(os.path.basename(prefix))
   kept, dropped = names[-keep:], names[:-keep]
-  # TensorFlow's CheckpointState text format, with paths relative to
-  # model_dir (so the folder can move).
-  with files.atomic_write(os.path.join(model_dir, 'checkpoint'), 'w') as out:
-    out.write('model_checkpoint_path: %s\n' % json.dumps(kept[-1]))
-    for name in kept:
-      out.write('all_model_checkpoint_paths: %s\n' % json.dumps(name))
+  _write_index(model_dir, kept)
   on_disk = _checkpoint_files(model_dir)
   for name in dropped:
     for file_name in on_disk.get(name, []):
       os.unlink(os.path.join(model_dir, file_name))
 
 
+def _write_index(model_dir, names):
+  """TensorFlow's CheckpointState text format naming `names` (the last the
+  latest), with paths relative to model_dir (so the folder can move)."""
+  with files.atomic_write(os.path.join(model_dir, 'checkpoint'), 'w') as out:
+    if names:
+      out.write('model_checkpoint_path: %s\n' % json.dumps(names[-1]))
+    for name in names:
+      out.write('all_model_checkpoint_paths: %s\n' % json.dumps(name))
+
+
+def set_aside(model_dir, name):
+  """Moves a damaged step checkpoint's files into MODEL_DIR/damaged/ (kept,
+  never deleted) and drops it from the index; returns where."""
+  aside = os.path.join(model_dir, DAMAGED_DIR)
+  os.makedirs(aside, exist_ok=True)
+  for file_name in _checkpoint_files(model_dir).get(name, []):
+    os.replace(os.path.join(model_dir, file_name),
+               os.path.join(aside, file_name))
+  _write_index(model_dir, [n for n in checkpoint_names(model_dir)
+                           if n != name])
+  return aside
+
+
+def remove_unnamed(model_dir):
+  """Removes step checkpoint files the index does not name (a write that
+  failed or was cut short); returns their names."""
+  named, removed = set(checkpoint_names(model_dir)), []
+  for name, file_names in _checkpoint_files(model_dir).items():
+    if name not in named:
+      for file_name in file_names:
+        os.unlink(os.path.join(model_dir, file_name))
+      removed.extend(file_names)
+  return removed
+
+
 # Names a training run leaves in its model dir, besides RECORD_NAME.
-_RUN_FILES = re.compile(r'^(?:checkpoint|%s|%s|%s|\.lock.*|\.tmp_.*|'
+_RUN_FILES = re.compile(r'^(?:checkpoint|damaged|%s|%s|%s|\.lock.*|\.tmp_.*|'
                         r'\.best_.*|best\.old|\.old_.*|eval|'
                         r'events\.out\.tfevents\..*|%s-\d+\..*)$' % (
                             re.escape(HISTORY_NAME), re.escape(BEST_DIR),
@@ -155,12 +186,7 @@ def remove_leftovers(model_dir):
       removed.append(BEST_DIR + '.old')
     else:
       os.replace(old_best, best)
-  named = set(checkpoint_names(model_dir))
-  for name, file_names in _checkpoint_files(model_dir).items():
-    if name not in named:
-      for file_name in file_names:
-        os.unlink(os.path.join(model_dir, file_name))
-      removed.extend(file_names)
+  removed.extend(remove_unnamed(model_dir))
   for name in os.listdir(model_dir):
     path = os.path.join(model_dir, name)
     if name.startswith(('.tmp_', '.best_', '.old_')) or (

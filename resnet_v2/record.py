@@ -9,6 +9,7 @@ and written.
 import dataclasses
 import json
 import os
+import sys
 import typing
 
 from resnet_v2 import checkpoint_files
@@ -149,7 +150,7 @@ class Record:
                          % (model_dir, record.image_size, record.image_size,
                             image_size))
       return record.replace(weights=model_dir_lib.openvino_dir(model_dir))
-    path = (model_dir_lib.best_checkpoint(model_dir) or
+    path = (_whole_best(model_dir) or
             model_dir_lib.latest_checkpoint(model_dir))
     if path is None:
       raise ValueError('%s holds no checkpoint yet: train first (`resnet-v2 '
@@ -206,6 +207,27 @@ class Record:
       raise ValueError('Give a model dir, or a net (and its checkpoint), '
                        'not neither.')
     return cls.from_checkpoint(model, checkpoint, image_size, num_classes)
+
+
+def _whole_best(model_dir):
+  """best/'s checkpoint if it reads whole; a damaged one is named on stderr
+  and the latest step checkpoint is used instead (none: refused by name).
+  """
+  best = model_dir_lib.best_checkpoint(model_dir)
+  if best is None:
+    return None
+  try:
+    checkpoint_files.check_whole(best)
+    return best
+  except checkpoint_files.DamagedCheckpointError as error:
+    latest = model_dir_lib.latest_checkpoint(model_dir)
+    if latest is None:
+      raise checkpoint_files.DamagedCheckpointError(
+          '%s %s holds no step checkpoint to use instead.' % (
+              error, model_dir)) from None
+    print('WARNING: %s Using the latest step checkpoint, %s.' % (
+        error, latest), file=sys.stderr)
+    return None
 
 
 # model.json's fields, in order; the first eight are in every model.json.

@@ -1,4 +1,10 @@
-"""Shared fixtures: every graph-building test gets a fresh graph and session."""
+"""Shared fixtures: every graph-building test gets a fresh graph and session;
+every in-process command line run is checked for TensorFlow's op text."""
+
+import contextlib
+import io
+import re
+import sys
 
 import numpy as np
 import pytest
@@ -22,3 +28,42 @@ def session(graph):
 @pytest.fixture
 def rng():
   return np.random.default_rng(0)
+
+
+# TensorFlow's op text, which must never reach a user of the command line.
+OP_TEXT = re.compile(r'\{\{function_node|\[Op:[A-Za-z]|/job:localhost|'
+                     r'\{\{node ')
+
+
+class _Tee(io.TextIOBase):
+  """Writes to two text streams."""
+
+  def __init__(self, first, second):
+    super().__init__()
+    self._streams = (first, second)
+
+  def write(self, text):
+    for stream in self._streams:
+      stream.write(text)
+    return len(text)
+
+  def flush(self):
+    for stream in self._streams:
+      stream.flush()
+
+
+@pytest.fixture(autouse=True)
+def command_line_errors_carry_no_op_text(monkeypatch):
+  """Every in-process run of the command line in the suite is checked:
+  nothing it prints to stderr carries TensorFlow's op text."""
+  from resnet_v2 import cli  # pylint: disable=g-import-not-at-top
+  real = cli.main
+
+  def checked(argv=None):
+    seen = io.StringIO()
+    with contextlib.redirect_stderr(_Tee(sys.stderr, seen)):
+      code = real(argv)
+    assert not OP_TEXT.search(seen.getvalue()), (
+        'TensorFlow op text reached the user: %s' % seen.getvalue()[-800:])
+    return code
+  monkeypatch.setattr(cli, 'main', checked)

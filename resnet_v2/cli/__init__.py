@@ -10,12 +10,14 @@ take `--model-dir` alone.
 """
 
 import sys
+import traceback
 
 from resnet_v2 import cpu
 from resnet_v2.cli import commands
 from resnet_v2.cli import flags
 from resnet_v2.cli import quiet
 from resnet_v2.cli.parser import build_parser
+
 
 def main(argv=None):
   parser = build_parser()
@@ -30,31 +32,33 @@ def main(argv=None):
     quiet.filter_tensorflow_logs()
   try:
     commands.COMMANDS[args.command](args)
-  except (ValueError, ImportError) as error:
-    # ImportError: an optional engine that is not installed (the message
-    # says what to install).
-    if isinstance(error, ImportError) and not getattr(
-        error, 'optional_dependency', False):
+  except Exception as error:  # pylint: disable=broad-except
+    line = _error_line(error)
+    if line is None:
       raise
-    print('resnet-v2 %s: error: %s' % (args.command, flags.in_flags(str(error))),
-          file=sys.stderr)
+    if args.verbose:
+      traceback.print_exc()   # TensorFlow's own text, for bug reports
+    print('resnet-v2 %s: error: %s' % (args.command, line), file=sys.stderr)
     return 1
-  except OSError as error:
+  return 0
+
+
+def _error_line(error):
+  """The one line a user sees for an error, or None for a bug (raised)."""
+  if isinstance(error, ImportError):
+    # An optional engine that is not installed: the message says what to
+    # install.
+    return str(error) if getattr(error, 'optional_dependency', False) else None
+  if isinstance(error, ValueError):
+    return flags.in_flags(str(error))
+  if isinstance(error, OSError):
     # A file that cannot be read or written: which one, and why.
     where = ' '.join(commands.printable(name) for name in (
         error.filename, error.filename2) if name is not None)
-    print('resnet-v2 %s: error: %s%s' % (
-        args.command, where + ': ' if where else '',
-        error.strerror or error), file=sys.stderr)
-    return 1
-  except Exception as error:  # pylint: disable=broad-except
+    return '%s%s' % (where + ': ' if where else '', error.strerror or error)
+  if hasattr(error, 'error_code'):
     # A TensorFlow op error met while running (e.g. a TFRecord label
-    # outside the classes): its one meaningful line, not a traceback.
-    if not hasattr(error, 'error_code'):
-      raise
-    from resnet_v2.data import sources  # pylint: disable=g-import-not-at-top
-    print('resnet-v2 %s: error: %s' % (args.command,
-                                       sources.op_error_reason(error)),
-          file=sys.stderr)
-    return 1
-  return 0
+    # outside the classes): its one meaningful line, without op text.
+    from resnet_v2 import errors  # pylint: disable=g-import-not-at-top
+    return errors.op_error_reason(error)
+  return None

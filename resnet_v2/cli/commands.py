@@ -20,7 +20,8 @@ def printable(path):
 
 def _report_skipped(skipped):
   if skipped:
-    print('skipped %d file(s) that are not readable images:' % len(skipped),
+    print('skipped %d unreadable image(s) or record(s) (listed below, and '
+          'in the output where it keeps a list):' % len(skipped),
           file=sys.stderr)
     for path, reason in skipped:
       print('  %s: %s' % (printable(path), reason), file=sys.stderr)

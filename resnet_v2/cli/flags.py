@@ -109,6 +109,7 @@ PARAMETER_FLAGS = {
     'export_format': '--format', 'engine': '--engine',
     'precision': '--precision', 'keras_path': '--keras',
     'background': '--background', 'output': '--output',
+    'max_unreadable': '--max-unreadable', 'weights': '--weights',
 }
 _PARAMETER = re.compile(r'`(\w+)`(?:=(\S+?))?(?=[\s.,;:)]|$)')
 

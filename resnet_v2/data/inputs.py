@@ -20,6 +20,7 @@ import threading
 import numpy as np
 import tensorflow as tf
 
+from resnet_v2 import errors
 from resnet_v2.data import cifar10
 from resnet_v2.data import idx
 from resnet_v2.data import preprocessing
@@ -150,7 +151,7 @@ def _decode_or_skip(contents, name, skipped, max_pixels, read=False):
     except OSError as error:
       reason = error.strerror or str(error)
     except tf.errors.OpError as error:
-      reason = sources.op_error_reason(error)
+      reason = errors.op_error_reason(error)
     except ValueError as error:
       reason = str(error)
     skipped.add(sources.display_name(name.numpy()), reason)
@@ -160,28 +161,6 @@ def _decode_or_skip(contents, name, skipped, max_pixels, read=False):
   image.set_shape([None, None, 3])
   ok.set_shape([])
   return image, ok
-
-
-def _tfrecord_records(source, shuffle, order_seed):
-  """(encoded image, label, 'FILE[RECORD]') of TF-Slim's TFRecords."""
-  files = tf.data.Dataset.from_tensor_slices(source.items)
-  if shuffle:
-    files = files.shuffle(len(source.items), seed=order_seed,
-                          reshuffle_each_iteration=False)
-  data = files.interleave(
-      lambda f: tf.data.TFRecordDataset(f).map(lambda r: (r, f)),
-      cycle_length=CYCLE_LENGTH, num_parallel_calls=tf.data.AUTOTUNE,
-      deterministic=True)
-  if shuffle:
-    data = data.shuffle(SHUFFLE_BUFFER, seed=order_seed,
-                        reshuffle_each_iteration=False)
-
-  def parse(record, file_name):
-    parsed = tf.io.parse_single_example(record, dict(
-        tfrecords.TFRECORD_FEATURES, **tfrecords.TFRECORD_OPTIONAL))
-    return parsed['image/encoded'], parsed['image/class/label'], file_name
-  return data.map(parse, num_parallel_calls=tf.data.AUTOTUNE,
-                  deterministic=True)
 
 
 def _records(source, shuffle, order_seed, skipped):
@@ -216,7 +195,8 @@ def _records(source, shuffle, order_seed, skipped):
                           reshuffle_each_iteration=False)
     return data
   if source.kind == 'tfrecord':
-    return _tfrecord_records(source, shuffle, order_seed)
+    return tfrecords.records(source, shuffle, order_seed, skipped,
+                             CYCLE_LENGTH, SHUFFLE_BUFFER)
   if source.kind == 'cifar10':
     def generate():
       for path in source.items:

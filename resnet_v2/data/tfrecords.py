@@ -1,13 +1,17 @@
 """TFRecords in TF-Slim's ImageNet format (build_imagenet_data.py): files of
 a split, class names from labels.txt or image/class/text, and the
-validation files beside the training ones."""
+validation files beside the training ones, and their records read so that
+a damaged file is named (with the offset) instead of ending a run."""
 
 import fnmatch
+import functools
 import glob
 import os
 
 import tensorflow as tf
+from tensorflow.python.util import deprecation  # pylint: disable=g-direct-tensorflow-import
 
+from resnet_v2 import errors
 from resnet_v2.data import sources
 
 
@@ -89,8 +93,10 @@ def tfrecord_summary(files):
   count, texts = 0, {}
   keys = {'image/class/label': TFRECORD_FEATURES['image/class/label'],
           'image/class/text': TFRECORD_OPTIONAL['image/class/text']}
-  data = tf.data.TFRecordDataset(list(files)).batch(4096).map(
-      lambda records: tf.io.parse_example(records, keys))
+  # Damaged files are counted up to the damage (the pipeline names it).
+  data = tf.data.Dataset.from_tensor_slices(list(files)).interleave(
+      lambda f: tf.data.TFRecordDataset(f).ignore_errors(), cycle_length=1
+  ).batch(4096).map(lambda records: tf.io.parse_example(records, keys))
   for batch in data:
     labels = batch['image/class/label'].numpy()
     count += len(labels)
@@ -131,7 +137,7 @@ def tfrecord_source(pattern, split='train'):
     first = _first_record(files[0])
   except tf.errors.OpError as error:
     raise ValueError('%s is not a readable TFRecord file: %s' %
-                     (files[0], sources.op_error_reason(error))) from None
+                     (files[0], errors.op_error_reason(error))) from None
   if first is None:
     raise ValueError('%s holds no records.' % files[0])
   try:
@@ -160,3 +166,48 @@ def validation_beside(source):
   found = [f for f in found if f not in set(source.items)]
   return tfrecord_source(found[0] if len(found) == 1 else os.path.join(
       folder, TFRECORD_SPLITS['test']), 'test') if found else None
+
+
+def _file_records(path, skipped):
+  """Yields (record, 'FILE[N]') of one TFRecord file; where a record is
+  damaged, the rest of the file is skipped and named (with the offset) in
+  skipped, and the run goes on."""
+  path = os.fsdecode(path)
+  index = 0
+  try:
+    with deprecation.silence():
+      for record in tf.compat.v1.io.tf_record_iterator(path):
+        yield record, '%s[%d]' % (path, index)
+        index += 1
+  except tf.errors.OpError as error:
+    skipped.add('%s[%d]' % (path, index), 'a damaged TFRecord file (%s): '
+                'the rest of the file was skipped' %
+                errors.op_error_reason(error))
+
+
+def records(source, shuffle, order_seed, skipped, cycle_length,
+            shuffle_buffer):
+  """A dataset of (encoded image, label, 'FILE[N]') of TF-Slim's TFRecords,
+  files interleaved; damaged files are read up to the damage (named in
+  skipped, an `inputs.SkippedFiles`)."""
+  files = tf.data.Dataset.from_tensor_slices(source.items)
+  if shuffle:
+    files = files.shuffle(len(source.items), seed=order_seed,
+                          reshuffle_each_iteration=False)
+  data = files.interleave(
+      lambda f: tf.data.Dataset.from_generator(
+          functools.partial(_file_records, skipped=skipped), args=(f,),
+          output_signature=(
+              tf.TensorSpec([], tf.string), tf.TensorSpec([], tf.string))),
+      cycle_length=cycle_length, num_parallel_calls=tf.data.AUTOTUNE,
+      deterministic=True)
+  if shuffle:
+    data = data.shuffle(shuffle_buffer, seed=order_seed,
+                        reshuffle_each_iteration=False)
+
+  def parse(record, name):
+    parsed = tf.io.parse_single_example(record, dict(
+        TFRECORD_FEATURES, **TFRECORD_OPTIONAL))
+    return parsed['image/encoded'], parsed['image/class/label'], name
+  return data.map(parse, num_parallel_calls=tf.data.AUTOTUNE,
+                  deterministic=True)

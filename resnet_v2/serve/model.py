@@ -19,6 +19,7 @@ import time
 import numpy as np
 import tensorflow as tf
 
+from resnet_v2 import errors
 from resnet_v2 import record as record_lib
 from resnet_v2 import runtime
 from resnet_v2.data import inputs
@@ -235,7 +236,7 @@ class Model:
       image = scheme(preprocessing.read_image(path), self.image_size,
                      self.image_size)
     except tf.errors.OpError as error:
-      raise ValueError('%s: %s' % (path, sources.op_error_reason(error))
+      raise ValueError('%s: %s' % (path, errors.op_error_reason(error))
                        ) from None
     if self.record.pixel_mean is not None:
       image -= tf.constant(self.record.pixel_mean, tf.float32)

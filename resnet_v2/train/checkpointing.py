@@ -6,20 +6,52 @@ import json
 import os
 import shutil
 
+import tensorflow as tf
+
 from resnet_v2 import checkpoint_files
+from resnet_v2 import errors
 from resnet_v2 import files
 from resnet_v2 import model_dir as model_dir_lib
 from resnet_v2.train import distribute
 
 
+def write_failure(what, model_dir, error):
+  """One line: what could not be written, why, the latest intact checkpoint
+  and how to go on."""
+  if isinstance(error, tf.errors.OpError):
+    reason = errors.op_error_reason(error)
+  else:
+    reason = getattr(error, 'strerror', None) or str(error)
+  latest = model_dir_lib.latest_checkpoint(model_dir)
+  return ('Writing %s failed: %s. Nothing of it was kept; %s. Free space (or '
+          'fix the disk) and run again with `resume` to continue.' % (
+              what, reason.rstrip('.'), 'the latest intact checkpoint is %s'
+              % latest if latest else 'there is no earlier checkpoint'))
+
+
 def save_step(variables, model_dir, role, step):
   """Saves {name: variable} as model.ckpt-STEP; every worker takes part
-  (each reads the variables), only the chief's is kept and indexed."""
+  (each reads the variables), only the chief's is kept and indexed, once
+  it is verified whole (`checkpoint_files.check_whole`): a write cut short
+  by a full disk or a dying file server is never the latest.
+
+  Raises:
+    ValueError: one line naming the file, why, and the latest intact
+      checkpoint; the files of this one are removed.
+  """
   folder = distribute.write_dir(model_dir, role)
   try:
     prefix = os.path.join(folder, '%s-%d' % (model_dir_lib.CHECKPOINT_NAME,
                                              step))
-    checkpoint_files.save_by_name(variables, prefix)
+    try:
+      checkpoint_files.save_by_name(variables, prefix)
+      if role.is_chief:
+        checkpoint_files.check_whole(prefix)
+    except (tf.errors.OpError, OSError,
+            checkpoint_files.DamagedCheckpointError) as error:
+      if role.is_chief:
+        model_dir_lib.remove_leftovers(model_dir)   # this one's files
+      raise ValueError(write_failure(prefix, model_dir, error)) from None
     if role.is_chief:
       model_dir_lib.add_checkpoint(model_dir, prefix)
   finally:
@@ -36,8 +68,15 @@ def save_best(variables, model_dir, role):
     return
   temp = files.temporary_folder(model_dir, '.best_')
   try:
-    checkpoint_files.save_by_name(variables, os.path.join(
-        temp, model_dir_lib.CHECKPOINT_NAME))
+    prefix = os.path.join(temp, model_dir_lib.CHECKPOINT_NAME)
+    try:
+      checkpoint_files.save_by_name(variables, prefix)
+      checkpoint_files.check_whole(prefix)
+    except (tf.errors.OpError, OSError,
+            checkpoint_files.DamagedCheckpointError) as error:
+      raise ValueError(write_failure(
+          os.path.join(model_dir, model_dir_lib.BEST_DIR) +
+          ' (the previous best/ is intact)', model_dir, error)) from None
     for name in os.listdir(temp):
       files.fsync_path(os.path.join(temp, name))
     best = os.path.join(model_dir, model_dir_lib.BEST_DIR)

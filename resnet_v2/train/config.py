@@ -42,6 +42,9 @@ sync_batch_norm: batch statistics over the global batch (all replicas).
 labels_offset: subtracted from TFRecord labels. num_classes: for sources
   without class names (TFRecords without labels.txt or class texts).
 max_pixels: larger images are skipped (named) without being decoded.
+max_unreadable: the run stops once more than this share of the training
+  data met so far (images, TFRecord records, damaged file tails counting
+  one each) could not be read; every such item is named in history.json.
 
   Change one with `dataclasses.replace(config, epochs=3)`.
   """
@@ -74,6 +77,7 @@ max_pixels: larger images are skipped (named) without being decoded.
   sync_batch_norm: bool = False
   global_batch_size: Optional[int] = None
   max_pixels: int = preprocessing.MAX_IMAGE_PIXELS
+  max_unreadable: float = 0.01
 
   def __post_init__(self):
     # Lists (from a command line or JSON) are kept as tuples.
@@ -136,6 +140,9 @@ def check_config(config):
   if config.global_batch_size is not None and config.global_batch_size < 1:
     raise ValueError('global_batch_size must be >= 1, got %r.' %
                      config.global_batch_size)
+  if not 0 <= config.max_unreadable <= 1:
+    raise ValueError('max_unreadable must be a share in [0, 1], got %r.' %
+                     config.max_unreadable)
   if not 0 <= config.label_smoothing < 1:
     raise ValueError('label_smoothing must be in [0, 1), got %r.' %
                      config.label_smoothing)

@@ -77,7 +77,7 @@ class EpochLoop:
 
   def _train(self, resume, progress, log, on_step):
     """The loop of `train`: epochs until epochs or max_steps."""
-    history = self._start(resume)
+    history = self._start(resume, log)
     config = self.config
     step, epoch, epoch_start = (int(v.numpy()) for v in (
         self.global_step, self.epoch, self.epoch_start))
@@ -176,14 +176,20 @@ class EpochLoop:
       _scalars(writer, step, val_accuracy=scores['top1'],
                val_top5=scores['top5'], val_loss=scores['loss'])
     _scalars(writer, step, learning_rate=record['learning_rate'])
-    writer.flush()
     self._save(step, record['epoch'], step)
     history['epochs'].append(record)
     history['skipped_files'] = [list(item) for item in self.skipped.items()]
     self._log_skipped(log)
-    if self.role.is_chief:
-      files.write_json(os.path.join(self.model_dir,
-                                    model_dir_lib.HISTORY_NAME), history)
+    self._check_unreadable(step)
+    path = os.path.join(self.model_dir, model_dir_lib.HISTORY_NAME)
+    try:
+      writer.flush()
+      if self.role.is_chief:
+        files.write_json(path, history)
+    except (OSError, tf.errors.OpError) as error:
+      raise ValueError(checkpointing.write_failure(
+          '%s and the TensorBoard events' % path, self.model_dir, error)
+                       ) from None
     log(checkpointing.epoch_line(record, self.config.epochs))
 
   def _log_skipped(self, log, most=10):
@@ -196,6 +202,25 @@ class EpochLoop:
     if len(new) > most:
       log('... and %d more skipped file(s), listed in %s' % (
           len(new) - most, model_dir_lib.HISTORY_NAME))
+
+  def _check_unreadable(self, step):
+    """Stops the run once more than `max_unreadable` of the training data
+    met so far could not be read (the epoch's checkpoint is written).
+
+    Raises:
+      ValueError: naming the share, where the list is, and the fix.
+    """
+    bad = len(self.skipped)
+    met = bad + step * self.global_batch
+    if bad and bad > self.config.max_unreadable * met:
+      raise ValueError(
+          '%d of the %d training items met so far could not be read '
+          '(%.1f%%, more than `max_unreadable`=%g): the data is damaged. '
+          'They are listed in %s; replace or remove them and run again with '
+          '`resume`.' % (bad, met, 100.0 * bad / met,
+                         self.config.max_unreadable,
+                         os.path.join(self.model_dir,
+                                      model_dir_lib.HISTORY_NAME)))
 
   def _check_finite(self, step, loss, gradient_norm):
     """Stops the run at the first non-finite loss or gradient norm, before

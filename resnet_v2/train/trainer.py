@@ -283,9 +283,34 @@ class Trainer(loop.EpochLoop):
     checkpointing.save_step(self.state_variables(), self.model_dir,
                             self.role, step)
 
-  def _start(self, resume):
+  def _whole_latest(self, log):
+    """The newest checkpoint that reads whole; damaged newer ones are named
+    and (by the chief) set aside in MODEL_DIR/damaged/, never deleted.
+
+    Raises:
+      ValueError: if every checkpoint is damaged.
+    """
+    names = model_dir_lib.checkpoint_names(self.model_dir)
+    for name in reversed(names):
+      prefix = os.path.join(self.model_dir, name)
+      try:
+        checkpoint_files.check_whole(prefix)
+        return prefix
+      except checkpoint_files.DamagedCheckpointError as error:
+        where = (model_dir_lib.set_aside(self.model_dir, name)
+                 if self.role.is_chief else 'place')
+        log('skipped %s (%s): kept aside in %s' % (name, error, where))
+    if names:
+      raise ValueError('Every checkpoint in %s is damaged (kept aside in '
+                       '%s/); copy whole ones back, or start anew in another '
+                       '`model_dir`.' % (self.model_dir,
+                                         model_dir_lib.DAMAGED_DIR))
+    return None
+
+  def _start(self, resume, log=print):
     """Restores a resumed run or initializes a new one; returns history."""
-    latest = model_dir_lib.latest_checkpoint(self.model_dir)
+    latest = self._whole_latest(log) if resume else (
+        model_dir_lib.latest_checkpoint(self.model_dir))
     fresh = checkpointing.new_history(dataclasses.asdict(self.config),
                                       self.replicas, self.role.num_workers)
     if latest and not resume:
