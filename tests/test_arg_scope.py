@@ -1,11 +1,14 @@
 """resnet_arg_scope and the defaults the nets build under."""
 
 import numpy as np
+import pytest
 import tensorflow as tf
 from tf_slim.ops.arg_scope import arg_scope_func_key
 
 import resnet_v2
 from resnet_v2.nets.arg_scope import with_resnet_defaults
+
+pytestmark = pytest.mark.quick   # the quick tier (pytest.ini)
 
 GraphKeys = tf.compat.v1.GraphKeys
 

@@ -7,6 +7,8 @@ import resnet_v2
 from resnet_v2.nets import blocks
 from resnet_v2.nets import units
 
+pytestmark = pytest.mark.quick   # the quick tier (pytest.ini)
+
 
 def tiny_block(scope='block1', args=None):
   return blocks.Block(scope, units.bottleneck,

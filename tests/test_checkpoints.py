@@ -10,6 +10,8 @@ from resnet_v2 import checkpoint_files
 from resnet_v2 import checkpoints
 from nets_for_tests import randomize, tiny_net, write_checkpoint
 
+pytestmark = pytest.mark.quick   # the quick tier (pytest.ini)
+
 
 @pytest.fixture
 def saved(tmp_path, rng):

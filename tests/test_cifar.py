@@ -6,6 +6,8 @@ import tensorflow as tf
 import resnet_v2
 from resnet_v2.nets import cifar
 
+pytestmark = pytest.mark.quick   # the quick tier (pytest.ini)
+
 
 def parameters(scope=None):
   return sum(v.shape.num_elements() for v in tf.compat.v1.global_variables(scope)

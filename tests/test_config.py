@@ -7,6 +7,8 @@ import pytest
 
 from resnet_v2.train import config as config_lib
 
+pytestmark = pytest.mark.quick   # the quick tier (pytest.ini)
+
 
 def test_schedules():
   boundaries, rates = config_lib.step_schedule('momentum', 100)

@@ -3,12 +3,15 @@
 import subprocess
 import sys
 
+import pytest
+
 from resnet_v2 import cpu
 
 AVX2 = frozenset({'sse4_2', 'avx', 'avx2', 'fma'})
 AVX512 = AVX2 | set(cpu.AVX512_CORE_FLAGS) | {'avx512_vnni'}
 
 
+@pytest.mark.quick
 def test_training_on_avx2_turns_onednn_on_and_inference_leaves_it_off():
   setting, reason = cpu.choose_onednn('train', {}, AVX2)
   assert setting == '1' and 'AVX2-only' in reason and '=1' in reason
@@ -16,11 +19,13 @@ def test_training_on_avx2_turns_onednn_on_and_inference_leaves_it_off():
     assert cpu.choose_onednn(command, {}, AVX2)[0] == '0'
 
 
+@pytest.mark.quick
 def test_avx512_cpus_run_everything_with_onednn():
   for command in cpu.WORK:
     assert cpu.choose_onednn(command, {}, AVX512)[0] == '1'
 
 
+@pytest.mark.quick
 def test_the_users_setting_always_wins():
   for value in ('0', '1'):
     setting, reason = cpu.choose_onednn(
@@ -28,6 +33,7 @@ def test_the_users_setting_always_wins():
     assert setting is None and 'set by you' in reason and value in reason
 
 
+@pytest.mark.quick
 def test_unknown_cpus_and_work_keep_tensorflows_default():
   assert cpu.choose_onednn('train', {}, frozenset({'sse2'}))[0] is None
   assert cpu.choose_onednn('help', {}, AVX2)[0] is None

@@ -9,6 +9,8 @@ import pytest
 
 from resnet_v2 import files
 
+pytestmark = pytest.mark.quick   # the quick tier (pytest.ini)
+
 
 def test_writes_with_ordinary_permissions(tmp_path):
   path = tmp_path / 'out.txt'

@@ -6,6 +6,8 @@ import tensorflow as tf
 import resnet_v2
 from resnet_v2.train import finetune
 
+pytestmark = pytest.mark.quick   # the quick tier (pytest.ini)
+
 
 def test_patterns_pick_head_and_last_block(graph):
   resnet_v2.resnet_v2_50(tf.zeros([1, 64, 64, 3]), num_classes=10)

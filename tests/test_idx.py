@@ -10,6 +10,8 @@ from resnet_v2.data import idx
 from resnet_v2.data import inputs
 from resnet_v2.data import sources
 
+pytestmark = pytest.mark.quick   # the quick tier (pytest.ini)
+
 
 def write_idx(path, array, compress=None, cut=0):
   """Writes uint8 `array` as IDX (gzipped if the name ends in .gz); `cut`

@@ -10,6 +10,8 @@ from resnet_v2 import runtime
 from resnet_v2.nets import layers
 from resnet_v2.nets import platform
 
+pytestmark = pytest.mark.quick   # the quick tier (pytest.ini)
+
 GraphKeys = tf.compat.v1.GraphKeys
 
 

@@ -7,8 +7,11 @@ import pathlib
 
 import pytest
 
+pytestmark = pytest.mark.quick   # the quick tier (pytest.ini)
+
 PACKAGE = pathlib.Path(__file__).resolve().parent.parent / 'resnet_v2'
-GROUND = {'checkpoint_files', 'checkpoints', 'cpu', 'files', 'lock', 'metrics',
+GROUND = {'checkpoint_files', 'checkpoints', 'cpu', 'errors', 'files', 'lock',
+          'metrics',
           'model_dir', 'record', 'runtime'}
 # floor -> floors (and modules) it may import.
 ALLOWED = {

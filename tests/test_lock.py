@@ -10,6 +10,8 @@ import pytest
 
 from resnet_v2 import lock as lock_lib
 
+pytestmark = pytest.mark.quick   # the quick tier (pytest.ini)
+
 
 def test_a_second_writer_is_refused_naming_the_holder(tmp_path):
   holder = subprocess.Popen([sys.executable, '-c', 'import time; '

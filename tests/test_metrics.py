@@ -6,6 +6,8 @@ import tensorflow as tf
 
 from resnet_v2 import metrics
 
+pytestmark = pytest.mark.quick   # the quick tier (pytest.ini)
+
 
 def test_a_tally_counts_top1_top5_loss_per_class_and_confusion():
   logits = np.array([[5., 1, 0, 0, 0, 0], [0, 5, 1, 0, 0, 0],

@@ -13,6 +13,8 @@ from resnet_v2 import record as record_lib
 from resnet_v2.nets import module as module_lib
 from resnet_v2.serve import model as model_lib
 
+pytestmark = pytest.mark.quick   # the quick tier (pytest.ini)
+
 MODEL, CLASSES, SIZE = 'cifar_resnet_v1_8', 3, 32
 
 

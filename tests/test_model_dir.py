@@ -9,6 +9,8 @@ from resnet_v2 import checkpoint_files
 from resnet_v2 import lock as lock_lib
 from resnet_v2 import model_dir
 
+pytestmark = pytest.mark.quick   # the quick tier (pytest.ini)
+
 
 def save_steps(folder, steps):
   folder.mkdir(parents=True, exist_ok=True)

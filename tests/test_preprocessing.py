@@ -6,6 +6,8 @@ import tensorflow as tf
 
 from resnet_v2.data import preprocessing
 
+pytestmark = pytest.mark.quick   # the quick tier (pytest.ini)
+
 
 def test_eval_scales_to_minus_one_one_and_crops_the_center():
   image = np.zeros((80, 80, 3), np.uint8)

@@ -1,5 +1,6 @@
-"""Every Python example in README.md runs, in a folder with a checkpoint
-(slim names, 1001 classes) and images, each in a fresh process."""
+"""Every Python example in README.md and docs/*.md runs, in a folder with a
+checkpoint (slim names, 1001 classes) and images, each in a fresh process;
+every link between them leads to a file."""
 
 import pathlib
 import re
@@ -13,8 +14,11 @@ import tensorflow as tf
 import resnet_v2
 from nets_for_tests import write_checkpoint
 
-README = pathlib.Path(__file__).resolve().parent.parent / 'README.md'
-BLOCKS = re.findall(r'```python\n(.*?)```', README.read_text(), re.S)
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+PAGES = ['README.md'] + sorted(
+    str(p.relative_to(ROOT)) for p in (ROOT / 'docs').glob('*.md'))
+BLOCKS = {page: re.findall(r'```python\n(.*?)```', (ROOT / page).read_text(),
+                           re.S) for page in PAGES}
 
 
 @pytest.fixture(scope='module')
@@ -32,25 +36,48 @@ def workdir(tmp_path_factory):
   return folder
 
 
-# What each example prints, in README order.
-EXPECTED = [
-    r'\(2, 1, 1, 1001\) \(2, 7, 7, 2048\)',
-    r'1001 classes and the net 1000.*background',
-    r"\d+ restored; \['mine/logits/biases', 'mine/logits/weights'\] left new",
-    r'\(299, 299, 3\) -?[01]\.\d+ -?[01]\.\d+',
-    r"2 \(2, 1, 1, 2048\) \[.*cat.png.*dog.png.*\] \[\(.*notes.txt",
-    r"\['global_pool', 'probabilities'\]",
-    r"\['resnet_v2_50/predictions/Reshape_1'\]",
-]
+# What each example prints, page by page, in page order.
+EXPECTED = {
+    'README.md': [
+        r'\(2, 1, 1, 1001\) \(2, 7, 7, 2048\)',
+        r"2 \(2, 1, 1, 2048\) \[.*cat.png.*dog.png.*\] \[\(.*notes.txt",
+        r"\d+ restored; \['mine/logits/biases', 'mine/logits/weights'\] "
+        r"left new",
+    ],
+    'docs/features.md': [
+        r"2 \(2, 2048\) images/(cat|dog)\.png",
+    ],
+    'docs/python.md': [
+        r'1001 classes and the net 1000.*background',
+        r'\(299, 299, 3\) -?[01]\.\d+ -?[01]\.\d+',
+        r"\['global_pool', 'probabilities'\]",
+        r"\['resnet_v2_50/predictions/Reshape_1'\]",
+    ],
+}
+EXAMPLES = [(page, index) for page in PAGES
+            for index in range(len(BLOCKS[page]))]
 
 
+@pytest.mark.quick
 def test_every_example_has_an_expectation():
-  assert len(BLOCKS) == len(EXPECTED)
+  assert {page: len(blocks) for page, blocks in BLOCKS.items() if blocks} == {
+      page: len(expected) for page, expected in EXPECTED.items()}
 
 
-@pytest.mark.parametrize('index', range(len(BLOCKS)))
-def test_readme_example_runs(workdir, index):
-  done = subprocess.run([sys.executable, '-c', BLOCKS[index]], cwd=workdir,
-                        capture_output=True, text=True, timeout=300)
+@pytest.mark.quick
+@pytest.mark.parametrize('page', PAGES)
+def test_every_link_leads_to_a_file(page):
+  text = (ROOT / page).read_text()
+  links = re.findall(r'\]\(([^)#:]+)\)', text)
+  missing = [link for link in links
+             if not ((ROOT / page).parent / link).exists()]
+  assert not missing, missing
+
+
+@pytest.mark.parametrize('page, index', EXAMPLES)
+def test_example_runs(workdir, page, index):
+  done = subprocess.run([sys.executable, '-c', BLOCKS[page][index]],
+                        cwd=workdir, capture_output=True, text=True,
+                        timeout=300)
   assert done.returncode == 0, done.stderr[-3000:]
-  assert re.search(EXPECTED[index], done.stdout, re.S), done.stdout
+  assert re.search(EXPECTED[page][index], done.stdout, re.S), done.stdout

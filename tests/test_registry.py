@@ -8,6 +8,8 @@ from resnet_v2.nets import cifar
 from resnet_v2.nets import factory
 from resnet_v2.nets import registry
 
+pytestmark = pytest.mark.quick   # the quick tier (pytest.ini)
+
 
 def count_parameters():
   return sum(int(np.prod(v.shape)) for v in tf.compat.v1.trainable_variables())

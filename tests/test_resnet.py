@@ -8,6 +8,8 @@ import resnet_v2
 from nets_for_tests import randomize
 from reference_resnet import resnet_v2_forward
 
+pytestmark = pytest.mark.quick   # the quick tier (pytest.ini)
+
 GraphKeys = tf.compat.v1.GraphKeys
 FACTORIES = {name: getattr(resnet_v2, name) for name in resnet_v2.NETS}
 

@@ -9,6 +9,8 @@ from resnet_v2 import cpu
 from resnet_v2 import runtime
 from nets_for_tests import random_values
 
+pytestmark = pytest.mark.quick   # the quick tier (pytest.ini)
+
 
 @pytest.mark.onednn
 @pytest.mark.skipif(runtime.bf16_support()[0] is None,

@@ -62,6 +62,7 @@ def _run(images, folder, net, **options):
                                     END_POINTS, **options)
 
 
+@pytest.mark.quick
 def test_shards_hold_what_the_npz_holds_with_parquet_metadata(
     images, net, tmp_path):
   import pyarrow.parquet  # pylint: disable=g-import-not-at-top
@@ -92,6 +93,7 @@ def test_shards_hold_what_the_npz_holds_with_parquet_metadata(
                         'cifar_resnet_v1_20_block2_00004.npy')
 
 
+@pytest.mark.quick
 def test_float16_halves_the_arrays(images, net, tmp_path):
   manifest = features.extract_to_folder(
       [str(images)], str(tmp_path / 'half'), net, ['global_pool'],
@@ -100,6 +102,7 @@ def test_float16_halves_the_arrays(images, net, tmp_path):
   assert array.dtype == np.float16 and manifest['dtype'] == 'float16'
 
 
+@pytest.mark.quick
 def test_a_labelled_dataset_keeps_its_labels(net, tmp_path):
   from test_idx import write_split  # pylint: disable=g-import-not-at-top
   folder = tmp_path / 'idx'
@@ -114,6 +117,7 @@ def test_a_labelled_dataset_keeps_its_labels(net, tmp_path):
   assert got == labels.tolist() and manifest['source_kind'] == 'idx'
 
 
+@pytest.mark.quick
 def test_a_rerun_continues_after_the_last_complete_shard(images, net,
                                                          tmp_path):
   folder = tmp_path / 'out'
@@ -136,6 +140,7 @@ def test_a_rerun_continues_after_the_last_complete_shard(images, net,
     np.testing.assert_array_equal(shards.load(str(folder), name), whole[name])
 
 
+@pytest.mark.quick
 def test_another_run_or_a_foreign_folder_is_refused(images, net, tmp_path):
   folder = tmp_path / 'out'
   _run(images, folder, net)
@@ -155,6 +160,7 @@ def test_another_run_or_a_foreign_folder_is_refused(images, net, tmp_path):
     _run(images, images / 'out', net)
 
 
+@pytest.mark.quick
 def test_a_text_file_of_paths_is_an_input(images, net, tmp_path):
   listing = tmp_path / 'list.txt'
   listing.write_text('\n'.join(str(images / 'a' / n) for n in sorted(

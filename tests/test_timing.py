@@ -10,6 +10,8 @@ import tensorflow as tf
 import resnet_v2
 from benchmarks import timing
 
+pytestmark = pytest.mark.quick   # the quick tier (pytest.ini)
+
 
 class FakeClock:
   """perf_counter stand-in: each step advances it by the next duration."""

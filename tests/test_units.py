@@ -1,10 +1,13 @@
 """Units: the v2 bottleneck's projection and identity shortcut."""
 
 import numpy as np
+import pytest
 import tensorflow as tf
 
 import resnet_v2
 from resnet_v2.nets import units
+
+pytestmark = pytest.mark.quick   # the quick tier (pytest.ini)
 
 
 def test_bottleneck_projects_only_when_depth_changes(graph):

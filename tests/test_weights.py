@@ -70,6 +70,7 @@ def _gets(served, name):
   return [r for r in served.requests if r[1] == name]
 
 
+@pytest.mark.quick
 def test_a_first_call_downloads_and_a_second_makes_no_request(
     published, cache, monkeypatch):
   with serving({TARBALL: published['tarball']}) as (url, served):
@@ -111,6 +112,7 @@ def _cache_files(cache):
           for n in names]
 
 
+@pytest.mark.quick
 def test_a_download_cut_short_is_never_used_and_resumes(published, cache,
                                                         monkeypatch):
   data = published['tarball']
@@ -128,6 +130,7 @@ def test_a_download_cut_short_is_never_used_and_resumes(published, cache,
   assert os.path.isfile(record.weights + '.index')
 
 
+@pytest.mark.quick
 def test_a_tarball_with_a_path_outside_or_a_link_is_refused(
     published, cache, tmp_path, monkeypatch):
   outside = tarfile.TarInfo('../x')
@@ -152,6 +155,7 @@ def test_a_tarball_with_a_path_outside_or_a_link_is_refused(
     os.remove(cache / 'downloads' / (TARBALL + '.bad'))
 
 
+@pytest.mark.quick
 def test_a_keras_file_with_another_md5_is_refused_and_kept_aside(
     cache, monkeypatch):
   name = weights.KERAS_FILES[MODEL][0]
@@ -164,6 +168,7 @@ def test_a_keras_file_with_another_md5_is_refused_and_kept_aside(
           if not p.endswith('.lock')] == [name + '.bad']
 
 
+@pytest.mark.quick
 def test_a_missing_file_and_no_server_say_where_to_put_it(cache,
                                                           monkeypatch):
   with serving({}) as (url, _):
@@ -180,6 +185,7 @@ def test_a_missing_file_and_no_server_say_where_to_put_it(cache,
   assert not [p for p in _cache_files(cache) if not p.endswith('.lock')]
 
 
+@pytest.mark.quick
 def test_a_mirror_folder_and_a_file_put_there_by_hand(published, cache,
                                                       tmp_path, monkeypatch):
   mirror = tmp_path / 'mirror'
@@ -191,6 +197,7 @@ def test_a_mirror_folder_and_a_file_put_there_by_hand(published, cache,
   assert os.path.isfile(weights.record(MODEL, 'tf-slim').weights + '.index')
 
 
+@pytest.mark.quick
 def test_unknown_names_and_nets_without_weights_are_named():
   assert weights.NAMES == flags.WEIGHTS
   with pytest.raises(weights.WeightsError, match="Unknown weights 'imagenet'"):
@@ -233,3 +240,23 @@ def test_keras_weights_become_a_model_dir_with_keras_conventions(
   manifest = json.loads((cache / 'keras' / name[:-3] / 'model.json'
                          ).read_text())
   assert manifest['conventions'] == 'keras'
+
+
+def test_the_command_line_takes_weights_by_name(published, cache,
+                                                monkeypatch, tmp_path,
+                                                capsys):
+  from resnet_v2 import cli  # pylint: disable=g-import-not-at-top
+  image = tmp_path / 'images' / 'a.png'
+  image.parent.mkdir()
+  image.write_bytes(tf.io.encode_png(np.zeros([40, 40, 3], np.uint8)).numpy())
+  with serving({TARBALL: published['tarball']}) as (url, _):
+    monkeypatch.setenv(weights.MIRROR_VARIABLE, url)
+    assert cli.main(['features', '--model', MODEL, '--weights', 'tf-slim',
+                     '--image-size', '64', str(image.parent), '--output',
+                     str(tmp_path / 'out')]) == 0
+  manifest = json.loads((tmp_path / 'out' / 'manifest.json').read_text())
+  assert (manifest['weights'], manifest['images']) == ('tf-slim', 1)
+  assert cli.main(['predict', '--model', MODEL, '--weights', 'tf-slim',
+                   '--checkpoint', 'x.ckpt', str(image)]) == 1
+  assert '--weights names published weights for --model; drop ' in (
+      capsys.readouterr().err)
