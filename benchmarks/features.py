@@ -9,7 +9,10 @@ output kind (--output DIR: shards written as they are done; --output F.npz:
 every array kept until the end), resnet_v2_50 with random weights at
 --image-size, end point global_pool, and reports each child's peak resident
 memory (the kernel's accounting of the finished child, `os.wait4`) and the
-images/s of the whole process (start-up included).
+images/s of the whole process (start-up included). --ray N also runs the
+folder output on a local Ray cluster of N nodes of one CPU each (each a
+raylet with its workers, as `ray start` starts them; `ray.cluster_utils`),
+on the same machine, for the images/s of Ray's path against one process.
 """
 
 import argparse
@@ -40,12 +43,13 @@ def write_images(root, count, size=(48, 40), seed=0):
   return root
 
 
-def run(images, output, args):
+def run(images, output, args, ray_address=None):
   """One `resnet-v2 features` child: (peak RSS bytes, wall seconds)."""
   command = [sys.executable, '-m', 'resnet_v2.cli', 'features', '--model',
              args.model, '--image-size', str(args.image_size),
              '--batch-size', str(args.batch_size), '--end-point',
-             'global_pool', images, '--output', output]
+             'global_pool', images, '--output', output] + (
+                 ['--ray', ray_address] if ray_address else [])
   begin = time.perf_counter()
   child = subprocess.Popen(command, stdout=subprocess.DEVNULL,
                            stderr=subprocess.PIPE)
@@ -68,26 +72,39 @@ def main(argv=None):
   parser.add_argument('--outputs', default='folder,npz')
   parser.add_argument('--work-dir', default=os.path.join(
       tempfile.gettempdir(), 'resnet_v2_features_benchmark'))
+  parser.add_argument('--ray', type=int, default=0, metavar='NODES',
+                      help='also run on a local Ray cluster of NODES nodes')
   parser.add_argument('--json')
   args = parser.parse_args(argv)
+  cluster = None
+  if args.ray:
+    from ray.cluster_utils import Cluster  # pylint: disable=g-import-not-at-top
+    cluster = Cluster(initialize_head=True, head_node_args={'num_cpus': 1})
+    for _ in range(args.ray - 1):
+      cluster.add_node(num_cpus=1)
+    cluster.wait_for_nodes()
+    args.outputs += ',ray'
   rows = []
   for count in [int(c) for c in args.counts.split(',')]:
     images = write_images(os.path.join(args.work_dir, 'images_%d' % count),
                           count)
     for kind in args.outputs.split(','):
-      output = os.path.join(args.work_dir, 'out_%d%s' % (
-          count, '.npz' if kind == 'npz' else ''))
+      output = os.path.join(args.work_dir, 'out_%d_%s%s' % (
+          count, kind, '.npz' if kind == 'npz' else ''))
       if os.path.isdir(output):
         shutil.rmtree(output)
       elif os.path.exists(output):
         os.remove(output)
-      peak, wall = run(images, output, args)
+      peak, wall = run(images, output, args,
+                       cluster.address if kind == 'ray' else None)
       row = {'images': count, 'output': kind, 'peak_rss_mib': peak / 2**20,
              'seconds': wall, 'images_per_s': count / wall}
       rows.append(row)
       print('%7d images, %-6s: peak RSS %7.1f MiB, %6.1f s, %6.1f images/s'
             % (count, kind, row['peak_rss_mib'], wall, row['images_per_s']),
             flush=True)
+  if cluster:
+    cluster.shutdown()
   if args.json:
     with open(args.json, 'w') as out:
       json.dump({'command': ' '.join(['python -m benchmarks.features'] +
