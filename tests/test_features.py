@@ -117,7 +117,8 @@ def test_features_command_warns_about_random_weights(image_folder, tmp_path,
                    str(output)]) == 0
   captured = capsys.readouterr()
   assert 'RANDOM weights' in captured.err
-  assert 'skipped 1 file(s)' in captured.err and 'notes.txt' in captured.err
+  assert 'skipped 1 unreadable image(s)' in captured.err
+  assert 'notes.txt: not an image' in captured.err
   assert 'Unknown image file format' in captured.err
   assert np.load(output)['resnet_v2_50/block4'].shape == (1, 1, 1, 2048)
 

@@ -89,7 +89,7 @@ def _add_schedule_flags(train):
   train.add_argument('--labels-offset', type=int, default=0,
                      help='subtracted from TFRecord labels (1 for TF-Slim '
                      'ImageNet records and a 1000-class net)')
-  train.add_argument('--max-unreadable', type=float, default=0.01,
+  train.add_argument('--max-unreadable', type=float, default=0.1,
                      metavar='SHARE', help='stop once more than this share '
                      'of the training data could not be read (default: '
                      '%(default)s); each such file is named in history.json')

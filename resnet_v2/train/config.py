@@ -77,7 +77,7 @@ max_unreadable: the run stops once more than this share of the training
   sync_batch_norm: bool = False
   global_batch_size: Optional[int] = None
   max_pixels: int = preprocessing.MAX_IMAGE_PIXELS
-  max_unreadable: float = 0.01
+  max_unreadable: float = 0.1
 
   def __post_init__(self):
     # Lists (from a command line or JSON) are kept as tuples.
