@@ -211,3 +211,50 @@ def test_killed_at_random_moments_the_rerun_equals_a_run_never_killed(
                   for f in (killed, whole))
   assert ours['images'] == theirs['images'] == 198
   assert ours == theirs
+
+
+def _webdataset_shard(path, keys, rng):
+  """An img2dataset-style tar: KEY.jpg, KEY.json, KEY.txt, KEY.cls."""
+  import io  # pylint: disable=g-import-not-at-top
+  import tarfile  # pylint: disable=g-import-not-at-top
+  with tarfile.open(path, 'w') as archive:
+    for key in keys:
+      members = {
+          'jpg': tf.io.encode_jpeg(rng.integers(
+              0, 255, (36, 40, 3), np.uint8)).numpy(),
+          'json': json.dumps({'key': key}).encode(),
+          'txt': b'a caption', 'cls': str(int(key) % 3).encode()}
+      for extension, data in members.items():
+        info = tarfile.TarInfo('%s.%s' % (key, extension))
+        info.size = len(data)
+        archive.addfile(info, io.BytesIO(data))
+
+
+@pytest.mark.quick
+def test_webdataset_tar_shards_are_read_as_streams(net, tmp_path):
+  import pyarrow.parquet  # pylint: disable=g-import-not-at-top
+  rng = np.random.default_rng(0)
+  tars = [str(tmp_path / ('%05d.tar' % i)) for i in range(2)]
+  _webdataset_shard(tars[0], ['000', '001', '002'], rng)
+  _webdataset_shard(tars[1], ['003', '004'], rng)
+  manifest = features.extract_to_folder(tars, str(tmp_path / 'out'), net,
+                                        ['global_pool'], batch_size=2)
+  assert (manifest['source_kind'], manifest['shards'],
+          manifest['shard_rows']) == ('webdataset', 2, [3, 2])
+  table = pyarrow.parquet.read_table(shards.metadata_path(
+      str(tmp_path / 'out'), 1))
+  assert table['name'].to_pylist() == [tars[1] + '/003', tars[1] + '/004']
+  assert table['label'].to_pylist() == [0, 1]
+  # Nothing was extracted beside the tars.
+  assert sorted(os.listdir(tmp_path)) == ['00000.tar', '00001.tar', 'out']
+  # A shard cut short: the samples before the damage stay, the rest named.
+  import tarfile  # pylint: disable=g-import-not-at-top
+  with tarfile.open(tars[1]) as archive:
+    cut = archive.getmember('004.jpg').offset_data + 100
+  with open(tars[1], 'r+b') as handle:
+    handle.truncate(cut)   # inside the second sample's image
+  manifest = features.extract_to_folder([tars[1]], str(tmp_path / 'cut'),
+                                        net, ['global_pool'], batch_size=2)
+  assert manifest['images'] == 1
+  [(name, reason)] = manifest['skipped_files']
+  assert name.startswith(tars[1]) and 'damaged tar shard' in reason
