@@ -65,18 +65,21 @@ def _listed_paths(text_file):
   return [os.path.join(folder, line) for line in lines if line.strip()]
 
 
-def _is_dataset(path):
-  """Whether a single input is a dataset the pipeline opens whole (TFRecords,
-  CIFAR-10 batches, IDX files), rather than image files."""
+def _dataset(path):
+  """The source of a single input that is a dataset the pipeline opens
+  whole (TFRecords, CIFAR-10 batches, IDX files), else None (image files
+  and folders). A folder is listed once."""
   base = os.path.basename(path)
   if os.path.isdir(path):
     try:
-      return inputs_lib.open_source(path).kind in ('tfrecord', 'cifar10',
-                                                   'idx')
+      source = inputs_lib.open_source(path)
     except ValueError:
-      return False
-  return 'tfrecord' in base or base.startswith(('train-', 'validation-')) or (
-      not os.path.exists(path) and bool(glob.glob(path)))
+      return None
+    return source if source.kind in ('tfrecord', 'cifar10', 'idx') else None
+  if 'tfrecord' in base or base.startswith(('train-', 'validation-')) or (
+      not os.path.exists(path) and glob.glob(path)):
+    return inputs_lib.open_source(path)
+  return None
 
 
 def features_source(inputs):
@@ -96,9 +99,8 @@ def features_source(inputs):
     return sources.Source('files', inputs[0], paths, None, None)
   if inputs and all(i.endswith('.tar') for i in inputs):
     return webdataset.webdataset_source(inputs)
-  if len(inputs) == 1 and _is_dataset(inputs[0]):
-    return inputs_lib.open_source(inputs[0])
-  return sources.files_source(inputs)
+  dataset = _dataset(inputs[0]) if len(inputs) == 1 else None
+  return dataset or sources.files_source(inputs)
 
 
 def default_shard_size(bytes_per_image, batch_size):
@@ -247,14 +249,13 @@ def extract_to_folder(inputs, folder, net, end_points=('global_pool',),
     shards_lib.remove_partial(folder)
   else:
     _run_here(net, folder, planned, todo, end_points, batch_size, dtype,
-              max_pixels, progress)
+              max_pixels, progress, shapes)
   return shards_lib.finish(folder, manifest)
 
 
 def _run_here(net, folder, planned, todo, end_points, batch_size, dtype,
-              max_pixels, progress):
+              max_pixels, progress, shapes):
   """Runs the shards left, one after the other, in this process."""
-  shapes = output_shapes(net, end_points)
   shown = progress(len(planned), 'shards') if progress else None
   durations = []
   for index in todo:
