@@ -45,6 +45,11 @@ WORK = {'train': 'train', 'eval': 'inference', 'predict': 'inference',
         'benchmarks': 'inference'}
 
 
+# id(environment) -> (setting, reason) of what `use_fastest_onednn` set in
+# it, so that a second call does not take its own choice for the user's.
+_SET_HERE = {}
+
+
 @functools.lru_cache(maxsize=1)
 def flags():
   """The CPU's feature flags, from /proc/cpuinfo; None where it is absent.
@@ -89,6 +94,11 @@ def choose_onednn(command, environ=None, cpu_flags=None):
   """
   environ = os.environ if environ is None else environ
   if ONEDNN_VARIABLE in environ:
+    made_here = _SET_HERE.get(id(environ))
+    if made_here and made_here[0] == environ[ONEDNN_VARIABLE]:
+      # This process chose it earlier (the command line, then
+      # `import resnet_v2.train`): the same choice, for the same reason.
+      return None, made_here[1]
     return None, '%s=%s was set by you; kept' % (
         ONEDNN_VARIABLE, environ[ONEDNN_VARIABLE])
   work = WORK.get(command)
@@ -118,4 +128,5 @@ def use_fastest_onednn(command, environ=None):
             '(%s); set %s=%s before importing it' % (reason, ONEDNN_VARIABLE,
                                                      setting))
   environ[ONEDNN_VARIABLE] = setting
+  _SET_HERE[id(environ)] = (setting, reason)
   return reason

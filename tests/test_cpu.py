@@ -76,3 +76,22 @@ def test_verbose_says_what_the_command_line_chose(tmp_path):
       capture_output=True, text=True, check=False,
       env=dict(env, **{cpu.ONEDNN_VARIABLE: '0'}))
   assert 'TF_ENABLE_ONEDNN_OPTS=0 was set by you; kept' in kept.stderr
+
+
+def test_a_second_choice_in_one_process_is_not_taken_for_the_users():
+  # The command line chooses, then `import resnet_v2.train` asks again: the
+  # second call must give the first one's reason, not "set by you".
+  code = ('import os; from resnet_v2 import cpu; '
+          'first = cpu.use_fastest_onednn("train"); '
+          'second = cpu.use_fastest_onednn("train"); '
+          'print(first); print(second); '
+          'print(cpu.use_fastest_onednn("train", {cpu.ONEDNN_VARIABLE: '
+          'os.environ.get(cpu.ONEDNN_VARIABLE, "1")}))')
+  out = subprocess.run([sys.executable, '-c', code], capture_output=True,
+                       text=True, check=True,
+                       env={'PATH': '/usr/bin:/bin'}).stdout.splitlines()
+  if cpu.choose_onednn('train', {})[0] is None:
+    return  # nothing is chosen on this CPU: nothing to mistake
+  assert out[1] == out[0] and 'set by you' not in out[1]
+  # A user's own environment (another mapping) is still the user's.
+  assert 'set by you' in out[2]
