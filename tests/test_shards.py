@@ -258,3 +258,18 @@ def test_webdataset_tar_shards_are_read_as_streams(net, tmp_path):
   assert manifest['images'] == 1
   [(name, reason)] = manifest['skipped_files']
   assert name.startswith(tars[1]) and 'damaged tar shard' in reason
+
+
+@pytest.mark.quick
+def test_planning_a_hundred_thousand_shards_looks_at_each_file_once(
+    tmp_path, monkeypatch):
+  os.makedirs(os.path.dirname(shards.metadata_path(str(tmp_path), 0)))
+  for index in (0, 1, 5):
+    open(shards.metadata_path(str(tmp_path), index), 'w').close()
+  looked = []
+  isfile = os.path.isfile
+  monkeypatch.setattr(shards.os.path, 'isfile',
+                      lambda path: looked.append(path) or isfile(path))
+  todo = shards.incomplete_shards(str(tmp_path), 100000)
+  assert len(looked) == 100000 == len(set(looked))
+  assert todo[:4] == [2, 3, 4, 6] and len(todo) == 100000 - 3

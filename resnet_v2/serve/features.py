@@ -238,8 +238,7 @@ def extract_to_folder(inputs, folder, net, end_points=('global_pool',),
   manifest = shards_lib.open_folder(folder, settings(
       net, source, inputs, end_points, shapes, shard_size, len(planned),
       dtype, weights), inputs=list(inputs))
-  todo = [i for i in range(len(planned))
-          if i not in set(shards_lib.complete_shards(folder, len(planned)))]
+  todo = shards_lib.incomplete_shards(folder, len(planned))
   if ray_address is not None:
     from resnet_v2.serve import distributed  # pylint: disable=g-import-not-at-top
     distributed.run_shards(ray_address, distributed.net_spec(net, weights),

@@ -93,9 +93,17 @@ def write_shard(folder, index, arrays, names, labels, skipped=()):
 
 
 def complete_shards(folder, count):
-  """The shard numbers (< count) whose metadata is written."""
+  """The shard numbers (< count) whose metadata is written (one look at
+  each shard's file)."""
   return sorted(i for i in range(count)
                 if os.path.isfile(metadata_path(folder, i)))
+
+
+def incomplete_shards(folder, count):
+  """The shard numbers (< count) still to write, in order; each shard's
+  file is looked at once (a billion images are ~122,000 shards)."""
+  done = set(complete_shards(folder, count))
+  return [i for i in range(count) if i not in done]
 
 
 def remove_partial(folder):
