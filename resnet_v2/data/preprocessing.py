@@ -129,6 +129,40 @@ def cifar_preprocess(image, height, width, training=False, seed=(0, 0),
   return image
 
 
+def cifar_preprocess_batch(images, height, width, training=False,
+                           seed=(0, 0), pad=4):
+  """`cifar_preprocess` of a whole batch at once: each image its own crop
+  offset and flip, drawn from one seed, in a few vectorized ops.
+
+  Args:
+    images: uint8 [batch, h, w, 1 or 3] (gray is repeated to 3 channels).
+    height, width: Output size.
+    training: Pad by `pad`, crop back at a random offset and flip half.
+    seed: Shape [2] int seed of the batch's stateless random ops.
+
+  Returns:
+    float32 [batch, height, width, 3] in [0, 1].
+  """
+  images = tf.image.convert_image_dtype(images, tf.float32)
+  if images.shape[-1] == 1:
+    images = tf.image.grayscale_to_rgb(images)
+  if images.shape[1:3] != (height, width):
+    images = tf.image.resize(images, [height, width], method='area')
+  if not training:
+    return images
+  count = tf.shape(images)[0]
+  offsets = tf.random.stateless_uniform([count, 2], seed, 0, 2 * pad + 1,
+                                        dtype=tf.int32)
+  flips = tf.random.stateless_uniform(
+      [count], tf.random.experimental.stateless_fold_in(seed, 1)) < 0.5
+  padded = tf.pad(images, [[0, 0], [pad, pad], [pad, pad], [0, 0]])
+  rows = offsets[:, :1] + tf.range(height)[None]
+  columns = offsets[:, 1:] + tf.range(width)[None]
+  columns = tf.where(flips[:, None], tf.reverse(columns, [1]), columns)
+  cropped = tf.gather(padded, rows, axis=1, batch_dims=1)
+  return tf.gather(cropped, columns, axis=2, batch_dims=1)
+
+
 def inception_preprocess(image, height, width, training=False, seed=(0, 0),
                          bboxes=None):
   """Inception preprocessing: `preprocess_for_train` or `_for_eval`."""
