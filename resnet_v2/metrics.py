@@ -13,6 +13,22 @@ import tensorflow as tf
 COUNTS = ('confusion', 'top5', 'loss')
 
 
+def flip_average(logits, mirrored_logits):
+  """Test-time augmentation by flips: the log of the mean of the softmax
+  of an image's logits and its mirror image's (logits in effect: softmax
+  gives back the averaged probabilities).
+
+  Args:
+    logits, mirrored_logits: float [batch, num_classes] (tensors or numpy).
+
+  Returns:
+    float32 [batch, num_classes].
+  """
+  probabilities = (tf.nn.softmax(tf.cast(logits, tf.float32)) +
+                   tf.nn.softmax(tf.cast(mirrored_logits, tf.float32))) / 2
+  return tf.math.log(tf.maximum(probabilities, 1e-30))
+
+
 def batch_counts(logits, labels, num_classes):
   """The sums one batch adds.
 

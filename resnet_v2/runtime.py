@@ -200,6 +200,20 @@ def session_config(precision='fp32', device='cpu', intra_op_threads=0,
   return config
 
 
+def check_bf16_training():
+  """Refuses bf16 training where the CPU has no bf16 instructions: oneDNN
+  would emulate it on AVX-512, slower than fp32 (inference only warns).
+
+  Raises:
+    ValueError: one line naming what the CPU lacks and the fix.
+  """
+  kind, reason = bf16_support()
+  if kind != 'native':
+    raise ValueError('bf16 training needs a CPU with bf16 instructions (%s): '
+                     '%s. Train in fp32.' % (', '.join(cpu.BF16_FLAGS),
+                                             reason))
+
+
 def enable_precision(precision='fp32'):
   """Sets this process's tf.function graphs to run in `precision`.
 

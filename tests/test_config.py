@@ -38,3 +38,43 @@ def test_configs_change_by_name_and_keep_tuples():
     config.epochs = 4
   with pytest.raises(ValueError, match='schedule must be one of'):
     config_lib.check_config(dataclasses.replace(config, schedule='linear'))
+
+
+def test_one_cycle_rises_from_a_25th_then_falls_to_almost_nothing():
+  config = config_lib.TrainConfig(schedule='onecycle', learning_rate=0.2,
+                                  epochs=10)
+  total = 1000          # 10 epochs of 100 steps; 30% rising by default
+
+  def at(step):
+    return float(config_lib.learning_rate_at(step, config, 100, total))
+  assert at(0) == pytest.approx(0.2 / 25, rel=1e-4)
+  assert at(300) == pytest.approx(0.2, rel=1e-4)
+  # Half-way up and half-way down: the cosine's midpoints.
+  assert at(150) == pytest.approx((0.2 + 0.2 / 25) / 2, rel=1e-3)
+  end = 0.2 / 25 / 1e4
+  assert at(300 + 699 // 2) == pytest.approx((0.2 + end) / 2, rel=2e-2)
+  assert at(999) == pytest.approx(end, rel=1e-3)
+  rates = [at(s) for s in range(0, 1000, 50)]
+  peak = rates.index(max(rates))
+  assert all(a < b for a, b in zip(rates[:peak], rates[1:peak + 1]))
+  assert all(a > b for a, b in zip(rates[peak:], rates[peak + 1:]))
+  # warmup_epochs sets the rise.
+  early = dataclasses.replace(config, warmup_epochs=1)
+  assert float(config_lib.learning_rate_at(100, early, 100, total)) == (
+      pytest.approx(0.2, rel=1e-4))
+
+
+def test_recipe_settings_are_checked_naming_the_fix():
+  config = config_lib.TrainConfig()
+  for change, message in (({'ema': 1.0}, 'ema is a decay'),
+                          ({'random_erasing': 1.5}, 'random_erasing is a '),
+                          ({'mixup': -1}, 'mixup is the alpha'),
+                          ({'cutmix': -0.5}, 'cutmix is the alpha'),
+                          ({'tta': 'crops'}, 'tta must be one of'),
+                          ({'nesterov': True, 'optimizer': 'adam'},
+                           'nesterov applies to the momentum')):
+    with pytest.raises(ValueError, match=message):
+      config_lib.check_config(dataclasses.replace(config, **change))
+  config_lib.check_config(dataclasses.replace(
+      config, ema=0.999, random_erasing=0.5, mixup=0.2, cutmix=1.0,
+      tta='flip', nesterov=True))

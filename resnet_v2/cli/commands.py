@@ -113,12 +113,13 @@ def run_eval(args):
   result = evaluation.evaluate(
       source, model_dir, model, checkpoint, args.batch_size,
       args.image_size, args.labels_offset, skipped, args.max_image_pixels,
-      args.engine, args.precision)
+      args.engine, args.precision, args.tta)
   result['skipped_files'] = [list(item) for item in skipped.items()]
   written = evaluation.write_report(result, output, args.overwrite, read)
-  print('%s on %s: top-1 %.4f, top-5 %.4f over %d images' % (
+  print('%s on %s: top-1 %.4f, top-5 %.4f over %d images%s' % (
       result['model'], args.data, result['top1'], result['top5'],
-      result['count']))
+      result['count'], ' (flip test-time augmentation)'
+      if args.tta == 'flip' else ''))
   print('wrote ' + ', '.join(written))
   _report_skipped(skipped.items())
 

@@ -76,6 +76,9 @@ def _add_eval_parser(commands):
       'batches (its test_batch). Writes metrics.json and confusion.png.')
   flags.add_net_args(evaluate)
   flags.add_engine_args(evaluate)
+  evaluate.add_argument('--tta', choices=('none', 'flip'), default='none',
+                        help='flip: average each prediction with the mirror '
+                        "image's (default: %(default)s)")
   evaluate.add_argument('--data', required=True, metavar='PATH')
   evaluate.add_argument('--output', metavar='DIR',
                         help='default: MODEL_DIR/eval, else ./eval')

@@ -68,10 +68,32 @@ def _add_schedule_flags(train):
                      default='momentum')
   train.add_argument('--learning-rate', type=float, default=None,
                      help='base rate (default: 0.1 momentum, 1e-3 adam)')
-  train.add_argument('--schedule', choices=('step', 'cosine', 'constant'),
-                     default='step')
+  train.add_argument('--nesterov', action='store_true',
+                     help='Nesterov momentum (the momentum optimizer)')
+  train.add_argument('--schedule', choices=('step', 'cosine', 'onecycle',
+                                            'constant'),
+                     default='step', help='default: %(default)s; onecycle: '
+                     "PyTorch's OneCycleLR (up over --warmup-epochs, default "
+                     '30%% of the run, then a cosine down)')
   train.add_argument('--warmup-epochs', type=float, default=0.0)
   train.add_argument('--label-smoothing', type=float, default=0.0)
+  train.add_argument('--ema', type=float, default=0.0, metavar='DECAY',
+                     help='average the weights (e.g. 0.999; default 0: '
+                     'off): validation, best/ and every later command use '
+                     'the average')
+  train.add_argument('--random-erasing', type=float, default=0.0,
+                     metavar='SHARE', help='erase a random rectangle of '
+                     'this share of the training images (default 0; the '
+                     'paper: 0.5)')
+  train.add_argument('--mixup', type=float, default=0.0, metavar='ALPHA',
+                     help='mixup with Beta(ALPHA, ALPHA) weights (default '
+                     '0: off; usual 0.2)')
+  train.add_argument('--cutmix', type=float, default=0.0, metavar='ALPHA',
+                     help='CutMix (default 0: off; usual 1.0); with --mixup, '
+                     'one or the other per batch')
+  train.add_argument('--tta', choices=('none', 'flip'), default='none',
+                     help="validation on the image and its mirror image, "
+                     "averaged (default: %(default)s)")
   train.add_argument('--weight-decay', type=float, default=1e-4)
   train.add_argument('--plateau-patience', type=int, default=0,
                      help='epochs without a better validation accuracy '

@@ -7,6 +7,8 @@ accumulates a confusion matrix; `write_report` leaves a JSON and a PNG.
 
 import os
 
+import numpy as np
+
 from resnet_v2 import files
 from resnet_v2 import metrics
 from resnet_v2.data import preprocessing
@@ -17,7 +19,7 @@ from resnet_v2.serve import model as model_lib
 def evaluate(source, model_dir=None, model=None, checkpoint=None,
              batch_size=32, image_size=None, labels_offset=None,
              skipped=None, max_pixels=preprocessing.MAX_IMAGE_PIXELS,
-             engine=None, precision=None):
+             engine=None, precision=None, tta='none'):
   """Evaluates a trained model dir, or a registered net with a checkpoint.
 
   Args:
@@ -33,6 +35,8 @@ def evaluate(source, model_dir=None, model=None, checkpoint=None,
     skipped: Optional `inputs.SkippedFiles`.
     max_pixels: Larger images are skipped (see `inputs.make_dataset`).
     engine, precision: See `model.Model`.
+    tta: 'flip': each image's prediction is averaged with its mirror
+      image's (`metrics.flip_average`); 'none'.
 
   Returns:
     The metrics dict with 'confusion' (numpy), 'class_names', 'model',
@@ -46,6 +50,8 @@ def evaluate(source, model_dir=None, model=None, checkpoint=None,
   """
   if not (model_dir or (model and checkpoint)):
     raise ValueError('Give `model_dir`, or `model` and `checkpoint`.')
+  if tta not in ('none', 'flip'):
+    raise ValueError("tta must be 'none' or 'flip', got %r." % (tta,))
   net = model_lib.Model.load(model_dir, model, checkpoint, image_size,
                              engine=engine, precision=precision)
   record = net.record
@@ -66,9 +72,13 @@ def evaluate(source, model_dir=None, model=None, checkpoint=None,
                                        labelled=True,
                                        labels_offset=labels_offset,
                                        max_pixels=max_pixels):
-    tally.add_batch(net.run(images, ['logits'])['logits'], labels)
+    logits = net.run(images, ['logits'])['logits']
+    if tta == 'flip':
+      mirrored = net.run(np.asarray(images)[:, :, ::-1], ['logits'])['logits']
+      logits = metrics.flip_average(logits, mirrored)
+    tally.add_batch(logits, labels)
   result = tally.result()
-  result.update(model=record.model,
+  result.update(tta=tta, model=record.model,
                 checkpoint=net.checkpoint, engine=net.engine,
                 precision=net.precision, class_names=record.class_names)
   return result

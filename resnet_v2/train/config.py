@@ -21,11 +21,23 @@ epochs, max_steps: stop after this many epochs, or steps if set (first).
 batch_size: images per replica per step; or global_batch_size: images per
   step over all replicas (must divide by the replicas).
 optimizer: 'momentum' (0.9) or 'adam'. learning_rate: the base rate
-  (default 0.1 momentum, 1e-3 adam).
+  (default 0.1 momentum, 1e-3 adam). nesterov: Nesterov momentum.
 schedule: 'step' (momentum: /10 at 50% and 75% of the epochs, the papers';
   adam: x0.1, x0.01, x0.001, x0.0005 at 40/60/80/90%, the Keras CIFAR-10
-  example's), 'cosine' or 'constant'; warmup_epochs of linear warmup first.
+  example's), 'cosine', 'onecycle' (Smith's one-cycle as PyTorch's
+  OneCycleLR: from rate/25 up to the rate over warmup_epochs, default 30%
+  of the run, then a cosine down to rate/25e4) or 'constant';
+  warmup_epochs of linear warmup first.
 label_smoothing, weight_decay, batch_norm_decay: as the names say.
+ema: decay of an exponential moving average of the weights (0: off; e.g.
+  0.999): validation, best/ and every command reading the model dir use
+  the averaged weights (`train.ema`).
+random_erasing: share of the training images with one rectangle erased
+  (0: off; 0.5 in the paper). mixup, cutmix: alpha of the Beta
+  distribution of the mixing weight (0: off; 0.2 and 1.0 are usual); both
+  on: one or the other per batch (`train.augment`).
+tta: 'flip' averages the validation's predictions over the image and its
+  mirror image (the trainer's validation; `resnet-v2 eval --tta flip`).
 freeze_batch_norm: moving statistics and fixed beta/gamma throughout.
 plain: no shortcuts (nets that have the option).
 checkpoint: TF-Slim checkpoint to start from; exclude: fnmatch patterns of
@@ -58,6 +70,12 @@ max_unreadable: the run stops once more than this share of the training
   schedule: str = 'step'
   warmup_epochs: float = 0.0
   label_smoothing: float = 0.0
+  nesterov: bool = False
+  ema: float = 0.0
+  random_erasing: float = 0.0
+  mixup: float = 0.0
+  cutmix: float = 0.0
+  tta: str = 'none'
   weight_decay: float = 1e-4
   batch_norm_decay: float = 0.9
   freeze_batch_norm: bool = False
@@ -86,7 +104,11 @@ max_unreadable: the run stops once more than this share of the training
 
 
 OPTIMIZERS = ('momentum', 'adam')
-SCHEDULES = ('step', 'cosine', 'constant')
+SCHEDULES = ('step', 'cosine', 'onecycle', 'constant')
+TTA = ('none', 'flip')
+# PyTorch's OneCycleLR defaults: start at rate/25, end at rate/25/1e4,
+# 30% of the steps rising.
+ONECYCLE_DIV, ONECYCLE_FINAL_DIV, ONECYCLE_RISE = 25.0, 1e4, 0.3
 
 
 def step_schedule(optimizer, epochs, learning_rate=None):
@@ -117,6 +139,8 @@ def learning_rate_at(step, config, steps_per_epoch, total_steps):
   elif config.schedule == 'cosine':
     rate = rates[0] * 0.5 * (1 + tf.cos(math.pi * tf.minimum(
         step / float(max(total_steps, 1)), 1.0)))
+  elif config.schedule == 'onecycle':
+    return _one_cycle(step, rates[0], config, steps_per_epoch, total_steps)
   else:
     rate = tf.constant(rates[0], tf.float32)
   warmup = config.warmup_epochs * steps_per_epoch
@@ -125,11 +149,27 @@ def learning_rate_at(step, config, steps_per_epoch, total_steps):
   return rate
 
 
+def _one_cycle(step, peak, config, steps_per_epoch, total_steps):
+  """PyTorch's OneCycleLR (cosine annealing) at `step`."""
+  rise = (config.warmup_epochs * steps_per_epoch if config.warmup_epochs
+          else ONECYCLE_RISE * total_steps)
+  rise = max(1.0, min(float(rise), total_steps - 1.0))
+  start = peak / ONECYCLE_DIV
+  end = start / ONECYCLE_FINAL_DIV
+
+  def cosine(low, high, fraction):
+    return low + (high - low) * 0.5 * (1 + tf.cos(math.pi * tf.clip_by_value(
+        fraction, 0.0, 1.0)))
+  return tf.where(step <= rise, cosine(peak, start, step / rise),
+                  cosine(end, peak, (step - rise) / max(
+                      total_steps - 1.0 - rise, 1.0)))
+
+
 def check_config(config):
   """Raises ValueError on settings that cannot train, naming the fix."""
   registry.get_spec(config.model)
   for name, allowed in (('optimizer', OPTIMIZERS), ('schedule', SCHEDULES),
-                        ('precision', runtime.PRECISIONS)):
+                        ('precision', runtime.PRECISIONS), ('tta', TTA)):
     if getattr(config, name) not in allowed:
       raise ValueError('%s must be one of %s, got %r.' %
                        (name, allowed, getattr(config, name)))
@@ -146,3 +186,16 @@ def check_config(config):
   if not 0 <= config.label_smoothing < 1:
     raise ValueError('label_smoothing must be in [0, 1), got %r.' %
                      config.label_smoothing)
+  if not 0 <= config.ema < 1:
+    raise ValueError('ema is a decay in [0, 1) (0: off; e.g. 0.999), got '
+                     '%r.' % config.ema)
+  if not 0 <= config.random_erasing <= 1:
+    raise ValueError('random_erasing is a share of the images in [0, 1], '
+                     'got %r.' % config.random_erasing)
+  for name in ('mixup', 'cutmix'):
+    if getattr(config, name) < 0:
+      raise ValueError('%s is the alpha of a Beta distribution, >= 0 (0: '
+                       'off), got %r.' % (name, getattr(config, name)))
+  if config.nesterov and config.optimizer != 'momentum':
+    raise ValueError('nesterov applies to the momentum optimizer, not %r.' %
+                     config.optimizer)

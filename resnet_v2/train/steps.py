@@ -4,6 +4,7 @@
 import tensorflow as tf
 
 from resnet_v2 import metrics
+from resnet_v2.train import augment
 
 # Optimizer slot names as TF-Slim's graph-mode Saver wrote them.
 _SLOT_KEYS = {'momentum': 'Momentum', 'm': 'Adam', 'v': 'Adam_1'}
@@ -22,6 +23,7 @@ class Steps:
     trained: The variables the optimizer updates.
     rate: Function () -> the learning rate now.
     global_step: The step variable the optimizer increments.
+    average: A `ema.WeightAverage` updated after every step, or None.
 
   Attributes:
     train_step: tf.function(images, labels) -> (mean loss, mean error, sum
@@ -31,13 +33,15 @@ class Steps:
   """
 
   def __init__(self, module, config, strategy, num_classes, global_batch,
-               replicas, trained, rate, global_step):
+               replicas, trained, rate, global_step, average=None):
     self.module, self.config, self.strategy = module, config, strategy
     self.num_classes, self.global_batch = num_classes, global_batch
     self.replicas, self.trained, self.global_step = (replicas, trained,
                                                      global_step)
+    self.average = average
     if config.optimizer == 'momentum':
-      optimizer = tf.compat.v1.train.MomentumOptimizer(rate, 0.9)
+      optimizer = tf.compat.v1.train.MomentumOptimizer(
+          rate, 0.9, use_nesterov=config.nesterov)
     else:
       optimizer = tf.compat.v1.train.AdamOptimizer(rate)
     self._slot_owner = optimizer
@@ -76,13 +80,25 @@ class Steps:
         names['optimizer/' + variable.name.split(':')[0]] = variable
     return names
 
+  def _step_seed(self):
+    """The seed of this step's augmentation on this replica: from the
+    run's seed, the global step (restored on resume) and the replica."""
+    replica = tf.distribute.get_replica_context().replica_id_in_sync_group
+    seed = tf.stack([tf.constant(self.config.seed, tf.int64),
+                     tf.cast(self.global_step.read_value(), tf.int64)])
+    return tf.random.experimental.stateless_fold_in(seed, replica)
+
   def _replica_step(self, images, labels):
     config = self.config
+    images, targets = augment.augment_batch(
+        images, labels, self.num_classes, self._step_seed(),
+        config.random_erasing, config.mixup, config.cutmix)
+    step_before = self.global_step.read_value()
     logits, _ = self.module(images, training=not config.freeze_batch_norm)
     logits = tf.cast(logits, tf.float32)
+    # Soft targets (mixup, cutmix) and smoothing, in float32.
     per_example = tf.compat.v1.losses.softmax_cross_entropy(
-        tf.one_hot(labels, self.num_classes), logits,
-        label_smoothing=config.label_smoothing,
+        targets, logits, label_smoothing=config.label_smoothing,
         reduction=tf.compat.v1.losses.Reduction.NONE)
     # Sums over the global batch: the all-reduce of the gradients (a sum
     # over replicas) then gives the global batch's mean.
@@ -92,6 +108,8 @@ class Steps:
     # Before the update, so a non-finite step is seen before any save.
     norm = tf.linalg.global_norm([g for g, _ in gradients if g is not None])
     self.optimizer.apply_gradients(gradients, global_step=self.global_step)
+    if self.average is not None:
+      self.average.update(step_before)
     errors = tf.reduce_sum(tf.cast(tf.not_equal(
         tf.argmax(logits, -1), labels), tf.float32))
     return tf.reduce_sum(per_example), errors, norm
@@ -108,6 +126,9 @@ class Steps:
 
   def _replica_eval(self, images, labels):
     logits, _ = self.module(images, training=False)
+    if self.config.tta == 'flip':
+      mirrored, _ = self.module(tf.reverse(images, [2]), training=False)
+      logits = metrics.flip_average(logits, mirrored)
     return metrics.batch_counts(logits, labels, self.num_classes)
 
   def _distributed_eval(self, batch):
