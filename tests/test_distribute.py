@@ -81,6 +81,17 @@ def test_shard_policy_by_file_for_tfrecords_else_by_element():
   assert distribute.shard_policy(arrays, 2) == policy.DATA
 
 
+def test_one_device_reads_its_batches_without_a_distributed_iterator():
+  # The multi-device iterator stalled epochs for seconds on its deletion;
+  # one replica has nothing to split.
+  data = tf.data.Dataset.range(6).batch(2)
+  one = distribute.make_strategy('one-device')
+  assert distribute.distribute_dataset(
+      one, data, tf.data.experimental.AutoShardPolicy.DATA) is data
+  assert [int(b[0]) for b in distribute.distribute_dataset(
+      one, data, tf.data.experimental.AutoShardPolicy.DATA)] == [0, 2, 4]
+
+
 def test_a_global_batch_that_does_not_divide_is_refused(tmp_path):
   from resnet_v2.train import trainer as training  # pylint: disable=g-import-not-at-top
 

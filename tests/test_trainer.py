@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 
 import numpy as np
 import pytest
@@ -52,7 +53,17 @@ def test_loss_goes_down_and_bn_statistics_update(tmp_path):
   train, val = synthetic()
   trainer = training.Trainer(train, val, str(tmp_path), CONFIG)
   before = weights(trainer)
+  started = time.time()
   history = trainer.train(progress=False, log=quiet)
+  elapsed = time.time() - started
+  # The epochs' wall clocks add up to the run (start-up and validation
+  # included), and no epoch is faster by the wall than in its steps.
+  walls = [e['wall_seconds'] for e in history['epochs']]
+  assert 0.9 * elapsed <= sum(walls) <= elapsed
+  for epoch in history['epochs']:
+    assert epoch['wall_images_per_second'] == pytest.approx(
+        64 // 16 * 16 / epoch['wall_seconds'])
+    assert epoch['wall_images_per_second'] <= epoch['images_per_second']
   losses = [e['train_loss'] for e in history['epochs']]
   assert losses[-1] < losses[0]
   assert history['epochs'][-1]['val_accuracy'] > 0.8

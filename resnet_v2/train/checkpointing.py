@@ -112,10 +112,38 @@ def resumed_history(model_dir, step, fresh):
 
 
 def epoch_line(record, epochs):
-  """The log line of a finished epoch."""
-  return 'epoch %d/%d: loss %.4f, train error %.4f%s, %.1f images/s ' \
-      '(%.0f s)' % (record['epoch'], epochs, record['train_loss'] or 0,
-                    record['train_error'] or 0,
-                    ', val accuracy %.4f' % record['val_accuracy']
-                    if 'val_accuracy' in record else '',
-                    record['images_per_second'], record['seconds'])
+  """The log line of a finished epoch: its speed by the wall clock (start
+  to checkpoint, validation and start-up included) and in the steps."""
+  return ('epoch %d/%d: loss %.4f, train error %.4f%s, %.1f images/s '
+          '(%.0f s wall; steps %.1f images/s)' % (
+              record['epoch'], epochs, record['train_loss'] or 0,
+              record['train_error'] or 0,
+              ', val accuracy %.4f' % record['val_accuracy']
+              if 'val_accuracy' in record else '',
+              record['wall_images_per_second'], record['wall_seconds'],
+              record['images_per_second']))
+
+
+def whole_latest(model_dir, role, log):
+  """The newest checkpoint of model_dir that reads whole; damaged newer
+  ones are named and (by the chief) set aside in MODEL_DIR/damaged/, never
+  deleted.
+
+  Raises:
+    ValueError: if every checkpoint is damaged.
+  """
+  names = model_dir_lib.checkpoint_names(model_dir)
+  for name in reversed(names):
+    prefix = os.path.join(model_dir, name)
+    try:
+      checkpoint_files.check_whole(prefix)
+      return prefix
+    except checkpoint_files.DamagedCheckpointError as error:
+      where = (model_dir_lib.set_aside(model_dir, name)
+               if role.is_chief else 'place')
+      log('skipped %s (%s): kept aside in %s' % (name, error, where))
+  if names:
+    raise ValueError('Every checkpoint in %s is damaged (kept aside in '
+                     '%s/); copy whole ones back, or start anew in another '
+                     '`model_dir`.' % (model_dir, model_dir_lib.DAMAGED_DIR))
+  return None

@@ -197,6 +197,12 @@ def shard_policy(source, num_workers):
 def distribute_dataset(strategy, dataset, policy):
   """Splits a dataset of global batches over the replicas, sharded by
   `policy` across workers."""
+  if isinstance(strategy, tf.distribute.OneDeviceStrategy):
+    # One replica: its batches as they are. The strategy's multi-device
+    # iterator stalled training for 5-20 s at about every other epoch
+    # boundary (when the epoch's iterator was deleted), with nothing to
+    # split.
+    return dataset
   options = tf.data.Options()
   options.experimental_distribute.auto_shard_policy = policy
   return strategy.experimental_distribute_dataset(dataset.with_options(

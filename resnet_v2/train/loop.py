@@ -18,6 +18,7 @@ from resnet_v2 import lock
 from resnet_v2 import model_dir as model_dir_lib
 from resnet_v2 import runtime
 from resnet_v2 import train as train_package
+from resnet_v2.data import inputs
 from resnet_v2.train import checkpointing
 from resnet_v2.train import distribute
 
@@ -91,6 +92,9 @@ class EpochLoop:
       log('resuming at epoch %d (step %d)' % (epoch + 1, step))
     writer = (tf.summary.create_file_writer(self.model_dir)
               if self.role.is_chief else tf.summary.create_noop_writer())
+    # An epoch's wall clock runs from the end of the one before (for the
+    # first, from here: restoring and the first step's tracing count).
+    wall_start = time.time()
     while epoch < config.epochs and step < self.total_steps:
       started = time.time()
       step, durations, losses, errors = self._run_epoch(
@@ -118,7 +122,9 @@ class EpochLoop:
                 'seconds': time.time() - started,
                 'images_per_second': (self.global_batch * len(durations) /
                                       max(sum(durations), 1e-9))}
-      self._end_epoch(record, writer, history, log)
+      self._end_epoch(record, writer, history, log, wall_start,
+                      self.global_batch * len(durations))
+      wall_start = time.time()
     writer.close()
     if self.skipped:
       log('skipped %d unreadable file(s); listed in %s' % (
@@ -133,8 +139,8 @@ class EpochLoop:
       (step reached, step durations, losses, errors).
     """
     config = self.config
-    iterator = iter(self._dataset(self.train_source, True, epoch,
-                                  step - epoch_start))
+    batches = inputs.iterate(self._dataset(self.train_source, True, epoch,
+                                           step - epoch_start))
     shown = progress(self.steps_per_epoch, 'epoch %d/%d' % (
         epoch + 1, config.epochs)) if progress else None
     durations, losses, errors = [], [], []
@@ -142,7 +148,7 @@ class EpochLoop:
                                        self.steps_per_epoch):
       begin = time.perf_counter()
       try:
-        images, labels = next(iterator)
+        images, labels = next(batches)
       except (StopIteration, tf.errors.OutOfRangeError):
         break
       loss, error, norm = (float(v) for v in self.train_step(images, labels))
@@ -165,14 +171,18 @@ class EpochLoop:
         on_step(step)
     return step, durations, losses, errors
 
-  def _end_epoch(self, record, writer, history, log):
-    """Validates, keeps best/, saves, and writes history and events."""
+  def _end_epoch(self, record, writer, history, log, wall_start, images):
+    """Validates, keeps best/, saves, and writes history and events; the
+    record's wall clock runs from wall_start to the history written, over
+    the epoch's `images` trained in this process."""
     step = record['step']
     if self.val_source is not None:
-      scores = self.evaluate()
-      record.update(val_accuracy=scores['top1'], val_top5=scores['top5'],
-                    val_loss=scores['loss'])
-      self._track_best(scores['top1'], record, log)
+      # best/ holds the weights validated: the average, with `ema`.
+      with self.averaged_weights():
+        scores = self._evaluate()
+        record.update(val_accuracy=scores['top1'], val_top5=scores['top5'],
+                      val_loss=scores['loss'])
+        self._track_best(scores['top1'], record, log)
       _scalars(writer, step, val_accuracy=scores['top1'],
                val_top5=scores['top5'], val_loss=scores['loss'])
     _scalars(writer, step, learning_rate=record['learning_rate'])
@@ -182,6 +192,9 @@ class EpochLoop:
     self._log_skipped(log)
     self._check_unreadable(step)
     path = os.path.join(self.model_dir, model_dir_lib.HISTORY_NAME)
+    record['wall_seconds'] = time.time() - wall_start
+    record['wall_images_per_second'] = images / max(record['wall_seconds'],
+                                                    1e-9)
     try:
       writer.flush()
       if self.role.is_chief:

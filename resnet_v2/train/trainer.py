@@ -30,6 +30,7 @@ complete, so a kill loses at most the steps since the last one, and a
 restarted job (every worker run again with `resume`) goes on from there.
 """
 
+import contextlib
 import dataclasses
 import os
 
@@ -49,6 +50,7 @@ from resnet_v2.nets import platform
 from resnet_v2.nets import registry
 from resnet_v2.train import checkpointing
 from resnet_v2.train import distribute
+from resnet_v2.train import ema
 from resnet_v2.train import steps as steps_lib
 from resnet_v2.train import finetune
 from resnet_v2.train import loop
@@ -149,6 +151,8 @@ class Trainer(loop.EpochLoop):
                                           examples))
     self.total_steps = config.max_steps or (config.epochs *
                                             self.steps_per_epoch)
+    if config.precision == 'bf16':
+      runtime.check_bf16_training()
     runtime.enable_precision(config.precision)
     self.skipped = inputs.SkippedFiles()
     # The net computes what its starting weights were trained for.
@@ -214,15 +218,21 @@ class Trainer(loop.EpochLoop):
     self.best_accuracy = state('best_accuracy', -1.0, tf.float32)
     self.stale_epochs = state('stale_epochs', 0, tf.int64)
     self.trained = self._trained_variables()
+    self.average = None
+    if config.ema:
+      trained = {id(v) for v in self.trained}
+      self.average = ema.WeightAverage(
+          {name: v for name, v in self.model_variables.items()
+           if id(v) in trained}, config.ema)
 
     def rate():
       return self.rate_scale * float(self.rate_factor) * learning_rate_at(
           self.global_step, config, self.steps_per_epoch, self.total_steps)
-    self.learning_rate = tf.function(rate)
+    self.learning_rate = tf.function(rate, autograph=False)
     self.steps = steps_lib.Steps(
         self.module, config, self.strategy, self.num_classes,
         self.global_batch, self.replicas, self.trained, rate,
-        self.global_step)
+        self.global_step, self.average)
     self.train_step, self.eval_step = (self.steps.train_step,
                                        self.steps.eval_step)
 
@@ -247,17 +257,32 @@ class Trainer(loop.EpochLoop):
                      self.rate_scale, self.best_accuracy, self.stale_epochs):
       names[variable.name.split(':')[0]] = variable
     names.update(self.steps.optimizer_variables(self.model_variables))
+    if self.average is not None:
+      # The averages under the net's names, the trained weights apart.
+      names.update(self.average.checkpoint_names())
     return names
 
   # -- evaluation -----------------------------------------------------------
 
+  def averaged_weights(self):
+    """A context in which the net holds the weights to evaluate: the
+    moving average (`ema`), or the trained weights where there is none."""
+    return (self.average.swapped() if self.average is not None
+            else contextlib.nullcontext())
+
   def evaluate(self, source=None):
     """`metrics.Tally.result()` of the net on source (default: validation),
-    with the moving batch-norm statistics: top1, top5, loss, count,
-    per_class, confusion."""
+    with the moving batch-norm statistics and the averaged weights (`ema`),
+    over flips too with `tta`: top1, top5, loss, count, per_class,
+    confusion."""
+    with self.averaged_weights():
+      return self._evaluate(source)
+
+  def _evaluate(self, source=None):
+    """`evaluate` with the weights the net holds now."""
     source = source or self.val_source
     tally = metrics.Tally(self.num_classes, self.record.class_names)
-    for batch in self._dataset(source, False):
+    for batch in inputs.iterate(self._dataset(source, False)):
       tally.add(self.eval_step(batch))
     if not tally.count:
       raise ValueError('%s gave no readable image to evaluate.' %
@@ -283,34 +308,12 @@ class Trainer(loop.EpochLoop):
     checkpointing.save_step(self.state_variables(), self.model_dir,
                             self.role, step)
 
-  def _whole_latest(self, log):
-    """The newest checkpoint that reads whole; damaged newer ones are named
-    and (by the chief) set aside in MODEL_DIR/damaged/, never deleted.
-
-    Raises:
-      ValueError: if every checkpoint is damaged.
-    """
-    names = model_dir_lib.checkpoint_names(self.model_dir)
-    for name in reversed(names):
-      prefix = os.path.join(self.model_dir, name)
-      try:
-        checkpoint_files.check_whole(prefix)
-        return prefix
-      except checkpoint_files.DamagedCheckpointError as error:
-        where = (model_dir_lib.set_aside(self.model_dir, name)
-                 if self.role.is_chief else 'place')
-        log('skipped %s (%s): kept aside in %s' % (name, error, where))
-    if names:
-      raise ValueError('Every checkpoint in %s is damaged (kept aside in '
-                       '%s/); copy whole ones back, or start anew in another '
-                       '`model_dir`.' % (self.model_dir,
-                                         model_dir_lib.DAMAGED_DIR))
-    return None
-
   def _start(self, resume, log=print):
     """Restores a resumed run or initializes a new one; returns history."""
-    latest = self._whole_latest(log) if resume else (
-        model_dir_lib.latest_checkpoint(self.model_dir))
+    if resume:
+      latest = checkpointing.whole_latest(self.model_dir, self.role, log)
+    else:
+      latest = model_dir_lib.latest_checkpoint(self.model_dir)
     fresh = checkpointing.new_history(dataclasses.asdict(self.config),
                                       self.replicas, self.role.num_workers)
     if latest and not resume:
@@ -325,6 +328,8 @@ class Trainer(loop.EpochLoop):
         fresh['restored_from'] = {'checkpoint': self.config.checkpoint,
                                   'variables': len(plan.assignments),
                                   'excluded': plan.excluded}
+      if self.average is not None:
+        self.average.reset()
       if self.role.is_chief:
         self.record.write(self.model_dir)
       return fresh
