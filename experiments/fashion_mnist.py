@@ -1,38 +1,40 @@
-"""Fashion-MNIST from scratch: a CIFAR ResNet of the registry trained on the
-train split only and tested once on the 10,000 test images, beside Keras
-`fit` of the same net on the same batches.
+"""Fashion-MNIST from scratch: time to accuracy of a CIFAR ResNet of the
+registry trained on the train split only and tested once on the 10,000
+test images, beside Keras `fit` of the same net on the same batches.
 
   apt-get install dataset-fashion-mnist
-  TF_ENABLE_ONEDNN_OPTS=1 python -m experiments.fashion_mnist \\
-      --model-dir /tmp/fashion_r20 --out experiments/fashion_mnist
+  python -m experiments.fashion_mnist --model-dir /tmp/fashion_r20 \
+      --out experiments/fashion_mnist
 
 Runs, each as the command a user would type (printed first):
-  1. `resnet-v2 train` on the IDX folder (5% of the train split held out
-     for validation; t10k is never seen in training), unless the model dir
-     already holds the finished run (then it is reused; an unfinished one
-     is resumed);
-  2. `resnet-v2 eval` on the t10k split, once;
+  1. `resnet-v2 train` on the IDX folder with the fast recipe (--recipe,
+     docs/training.md "A fast recipe for small images"; 5% of the train
+     split held out for validation; t10k is never seen in training),
+     unless the model dir already holds the finished run (then it is
+     reused; an unfinished one is resumed);
+  2. `resnet-v2 eval` on the t10k split, once (with the recipe's --tta);
+     the wall time from 1's start to 2's end is the time to accuracy;
   3. side by side, --compare-epochs epochs each (cosine over those
-     epochs), one after the other so that neither slows the other:
-     `resnet-v2 train` again, and Keras `fit` of the same net written in
-     Keras (same layers, initializers, weight decay, batch-norm momentum and
-     epsilon, SGD with momentum, schedule) on the very batches our pipeline
-     makes (same held-out split, augmentation, order and pixel mean);
-and writes results.json (every run's epochs: images/s, training loss,
-validation accuracy; the test metrics with per-class accuracy) and
-curves.png to --out.
-
-On CPUs without AVX-512 (where TensorFlow leaves oneDNN off) training is
-~3x faster with TF_ENABLE_ONEDNN_OPTS=1 (README: "Every CPU"); it applies
-to both our run and Keras's, and must be set before Python starts.
+     epochs, fp32, no recipe: what Keras has too), one after the other so
+     that neither slows the other: `resnet-v2 train` again, and Keras
+     `fit` of the same net written in Keras (`benchmarks.twins`: same
+     layers, initializers, weight decay, batch-norm momentum and epsilon,
+     SGD with momentum, schedule) on the very batches our pipeline makes
+     (same held-out split, augmentation, order and pixel mean);
+and writes results.json (every run's epochs: images/s by the steps and by
+the wall clock, training loss, validation accuracy; the test metrics with
+per-class accuracy; the time to accuracy) and curves.png to --out.
 """
 
 import argparse
 import json
 import os
+import shlex
 import subprocess
 import sys
 import time
+
+from benchmarks import twins
 
 DATA = '/usr/share/datasets/fashion-mnist'
 # Zalando's names of the labels 0..9 (the IDX files hold numbers only).
@@ -47,16 +49,25 @@ PUBLISHED = (('ResNet18 (normalization, flips, translation, rotation)',
              ('WRN-40-4 8.9M params', 0.967))
 
 
+# docs/training.md, "A fast recipe for small images".
+FAST_RECIPE = ('--precision bf16 --schedule onecycle --nesterov '
+               '--label-smoothing 0.1 --random-erasing 0.5 --ema 0.999 '
+               '--tta flip')
+
+
 def parse_args(argv=None):
   parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
   parser.add_argument('--data', default=DATA)
   parser.add_argument('--model-dir', required=True)
   parser.add_argument('--out', default='experiments/fashion_mnist')
   parser.add_argument('--model', default='cifar_resnet_v1_20')
-  parser.add_argument('--epochs', type=int, default=20)
+  parser.add_argument('--epochs', type=int, default=45)
   parser.add_argument('--batch-size', type=int, default=128)
-  parser.add_argument('--learning-rate', type=float, default=0.1)
-  parser.add_argument('--weight-decay', type=float, default=1e-4)
+  parser.add_argument('--learning-rate', type=float, default=0.2)
+  parser.add_argument('--weight-decay', type=float, default=5e-4)
+  parser.add_argument('--recipe', default=FAST_RECIPE,
+                      help='more `resnet-v2 train` flags (default: '
+                      '%(default)s)')
   parser.add_argument('--val-fraction', type=float, default=0.05)
   parser.add_argument('--seed', type=int, default=0)
   parser.add_argument('--compare-epochs', type=int, default=2,
@@ -64,14 +75,18 @@ def parse_args(argv=None):
   return parser.parse_args(argv)
 
 
-def train_command(args, epochs=None, model_dir=None):
+def train_command(args, epochs=None, model_dir=None, recipe=True):
+  """The `resnet-v2 train` command: with the recipe, or (the side-by-side
+  runs) plain cosine SGD in fp32, as the Keras twin trains."""
   return ['resnet-v2', 'train', '--data', args.data, '--model', args.model,
           '--image-size', '28', '--epochs', str(epochs or args.epochs),
-          '--batch-size', str(args.batch_size), '--schedule', 'cosine',
+          '--batch-size', str(args.batch_size),
           '--learning-rate', str(args.learning_rate),
           '--weight-decay', str(args.weight_decay),
           '--val-fraction', str(args.val_fraction), '--seed', str(args.seed),
-          '--model-dir', model_dir or args.model_dir]
+          '--model-dir', model_dir or args.model_dir] + (
+              shlex.split(args.recipe) if recipe else ['--schedule',
+                                                        'cosine'])
 
 
 def _run(command):
@@ -88,14 +103,14 @@ def _history(model_dir):
     return json.load(handle)
 
 
-def train_ours(args, epochs=None, model_dir=None):
+def train_ours(args, epochs=None, model_dir=None, recipe=True):
   """Trains (or resumes, or reuses) a run; returns its history."""
   model_dir = model_dir or args.model_dir
   history = _history(model_dir)
   if history and len(history['epochs']) >= (epochs or args.epochs):
     print('%s holds the finished run; reusing it' % model_dir)
   else:
-    _run(train_command(args, epochs, model_dir) + (
+    _run(train_command(args, epochs, model_dir, recipe) + (
         ['--resume'] if history else []))
   return _history(model_dir)
 
@@ -103,55 +118,11 @@ def train_ours(args, epochs=None, model_dir=None):
 def test_ours(args):
   """`resnet-v2 eval` on the t10k split; returns its metrics.json."""
   output = os.path.join(args.model_dir, 'eval')
+  tta = ['--tta', 'flip'] if '--tta flip' in args.recipe else []
   _run(['resnet-v2', 'eval', '--model-dir', args.model_dir, '--data',
-        args.data, '--overwrite'])
+        args.data, '--overwrite'] + tta)
   with open(os.path.join(output, 'metrics.json')) as handle:
     return json.load(handle)
-
-
-def keras_net(depth, num_classes, weight_decay, momentum=0.9, epsilon=1e-5):
-  """Our cifar_resnet_v1_<depth>, written in Keras: a 3x3 conv of 16 with
-  BN and ReLU; 3 stages of (depth - 2) / 6 basic units of 16, 32, 64
-  channels (two 3x3 convs with BN; a strided 1x1 conv + BN shortcut where
-  the depth changes; ReLU after the sum); strided convs pad 1 on every
-  side then VALID, as TF-Slim's `conv2d_same`; global average pool; a
-  biased 10-way classifier. L2 on every kernel as TF-Slim's (wd/2 sum w^2).
-  """
-  import keras  # pylint: disable=g-import-not-at-top
-  layers = keras.layers
-  decay = keras.regularizers.L2(weight_decay / 2)
-
-  def conv(x, filters, size, stride):
-    if stride > 1:
-      x = layers.ZeroPadding2D((size - 1) // 2)(x)
-    return layers.Conv2D(filters, size, stride,
-                         'valid' if stride > 1 else 'same', use_bias=False,
-                         kernel_initializer='he_normal',
-                         kernel_regularizer=decay)(x)
-
-  def bn(x):
-    return layers.BatchNormalization(momentum=momentum, epsilon=epsilon)(x)
-
-  units = (depth - 2) // 6
-  inputs = keras.Input([None, None, 3])
-  x = layers.ReLU()(bn(conv(inputs, 16, 3, 1)))
-  channels = 16
-  for stage, width in enumerate((16, 32, 64)):
-    for unit in range(units):
-      stride = 2 if stage and not unit else 1
-      residual = layers.ReLU()(bn(conv(x, width, 3, stride)))
-      residual = bn(conv(residual, width, 3, 1))
-      shortcut = x
-      if width != channels:
-        shortcut = bn(layers.Conv2D(width, 1, stride, use_bias=False,
-                                    kernel_initializer='he_normal',
-                                    kernel_regularizer=decay)(x))
-      x = layers.ReLU()(layers.Add()([shortcut, residual]))
-      channels = width
-  x = layers.GlobalAveragePooling2D()(x)
-  outputs = layers.Dense(num_classes, kernel_initializer='he_normal',
-                         kernel_regularizer=decay)(x)
-  return keras.Model(inputs, outputs)
 
 
 def train_keras(args, pixel_mean):
@@ -163,7 +134,8 @@ def train_keras(args, pixel_mean):
   source = inputs.open_source(args.data)
   train, val = sources.split_source(source, args.val_fraction, args.seed)
   keras.utils.set_random_seed(args.seed)
-  model = keras_net(int(args.model.rsplit('_', 1)[1]), 10, args.weight_decay)
+  model = twins.keras_cifar_resnet_v1(int(args.model.rsplit('_', 1)[1]), 10,
+                                       args.weight_decay)
   steps = len(train.items) // args.batch_size
   schedule = keras.optimizers.schedules.CosineDecay(
       args.learning_rate, steps * args.compare_epochs)
@@ -245,12 +217,13 @@ def main(argv=None):
   started = time.time()
   history = train_ours(args)
   metrics = test_ours(args)
+  time_to_accuracy = time.time() - started
   ours = [dict(e, loss=_loss_of(e)) for e in history['epochs']]
   short, keras_epochs = [], []
   if args.compare_epochs:
     compare_dir = args.model_dir.rstrip('/') + '_compare'
     short = [dict(e, loss=_loss_of(e)) for e in train_ours(
-        args, args.compare_epochs, compare_dir)['epochs']]
+        args, args.compare_epochs, compare_dir, recipe=False)['epochs']]
     keras_epochs = train_keras(
         args, record_lib.Record.read(compare_dir).pixel_mean)
   os.makedirs(args.out, exist_ok=True)
@@ -266,6 +239,7 @@ def main(argv=None):
       'ours': ours, 'compare': {'epochs': args.compare_epochs,
                                 'ours': short, 'keras': keras_epochs},
       'published': [{'net': n, 'test_accuracy': v} for n, v in PUBLISHED],
+      'time_to_accuracy_seconds': time_to_accuracy,
       'wall_seconds_this_command': time.time() - started}
   with open(os.path.join(args.out, 'results.json'), 'w') as handle:
     json.dump(results, handle, indent=1)

@@ -5,6 +5,7 @@ import json
 
 import numpy as np
 
+from benchmarks import twins
 from experiments import fashion_mnist
 from resnet_v2.nets import module as module_lib
 from test_idx import write_split
@@ -12,7 +13,7 @@ from test_idx import write_split
 
 def test_the_keras_net_has_our_nets_parameters():
   ours = module_lib.ResNetModule('cifar_resnet_v1_20', 10)
-  theirs = fashion_mnist.keras_net(20, 10, 1e-4)
+  theirs = twins.keras_cifar_resnet_v1(20, 10, 1e-4)
   shapes = sorted(tuple(v.shape) for v in ours.net_variables)
   keras_shapes = sorted(tuple(w.shape) for w in theirs.weights)
   # Conv kernels, BN gamma/beta/mean/variance, the classifier (Keras's
@@ -31,9 +32,14 @@ def test_fashion_mnist_experiment_end_to_end(tmp_path):
   out = tmp_path / 'out'
   fashion_mnist.main(['--data', str(data), '--model-dir',
                       str(tmp_path / 'run'), '--out', str(out), '--epochs',
-                      '2', '--batch-size', '16', '--compare-epochs', '1'])
+                      '2', '--batch-size', '16', '--compare-epochs', '1',
+                      '--recipe', '--schedule onecycle --ema 0.9 --tta flip '
+                      '--random-erasing 0.5'])
   results = json.loads((out / 'results.json').read_text())
   assert [e['epoch'] for e in results['ours']] == [1, 2]
+  assert '--ema 0.9' in results['train_command']
+  assert 0 < results['time_to_accuracy_seconds'] <= results[
+      'wall_seconds_this_command']
   assert results['test']['count'] == 40
   assert [c['name'] for c in results['test']['per_class']] == list(
       fashion_mnist.CLASS_NAMES)
@@ -47,6 +53,8 @@ def test_fashion_mnist_experiment_end_to_end(tmp_path):
   # A second call reuses the finished runs instead of training again.
   fashion_mnist.main(['--data', str(data), '--model-dir',
                       str(tmp_path / 'run'), '--out', str(out), '--epochs',
-                      '2', '--batch-size', '16', '--compare-epochs', '0'])
+                      '2', '--batch-size', '16', '--compare-epochs', '0',
+                      '--recipe', '--schedule onecycle --ema 0.9 --tta flip '
+                      '--random-erasing 0.5'])
   again = json.loads((out / 'results.json').read_text())
   assert again['ours'] == results['ours']
