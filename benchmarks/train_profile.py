@@ -89,9 +89,16 @@ def main(argv=None):
   parser.add_argument('--precision', choices=['fp32', 'bf16'],
                       default='fp32')
   parser.add_argument('--steps', type=int, default=60)
+  parser.add_argument('--jit', action='store_true',
+                      help='compile the step with XLA (jit_compile)')
+  parser.add_argument('--inter-op-threads', type=int, default=0,
+                      help="ops run side by side (default 0: TensorFlow's)")
   parser.add_argument('--data')
   parser.add_argument('--json')
   args = parser.parse_args(argv)
+  if args.inter_op_threads:
+    tf.config.threading.set_inter_op_parallelism_threads(
+        args.inter_op_threads)
   data = args.data or (train_speed.FASHION_MNIST if os.path.isdir(
       train_speed.FASHION_MNIST) else train_speed.write_idx_folder(
           os.path.join(tempfile.gettempdir(), 'resnet_v2_idx_2048')))
@@ -102,6 +109,10 @@ def main(argv=None):
       batch_size=args.batch_size, max_steps=warmup + args.steps,
       epochs=1000, precision=args.precision)
   trainer = training.Trainer(source, None, tempfile.mkdtemp(), config)
+  if args.jit:
+    trainer.train_step = tf.function(
+        trainer.steps._distributed_step, autograph=False,  # pylint: disable=protected-access
+        jit_compile=True, reduce_retracing=True)
   times = []
   trainer.train(progress=False, log=lambda line: None,
                 on_step=lambda step: times.append(time.perf_counter()))
@@ -128,6 +139,7 @@ def main(argv=None):
       'command': ' '.join(['python -m benchmarks.train_profile'] + (
           argv if argv is not None else sys.argv[1:])),
       'cpu': bench_steps.cpu_name(),
+      'jit': args.jit, 'inter_op_threads': args.inter_op_threads,
       'model': args.model, 'image_size': args.image_size,
       'batch_size': args.batch_size, 'precision': args.precision,
       'forward_mflop_per_image': flops / 1e6,

@@ -37,8 +37,8 @@ from benchmarks import streaming
 
 WORKLOADS = {
     # name: (net, image size, batch, learning rate, default steps, warmup)
-    'small': ('cifar_resnet_v1_20', 28, 128, 0.1, 60, 10),
-    'finetune': ('resnet_v2_50', 224, 32, 0.01, 8, 2),
+    'small': ('cifar_resnet_v1_20', 28, 128, 0.1, 40, 10),
+    'finetune': ('resnet_v2_50', 224, 32, 0.01, 5, 2),
 }
 FASHION_MNIST = '/usr/share/datasets/fashion-mnist'
 JPEGS, JPEG_SIZE = 320, (256, 320)
@@ -263,7 +263,7 @@ def main(argv=None):
                       default='both')
   parser.add_argument('--frameworks', default='ours,keras,torch')
   parser.add_argument('--steps', type=int, default=0,
-                      help='timed steps (default: 60 small, 8 finetune)')
+                      help='timed steps (default: 40 small, 5 finetune)')
   parser.add_argument('--warmup', type=int, help='untimed first steps '
                       '(default: 10 small, 2 finetune)')
   parser.add_argument('--data', help='an IDX folder for small (default: '

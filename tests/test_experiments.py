@@ -40,6 +40,9 @@ def test_fashion_mnist_experiment_end_to_end(tmp_path):
   assert '--ema 0.9' in results['train_command']
   assert 0 < results['time_to_accuracy_seconds'] <= results[
       'wall_seconds_this_command']
+  assert set(results['validation_top1_by_weights_and_flips']) == {
+      'trained weights, tta none', 'trained weights, tta flip',
+      'average, tta none', 'average, tta flip'}
   assert results['test']['count'] == 40
   assert [c['name'] for c in results['test']['per_class']] == list(
       fashion_mnist.CLASS_NAMES)
@@ -58,3 +61,4 @@ def test_fashion_mnist_experiment_end_to_end(tmp_path):
                       '--random-erasing 0.5'])
   again = json.loads((out / 'results.json').read_text())
   assert again['ours'] == results['ours']
+  assert again['time_to_accuracy_seconds'] is None

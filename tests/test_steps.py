@@ -88,7 +88,9 @@ def test_bf16_training_is_refused_in_one_line_without_bf16(tmp_path,
       (data / name / ('%d.png' % index)).write_bytes(tf.io.encode_png(
           np.zeros([8, 8, 3], np.uint8)).numpy())
   assert cli.main(['train', '--data', str(data), '--precision', 'bf16',
-                   '--model-dir', str(tmp_path / 'run')]) == 1
+                   '--model', 'cifar_resnet_v1_8', '--image-size', '8',
+                   '--batch-size', '1', '--model-dir',
+                   str(tmp_path / 'run')]) == 1
   error = capsys.readouterr().err.strip().splitlines()
   assert len(error) == 1 and 'bf16 training needs' in error[0]
 

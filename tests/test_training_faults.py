@@ -42,7 +42,8 @@ def test_killed_anywhere_and_resumed_equals_never_killed(tmp_path):
   seconds = float(done.stdout.split()[2])
   expected, expected_best = final_weights(reference)
   rng = np.random.default_rng(7)
-  plans = ['time:%.3f' % (seconds * f) for f in rng.uniform(0.1, 0.9, 2)]
+  # One random moment (mid-step or mid-save), then each write's window.
+  plans = ['time:%.3f' % (seconds * rng.uniform(0.1, 0.9))]
   plans += ['save:2', 'index:3', 'best:1']
   for plan in plans:
     directory = str(tmp_path / plan.replace(':', '_'))
@@ -51,10 +52,11 @@ def test_killed_anywhere_and_resumed_equals_never_killed(tmp_path):
     resumed = run(directory, 'none')
     assert resumed.returncode == 0, (plan, resumed.stderr[-3000:])
     weights, best = final_weights(directory)
+    assert sorted(weights) == sorted(expected)
     for name, value in expected.items():
       np.testing.assert_array_equal(weights[name], value, err_msg=plan)
-      np.testing.assert_array_equal(best[name], expected_best[name],
-                                    err_msg=plan)
+    for name, value in expected_best.items():
+      np.testing.assert_array_equal(best[name], value, err_msg=plan)
     stray = [n for n in os.listdir(directory)
              if n.startswith(LEFTOVER_PREFIXES) or '.tempstate' in n]
     assert not stray, (plan, stray)

@@ -2,12 +2,12 @@
 once and cut into whole batches.
 
 A small image set (Fashion-MNIST: 47 MB of uint8) is cheaper to hold than
-to stream: its files are read and decoded once per process (`images`
-keeps the last few whole files, so a training split and its held-out
-validation split share one read), and each batch is one numpy gather
-rather than a chain of per-image dataset ops. On two cores the per-image
-ops took the cores from the training step that the batch is for; the
-batch path does the same work as a handful of vectorized ops
+to stream: its files are read and decoded once per process (the last few
+whole files are kept, so a training split and its held-out validation
+split share one read), and each batch is one gather rather than a chain
+of per-image dataset ops. On two cores the per-image ops took the cores
+from the training step that the batch is for; the batch path does the
+same work as a handful of vectorized ops
 (`preprocessing.cifar_preprocess_batch`).
 """
 
@@ -100,9 +100,7 @@ def dataset(source, batch_size, order_seed, shuffle, drop_remainder,
   batches only if drop_remainder, starting after skip_batches batches.
 
   Made of TensorFlow ops only (each batch one gather from the images held
-  in memory): no Python runs while it is read. A Python generator here
-  (`from_generator`) stalled training for ~10 s at about every other
-  epoch boundary, when the epoch's iterator was deleted.
+  in memory, a tensor made once): no Python, so no GIL, while it is read.
   """
   pixels, rows, labels, _ = _tensors(source)
   count = int(rows.shape[0])
@@ -191,7 +189,7 @@ def make_dataset(source, image_size, batch_size, training, augment, shuffle,
     return (images if mean is None else images - mean), labels, names
   # One thread, one batch at a time, two ahead: a batch costs ~1 ms, and
   # parallel map workers only took the cores from the training step
-  # (ResNet-20 on 2 cores: 622 -> 678 images/s, step alone 669).
+  # (BENCHMARKS.md, "Time to accuracy").
   data = data.enumerate().map(prepare).prefetch(2)
   options = tf.data.Options()
   options.threading.private_threadpool_size = 1
