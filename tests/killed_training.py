@@ -74,11 +74,7 @@ def main(directory, plan):
                              names, 'val')
   config = training.TrainConfig(
       model='cifar_resnet_v1_8', image_size=16, epochs=4, batch_size=16,
-      learning_rate=0.05, save_every_steps=3, seed=3, log_every=1,
-      # The whole recipe, so that its state (the weight average, the
-      # step-seeded augmentation) is shown to resume exactly too.
-      ema=0.9, random_erasing=0.5, mixup=0.2, cutmix=1.0, nesterov=True,
-      tta='flip', label_smoothing=0.1)
+      learning_rate=0.05, save_every_steps=3, seed=3, log_every=1)
   trainer = training.Trainer(train, val, directory, config)
   kind, value = arm(plan)
   started = []

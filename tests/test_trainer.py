@@ -80,7 +80,11 @@ def test_loss_goes_down_and_bn_statistics_update(tmp_path):
 
 def test_resume_mid_epoch_continues_exactly(tmp_path):
   train, val = synthetic()
-  config = dataclasses.replace(CONFIG, augment=True, save_every_steps=2)
+  # With the recipe: the weight average and the step-seeded batch
+  # augmentations resume exactly too.
+  config = dataclasses.replace(CONFIG, augment=True, save_every_steps=2,
+                               ema=0.9, random_erasing=0.5, mixup=0.2,
+                               cutmix=1.0, nesterov=True)
   straight = training.Trainer(train, val, str(tmp_path / 'straight'), config)
   straight.train(progress=False, log=quiet)
 
@@ -105,6 +109,10 @@ def test_resume_mid_epoch_continues_exactly(tmp_path):
   for name in expected:
     np.testing.assert_allclose(got[name], expected[name], rtol=1e-4,
                                atol=1e-5, err_msg=name)
+  for name, shadow in straight.average.shadows.items():
+    np.testing.assert_allclose(second.average.shadows[name].numpy(),
+                               shadow.numpy(), rtol=1e-4, atol=1e-5,
+                               err_msg=name)
 
 
 def test_max_steps_stops_inside_an_epoch_and_keeps_its_place(tmp_path):

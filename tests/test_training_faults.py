@@ -27,10 +27,8 @@ def final_weights(directory):
   best = tf.train.load_checkpoint(os.path.join(directory, 'best',
                                                'model.ckpt'))
   names = sorted(best.get_variable_to_shape_map())
-  # Everything a resume reads: the weight average under the net's names,
-  # the trained weights (train_state/live/...), slots, the step.
+  # Everything a resume reads: weights, slots, the step.
   state = sorted(reader.get_variable_to_shape_map())
-  assert any(n.startswith('train_state/live/') for n in state)
   return ({n: reader.get_tensor(n) for n in state},
           {n: best.get_tensor(n) for n in names})
 
