@@ -33,7 +33,7 @@ _lock = threading.Lock()
 
 
 def _read_once(key, read):
-  """read(), remembered under key (the file's path, size and time)."""
+  """read(), remembered under key (a file's path, size and time)."""
   with _lock:
     if key in _kept:
       _kept.move_to_end(key)
@@ -136,16 +136,6 @@ def _names(source):
   """The images' names, as a string tensor."""
   _, rows, _, name = images(source)
   return tf.constant(np.asarray([name(i) for i in range(len(rows))], object))
-
-
-def shape(source):
-  """(H, W, C) of the source's images."""
-  if source.kind == 'idx':
-    rows, cols = idx.image_size(source)
-    return rows, cols, 1
-  if source.kind == 'cifar10':
-    return 32, 32, 3
-  return tuple(np.asarray(source.items).shape[1:])
 
 
 def _batch_label_check(num_classes):
