@@ -34,6 +34,10 @@ setuptools.setup(
                  'onnxruntime>=1.20', 'ray[data]>=2.40', 'pandas', 'faiss-cpu'],
         # Features on a cluster (`resnet-v2 features --ray`): Ray Data.
         'ray': ['ray[data]>=2.40'],
+        # index, search, dedup and probe of features folders: FAISS,
+        # scikit-learn's logistic regression (scipy's connected components
+        # come with it).
+        'search': ['faiss-cpu', 'scikit-learn'],
         'examples': ['scikit-learn'],
         'plot': ['matplotlib'],
         'int8': ['openvino>=2025.0', 'nncf>=2.16'],

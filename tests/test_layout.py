@@ -1,5 +1,5 @@
-"""The packages import downwards only: cli > commands > serve, train >
-data, nets > the ground floor, with the registry of net facts readable by
+"""The packages import downwards only: cli > commands > search > serve,
+train > data, nets > the ground floor, with the registry of net facts readable by
 all."""
 
 import ast
@@ -16,13 +16,15 @@ GROUND = {'checkpoint_files', 'checkpoints', 'cpu', 'errors', 'files', 'lock',
 # floor -> floors (and modules) it may import.
 ALLOWED = {
     'ground': {'ground', 'nets.registry'},
-    'cli': {'ground', 'nets', 'data', 'train', 'serve', 'cli'},
+    'cli': {'ground', 'nets', 'data', 'train', 'serve', 'search', 'cli'},
     # Nets only build graphs: the machine's facts are handed in
     # (`nets.platform`), checkpoints are read by name.
     'nets': {'nets', 'checkpoints', 'checkpoint_files'},
     'data': {'ground', 'data'},
     'train': {'ground', 'nets', 'data', 'train'},
     'serve': {'ground', 'nets', 'data', 'serve'},
+    # Answers from features folders: reads them, loads nets for queries.
+    'search': {'ground', 'data', 'serve', 'search'},
     'compat': {'nets', 'compat', 'runtime'},
 }
 

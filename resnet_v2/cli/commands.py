@@ -10,6 +10,7 @@ import sys
 
 from resnet_v2.cli import flags
 from resnet_v2.cli import progress
+from resnet_v2.cli import search_commands
 
 
 def printable(path):
@@ -58,9 +59,11 @@ def run_features(args):
   from resnet_v2.serve import features  # pylint: disable=g-import-not-at-top
   end_points = args.end_points or ['global_pool']
   if args.output.endswith('.npz'):
-    if args.ray or args.shard_size or args.dtype != 'float32':
-      raise ValueError('--ray, --shard-size and --dtype write a features '
-                       'folder: give --output a folder, not an .npz.')
+    if (args.ray or args.shard_size or args.dtype != 'float32' or
+        args.split != 'train'):
+      raise ValueError('--ray, --shard-size, --dtype and --split write a '
+                       'features folder: give --output a folder, not an '
+                       '.npz.')
     features.check_features_output(args.output, args.overwrite, args.inputs)
     count, skipped = features.extract_features(
         args.inputs, args.output, _load_model(args, False),
@@ -75,7 +78,7 @@ def run_features(args):
       shard_size=args.shard_size, batch_size=args.batch_size,
       dtype=args.dtype, progress=progress.Progress,
       max_pixels=args.max_image_pixels, weights=args.weights,
-      ray_address=args.ray)
+      ray_address=args.ray, split=args.split)
   print('wrote %s: %d image(s) in %d shard(s)' % (
       args.output, manifest['images'], len(manifest['complete_shards'])))
   _report_skipped(manifest['skipped_files'])
@@ -231,4 +234,5 @@ def run_convert(args):
 
 COMMANDS = {'features': run_features, 'predict': run_predict,
             'eval': run_eval, 'export': run_export, 'train': run_train,
-            'quantize': run_quantize, 'convert': run_convert}
+            'quantize': run_quantize, 'convert': run_convert,
+            **search_commands.COMMANDS}

@@ -110,6 +110,8 @@ PARAMETER_FLAGS = {
     'precision': '--precision', 'keras_path': '--keras',
     'background': '--background', 'output': '--output',
     'max_unreadable': '--max-unreadable', 'weights': '--weights',
+    'end_point': '--end-point', 'metric': '--metric',
+    'max_memory': '--max-index-memory', 'threshold': '--threshold',
 }
 _PARAMETER = re.compile(r'`(\w+)`(?:=(\S+?))?(?=[\s.,;:)]|$)')
 

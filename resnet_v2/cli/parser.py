@@ -6,13 +6,15 @@ No TensorFlow here: `--help` answers at once.
 import argparse
 
 from resnet_v2.cli import flags
+from resnet_v2.cli import search_flags
 from resnet_v2.cli import train_flags
 
 
 def build_parser():
   parser = argparse.ArgumentParser(
       prog='resnet-v2', description='ResNet (TF-Slim) nets on your images: '
-      'train, eval, predict, features, export, quantize, convert.')
+      'train, eval, predict, features, export, quantize, convert; index, '
+      'search, dedup and probe a features folder.')
   parser.add_argument('--verbose', action='store_true',
                       help="show TensorFlow's start-up log lines")
   commands = parser.add_subparsers(dest='command', required=True)
@@ -23,6 +25,7 @@ def build_parser():
   _add_quantize_parser(commands)
   train_flags.add_train_parser(commands)
   _add_convert_parser(commands)
+  search_flags.add_search_parsers(commands)
   return parser
 
 
@@ -51,6 +54,9 @@ def _add_features_parser(commands):
   extract.add_argument('--dtype', choices=('float32', 'float16'),
                        default='float32', help='of the arrays written '
                        '(default: %(default)s)')
+  extract.add_argument('--split', choices=('train', 'test'),
+                       default='train', help='of a CIFAR-10, IDX or TF-Slim '
+                       'TFRecord dataset (default: %(default)s)')
   extract.add_argument('--ray', nargs='?', const='auto', metavar='ADDRESS',
                        help="run the shards on a Ray cluster ('auto': the "
                        'one this machine is part of; or its address); '

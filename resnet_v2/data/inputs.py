@@ -252,13 +252,15 @@ def iterate(dataset):
   """Yields a dataset's elements, then deletes its iterator in a thread of
   its own: that waits, idle, for the iterator's threads to stop (6-20 s
   at the end of a Fashion-MNIST epoch here), which the next epoch need not.
+  Not a daemon: exit waits for it (a daemon still in TensorFlow at exit
+  aborts the process: "FATAL: exception not rethrown").
   """
   holder = [iter(dataset)]
   try:
     yield from holder[0]
   finally:
     threading.Thread(target=holder.clear, name='release tf.data iterator',
-                     daemon=True).start()
+                     daemon=False).start()
 
 
 def make_dataset(source, preprocessing_name, image_size, batch_size,

@@ -4,7 +4,7 @@
 (`ds.map_batches(ShardWriter, concurrency=N)`): each actor loads the net
 once (`model.Model.load`, published weights from its node's cache or the
 mirror) and writes whole shards into the shared features folder with
-`features.write_shard`. Ray retries a failed task and restarts a lost
+`worker.write_shard`. Ray retries a failed task and restarts a lost
 actor elsewhere; a shard is written whole or not at all, so a retried
 shard replaces nothing and the output equals a single process's, array for
 array. Install with `pip install 'resnet_v2[ray]'`.
@@ -45,28 +45,12 @@ class ShardWriter:
 
   def __call__(self, batch):
     import numpy as np  # pylint: disable=g-import-not-at-top
-    from resnet_v2.serve import features  # pylint: disable=g-import-not-at-top
-    rows = [features.write_shard(
+    from resnet_v2.serve import worker  # pylint: disable=g-import-not-at-top
+    rows = [worker.write_shard(
         self.net, self.folder, int(index), self.planned[int(index)],
         self.end_points, self.batch_size, self.dtype, self.max_pixels)
             for index in batch['index']]
     return {'index': batch['index'], 'rows': np.asarray(rows, np.int64)}
-
-
-def net_spec(net, weights=None):
-  """What each actor passes to `model.Model.load`: the published weights'
-  name (fetched on the actor's node), else the record's paths (which every
-  node must see: a shared file system)."""
-  record = net.record
-  spec = {'engine': net.engine, 'precision': net.precision,
-          'image_size': record.image_size}
-  if weights:
-    return dict(spec, model=record.model, weights=weights)
-  if record.model_dir:
-    return dict(spec, model_dir=record.model_dir,
-                image_size=None if record.int8 else record.image_size)
-  return dict(spec, model=record.model, checkpoint=record.weights,
-              num_classes=None if record.weights else record.num_classes)
 
 
 def run_shards(address, spec, folder, planned, todo, end_points, batch_size,
@@ -76,7 +60,7 @@ def run_shards(address, spec, folder, planned, todo, end_points, batch_size,
   Args:
     address: 'auto' (the cluster this machine is part of; a local one is
       started where there is none) or a cluster's address.
-    spec: `net_spec` of the net.
+    spec: `model.Model.load_spec()` of the net.
     concurrency: Actors; default one per CPU of the cluster, at most one
       per shard.
 

@@ -1,12 +1,13 @@
 """End points of a collection of images: a folder of shards for any size,
 or one .npz for small runs.
 
-The folder job is clip-retrieval's: `plan` cuts the input into shards (a
-fixed number of images of a list, or one file of a TFRecord, CIFAR or tar
-dataset each), and `write_shard` (the worker) runs a `model.Model` over one
-shard and writes it whole (`shards`). `extract_to_folder` runs the workers
-in this process, or on a Ray cluster (`distributed`), skipping the shards
-a killed run completed; memory holds one shard at a time.
+The folder job is clip-retrieval's: this module is the runner (`plan`
+cuts the input into shards: a fixed number of images of a list, or one
+file of a TFRecord, CIFAR or tar dataset each), `worker.write_shard` runs
+a `model.Model` over one shard and writes it whole (`shards`), and
+`extract_to_folder` is the distributor: the workers run in this process,
+or on a Ray cluster (`distributed`), skipping the shards a killed run
+completed; memory holds one shard at a time.
 """
 
 import glob
@@ -22,14 +23,14 @@ from resnet_v2.data import preprocessing
 from resnet_v2.data import sources
 from resnet_v2.data import webdataset
 from resnet_v2.serve import shards as shards_lib
+from resnet_v2.serve import worker
 
 DTYPES = ('float32', 'float16')
+SPLITS = ('train', 'test')
 # Default shard size: this many bytes of arrays per shard (a shard is held
 # in memory while it is computed), within these image counts.
 SHARD_BYTES = 32 * 2**20
 SHARD_IMAGES = (64, 10000)
-# Sources whose files are the shards (one file each).
-_FILE_SHARDED = ('tfrecord', 'cifar10', 'webdataset')
 
 
 def is_features_file(path):
@@ -65,27 +66,28 @@ def _listed_paths(text_file):
   return [os.path.join(folder, line) for line in lines if line.strip()]
 
 
-def _dataset(path):
+def _dataset(path, split):
   """The source of a single input that is a dataset the pipeline opens
-  whole (TFRecords, CIFAR-10 batches, IDX files), else None (image files
-  and folders). A folder is listed once."""
+  whole (TFRecords, CIFAR-10 batches, IDX files; their `split`), else None
+  (image files and folders). A folder is listed once."""
   base = os.path.basename(path)
   if os.path.isdir(path):
     try:
-      source = inputs_lib.open_source(path)
+      source = inputs_lib.open_source(path, split)
     except ValueError:
       return None
     return source if source.kind in ('tfrecord', 'cifar10', 'idx') else None
   if 'tfrecord' in base or base.startswith(('train-', 'validation-')) or (
       not os.path.exists(path) and glob.glob(path)):
-    return inputs_lib.open_source(path)
+    return inputs_lib.open_source(path, split)
   return None
 
 
-def features_source(inputs):
+def features_source(inputs, split='train'):
   """The source of a features run: one text file of paths; one TFRecord,
-  CIFAR-10 or IDX dataset (labels kept); webdataset tar shards; or image
-  files and folders (listed recursively, sorted).
+  CIFAR-10 or IDX dataset (labels kept; its 'train' or 'test' split);
+  webdataset tar shards; or image files and folders (listed recursively,
+  sorted).
 
   Raises:
     ValueError: if an input does not exist or holds nothing.
@@ -99,7 +101,9 @@ def features_source(inputs):
     return sources.Source('files', inputs[0], paths, None, None)
   if inputs and all(i.endswith('.tar') for i in inputs):
     return webdataset.webdataset_source(inputs)
-  dataset = _dataset(inputs[0]) if len(inputs) == 1 else None
+  if split not in SPLITS:
+    raise ValueError('split must be one of %s, got %r.' % (SPLITS, split))
+  dataset = _dataset(inputs[0], split) if len(inputs) == 1 else None
   return dataset or sources.files_source(inputs)
 
 
@@ -115,7 +119,7 @@ def plan(source, shard_size):
   """The source cut into shards, in order: consecutive runs of shard_size
   images of a list (files, folders, IDX), or one file each (TFRecords,
   CIFAR-10 batches, tar shards)."""
-  if source.kind in _FILE_SHARDED:
+  if source.kind in worker.FILE_SHARDED:
     return [source._replace(items=[item]) for item in source.items]
   count = len(source.items)
   return [source._replace(
@@ -125,52 +129,8 @@ def plan(source, shard_size):
           for start in range(0, count, shard_size)]
 
 
-def output_shapes(net, end_points):
-  """{end point: shape of one image's array}, from one blank image."""
-  size = net.image_size
-  out = net.run(np.zeros([1, size, size, 3], np.float32), end_points)
-  return {name: list(out[name].shape[1:]) for name in end_points}
-
-
-def write_shard(net, folder, index, shard, end_points, batch_size=32,
-                dtype='float32', max_pixels=preprocessing.MAX_IMAGE_PIXELS,
-                shapes=None):
-  """The worker: runs net over one shard and writes it whole.
-
-  A shard of a list source fills arrays made once at its size (so memory
-  holds one shard, not two); a file's shard grows by batches.
-
-  Returns:
-    The number of images written (files that did not read are listed in
-    the shard's skipped file).
-  """
-  shapes = shapes or output_shapes(net, end_points)
-  skipped = inputs_lib.SkippedFiles()
-  sized = shard.kind not in _FILE_SHARDED
-  arrays = {name: np.empty([len(shard.items) if sized else 0] + shapes[name],
-                           dtype) for name in end_points}
-  parts = {name: [] for name in end_points}
-  names, labels = [], []
-  for images, batch_labels, kept in net.dataset(shard, batch_size, skipped,
-                                                max_pixels=max_pixels):
-    outputs = net.run(images, end_points)
-    rows = slice(len(names), len(names) + len(kept))
-    for name in end_points:
-      if sized:
-        arrays[name][rows] = outputs[name]
-      else:
-        parts[name].append(outputs[name].astype(dtype, copy=False))
-    names.extend(os.fsdecode(k) for k in kept.numpy())
-    labels.extend(batch_labels.numpy().tolist())
-  arrays = {name: (arrays[name][:len(names)] if sized or not parts[name]
-                   else np.concatenate(parts[name])) for name in end_points}
-  shards_lib.write_shard(folder, index, arrays, names, labels,
-                         skipped.items())
-  return len(names)
-
-
 def settings(net, source, inputs, end_points, shapes, shard_size, count,
-             dtype, weights=None):
+             dtype, weights=None, split='train'):
   """What a features folder records, and what a continuing run must
   repeat."""
   record = net.record
@@ -182,17 +142,21 @@ def settings(net, source, inputs, end_points, shapes, shard_size, count,
       'end_points': {name: shapes[name] for name in end_points},
       'dtype': dtype, 'inputs': [os.path.abspath(i) for i in inputs],
       'source_kind': source.kind, 'class_names': source.class_names,
-      'shard_size': None if source.kind in _FILE_SHARDED else shard_size,
+      'split': split if source.kind in ('tfrecord', 'cifar10', 'idx') else
+               None,
+      'shard_size': None if source.kind in worker.FILE_SHARDED else shard_size,
       'shards': count,
       'order': ('input files sorted by path within each folder, in the '
                 'order given; shards in number order, rows in input order'),
+      # How to load this net again (`search` runs queries through it).
+      'net': net.load_spec(weights, absolute=True),
   }
 
 
 def extract_to_folder(inputs, folder, net, end_points=('global_pool',),
                       shard_size=None, batch_size=32, dtype='float32',
                       progress=None, max_pixels=preprocessing.MAX_IMAGE_PIXELS,
-                      weights=None, ray_address=None):
+                      weights=None, ray_address=None, split='train'):
   """Writes the end points of a collection as shards in folder.
 
   Args:
@@ -213,6 +177,8 @@ def extract_to_folder(inputs, folder, net, end_points=('global_pool',),
       record's path.
     ray_address: Run the shards on a Ray cluster ('auto' or an address;
       `distributed`); None: in this process.
+    split: Of a CIFAR-10, IDX or TF-Slim TFRecord dataset: 'train' or
+      'test'.
 
   Returns:
     The manifest written.
@@ -229,19 +195,19 @@ def extract_to_folder(inputs, folder, net, end_points=('global_pool',),
   if batch_size < 1 or (shard_size is not None and shard_size < 1):
     raise ValueError('batch_size and shard_size must be >= 1.')
   net.check_end_points(end_points)
-  source = features_source(inputs)
-  shapes = output_shapes(net, end_points)
+  source = features_source(inputs, split)
+  shapes = worker.output_shapes(net, end_points)
   per_image = sum(int(np.prod(s)) for s in shapes.values()) * np.dtype(
       dtype).itemsize
   shard_size = shard_size or default_shard_size(per_image, batch_size)
   planned = plan(source, shard_size)
   manifest = shards_lib.open_folder(folder, settings(
       net, source, inputs, end_points, shapes, shard_size, len(planned),
-      dtype, weights), inputs=list(inputs))
+      dtype, weights, split), inputs=list(inputs))
   todo = shards_lib.incomplete_shards(folder, len(planned))
   if ray_address is not None:
     from resnet_v2.serve import distributed  # pylint: disable=g-import-not-at-top
-    distributed.run_shards(ray_address, distributed.net_spec(net, weights),
+    distributed.run_shards(ray_address, net.load_spec(weights),
                            folder, planned, todo, end_points, batch_size,
                            dtype, max_pixels)
     # What lost workers left half-written (every writer is done now).
@@ -259,7 +225,8 @@ def _run_here(net, folder, planned, todo, end_points, batch_size, dtype,
   durations = []
   for index in todo:
     start = time.perf_counter()
-    write_shard(net, folder, index, planned[index], end_points, batch_size,
+    worker.write_shard(net, folder, index, planned[index], end_points,
+                       batch_size,
                 dtype, max_pixels, shapes)
     durations.append(time.perf_counter() - start)
     if shown:

@@ -153,6 +153,24 @@ class Model:
                                       image_size, num_classes)
     return cls(record, engine, precision, seed=seed)
 
+  def load_spec(self, weights=None, absolute=False):
+    """The arguments of `Model.load` that load this net again (on a Ray
+    worker, or for `search`'s queries): the published weights' name
+    (fetched where it runs), else the record's paths (absolute: made so).
+    """
+    record = self.record
+    where = os.path.abspath if absolute else (lambda path: path)
+    spec = {'engine': self.engine, 'precision': self.precision,
+            'image_size': record.image_size}
+    if weights:
+      return dict(spec, model=record.model, weights=weights)
+    if record.model_dir:
+      return dict(spec, model_dir=where(record.model_dir),
+                  image_size=None if record.int8 else record.image_size)
+    return dict(spec, model=record.model,
+                checkpoint=record.weights and where(record.weights),
+                num_classes=None if record.weights else record.num_classes)
+
   @property
   def model(self):
     return self.record.model

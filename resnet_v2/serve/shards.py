@@ -30,6 +30,9 @@ MANIFEST = 'manifest.json'
 METADATA = 'metadata'
 SKIPPED = 'skipped'
 _TEMPORARY = '.tmp_'
+# Settings recorded, not compared when a run continues a folder: where the
+# net's files are (a copied model dir is the same net).
+RECORDED_ONLY = ('net',)
 
 
 def key(end_point):
@@ -174,8 +177,9 @@ def open_folder(folder, settings, inputs=()):
     return manifest
   differences = ['%s: %s in the folder, %s now' % (
       name, json.dumps(manifest.get(name)), json.dumps(value))
-                 for name, value in settings.items()
-                 if manifest.get(name) != json.loads(json.dumps(value))]
+                 for name, value in settings.items() if name not in
+                 RECORDED_ONLY and
+                 manifest.get(name) != json.loads(json.dumps(value))]
   if differences:
     raise ValueError('%s holds features of another run (%s); continue it '
                      'with the same command, or choose another `output`.' %

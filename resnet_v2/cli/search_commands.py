@@ -1,0 +1,80 @@
+"""What `resnet-v2 index`, `search`, `dedup` and `probe` do once parsed."""
+
+import json
+import sys
+
+from resnet_v2.cli import progress
+
+
+def run_index(args):
+  from resnet_v2.search import index  # pylint: disable=g-import-not-at-top
+  record, rebuilt = index.build(
+      args.folder, args.end_point, args.metric,
+      index.parse_memory(args.max_index_memory), args.recall,
+      progress=progress.Progress)
+  if rebuilt:
+    print('index of %s %s' % (args.folder, rebuilt), file=sys.stderr)
+  print('indexed %d vectors of %s (%d numbers) in %s/index: %s%s, recall@10 '
+        '%.4f against exact search on %d queries' % (
+            record['vectors'], record['end_point'], record['dimensions'],
+            args.folder, record['factory'],
+            ', nprobe %d' % record['nprobe'] if record['nprobe'] else '',
+            record['recall_at_10'], record['recall_queries']))
+
+
+def run_search(args):
+  import numpy as np  # pylint: disable=g-import-not-at-top
+  from resnet_v2.search import nearest  # pylint: disable=g-import-not-at-top
+  if bool(args.queries) == bool(args.vector):
+    raise ValueError('give query images, or --vector FILE.npy (not both).')
+  found = nearest.Index.load(args.folder)
+  if args.vector:
+    queries = np.load(args.vector, allow_pickle=False)
+    labels = ['%s[%d]' % (args.vector, i) for i in range(
+        1 if queries.ndim == 1 else len(queries))]
+  else:
+    queries, labels = list(args.queries), list(args.queries)
+  results = found.search(queries, args.k)
+  if args.json:
+    print(json.dumps([{'query': q, 'results': r}
+                      for q, r in zip(labels, results)]))
+    return
+  key = 'similarity' if found.record['metric'] == 'ip' else 'distance'
+  for query, result in zip(labels, results):
+    print(query)
+    for hit in result:
+      print('  %.4f  %s' % (hit[key], hit['name']))
+
+
+def run_dedup(args):
+  from resnet_v2.search import dedup  # pylint: disable=g-import-not-at-top
+  summary = dedup.dedup(args.folder, args.threshold, args.output,
+                        args.against, args.overwrite)
+  if args.against:
+    print('%d of %d images of %s have a near twin in %s (threshold %g); '
+          'wrote %s' % (summary['leaks'], summary['images'], args.against,
+                        args.folder, args.threshold, args.output))
+  else:
+    print('%d images: %d near-duplicate groups, %d duplicates to drop '
+          '(threshold %g); wrote %s' % (
+              summary['images'], summary['groups'], summary['duplicates'],
+              args.threshold, args.output))
+
+
+def run_probe(args):
+  from resnet_v2.search import probe  # pylint: disable=g-import-not-at-top
+  results = probe.probe(args.train, args.test, args.end_points,
+                        args.methods or probe.METHODS)
+  if args.json:
+    print(json.dumps({name: {method: {'top1': r['top1']}
+                             for method, r in methods.items()}
+                      for name, methods in results.items()}))
+    return
+  for name, methods in results.items():
+    print('%s: %s' % (name, ', '.join(
+        '%s top-1 %.4f' % (method, r['top1'])
+        for method, r in methods.items())))
+
+
+COMMANDS = {'index': run_index, 'search': run_search, 'dedup': run_dedup,
+            'probe': run_probe}

@@ -1,0 +1,158 @@
+"""Near-duplicate groups of a features folder, and leaks between two.
+
+`groups`: every indexed vector's neighbours within the threshold (FAISS
+range search on the folder's index, a shard at a time), joined into
+connected components (scipy): memory holds the index and the pairs
+found, never an N x N matrix. The first image of a group in input order
+is kept. `leaks`: the images of another folder whose nearest image in
+this folder lies within the threshold (a train/test leak report).
+Both are written as Parquet, whole or not at all.
+"""
+
+import numpy as np
+
+from resnet_v2 import files
+from resnet_v2.search import nearest
+from resnet_v2.search import vectors as vectors_lib
+
+# Pairs a vector may find on average before the threshold is called too
+# loose (the answer would be most of the collection in one group).
+MAX_PAIRS_PER_IMAGE = 100
+
+
+def _within(index, scores, threshold):
+  return scores >= threshold if index.record['metric'] == 'ip' else (
+      scores <= threshold)
+
+
+def _range_pairs(index, threshold):
+  """(first ids, second ids, scores) of every pair within threshold."""
+  faiss_index, record = index.faiss_index, index.record
+  firsts, seconds, scores = [], [], []
+  start, total = 0, 0
+  for shard in record['shards']:
+    block = index.vectors(vectors_lib.read_shard(index.folder,
+                                                 record['end_point'], shard))
+    limits, found_scores, found = faiss_index.range_search(block, threshold)
+    counts = np.diff(limits).astype(np.int64)
+    firsts.append(np.repeat(np.arange(start, start + len(block)), counts))
+    seconds.append(found)
+    scores.append(found_scores)
+    total += len(found)
+    start += len(block)
+    if total > MAX_PAIRS_PER_IMAGE * max(start, 1000):
+      raise ValueError(
+          'threshold %g joins more than %d images to each image on average: '
+          'it is too loose for near-duplicates; give one closer to %s.' % (
+              threshold, MAX_PAIRS_PER_IMAGE,
+              '1 (e.g. 0.95)' if record['metric'] == 'ip' else '0'))
+  return (np.concatenate(firsts), np.concatenate(seconds),
+          np.concatenate(scores))
+
+
+def groups(index, threshold):
+  """Near-duplicate groups of an index's images.
+
+  Returns:
+    (group [n]: the id of the group's kept image, similarity [n]: to it
+    (cosine for metric ip, squared L2 distance for l2; the kept image's
+    own is 1 or 0), keep [n]: bool).
+  """
+  from scipy import sparse  # pylint: disable=g-import-not-at-top
+  from scipy.sparse import csgraph  # pylint: disable=g-import-not-at-top
+  count = len(index.names)
+  firsts, seconds, _ = _range_pairs(index, threshold)
+  graph = sparse.coo_matrix((np.ones(len(firsts), np.int8),
+                             (firsts, seconds)), shape=(count, count))
+  _, component = csgraph.connected_components(graph, directed=False)
+  kept_of = np.full(component.max() + 1, count, np.int64)
+  np.minimum.at(kept_of, component, np.arange(count))
+  group = kept_of[component]
+  keep = group == np.arange(count)
+  similarity = np.where(keep, 1.0 if index.record['metric'] == 'ip' else 0.0,
+                        np.nan)
+  duplicates = np.flatnonzero(~keep)
+  if len(duplicates):
+    mine = _vectors_of(index, duplicates)
+    theirs = _vectors_of(index, group[duplicates])
+    similarity[duplicates] = ((mine * theirs).sum(1) if
+                              index.record['metric'] == 'ip' else
+                              ((mine - theirs) ** 2).sum(1))
+  return group, similarity, keep
+
+
+def _vectors_of(index, ids):
+  """The indexed vectors of ids (read from their shards), in ids' order."""
+  record = index.record
+  offsets = np.cumsum([0] + record['shard_rows'])
+  shard_of = np.searchsorted(offsets, ids, side='right') - 1
+  out = np.empty([len(ids), record['dimensions']], np.float32)
+  for position in np.unique(shard_of):
+    chosen = np.flatnonzero(shard_of == position)
+    rows = ids[chosen] - offsets[position]
+    order = np.argsort(rows, kind='stable')
+    read = index.vectors(vectors_lib.read_shard(
+        index.folder, record['end_point'], record['shards'][position],
+        rows=rows))
+    out[chosen[order]] = read
+  return out
+
+
+def leaks(index, other_folder, threshold):
+  """The images of other_folder whose nearest image in index's folder is
+  within threshold: (names, twins, similarities).
+
+  Raises:
+    ValueError: if other_folder's features came from another net.
+  """
+  other = vectors_lib.open_folder(other_folder)
+  vectors_lib.check_comparable(index.manifest, other, index.end_point,
+                               other_folder)
+  names, twins, scores = [], [], []
+  for shard in other['complete_shards']:
+    found = index.vectors(vectors_lib.read_shard(other_folder,
+                                                 index.end_point, shard))
+    best, ids = index.faiss_index.search(found, 1)
+    shard_names, _ = vectors_lib.shard_metadata(other_folder, shard)
+    for row in np.flatnonzero(_within(index, best[:, 0], threshold) &
+                              (ids[:, 0] >= 0)):
+      names.append(shard_names[row])
+      twins.append(index.names[ids[row, 0]])
+      scores.append(float(best[row, 0]))
+  return names, twins, scores
+
+
+def write_parquet(path, columns, overwrite=False, inputs=()):
+  """Writes {column: values} as one Parquet file, whole or not at all."""
+  import pyarrow  # pylint: disable=g-import-not-at-top
+  import pyarrow.parquet  # pylint: disable=g-import-not-at-top
+  files.check_output(path, overwrite, inputs, flag='--overwrite')
+  table = pyarrow.table({k: pyarrow.array(v) for k, v in columns.items()})
+  with files.atomic_write(path) as out:
+    pyarrow.parquet.write_table(table, out)
+
+
+def dedup(folder, threshold, output, against=None, overwrite=False):
+  """Writes folder's near-duplicate groups (or, with against, against's
+  leaks into folder) to output as Parquet.
+
+  Returns:
+    A summary: {'images', 'groups', 'duplicates'} or {'images', 'leaks'}.
+  """
+  files.check_output(output, overwrite, [folder] + ([against] if against
+                                                    else []),
+                     flag='--overwrite')
+  index = nearest.Index.load(folder)
+  if against:
+    names, twins, scores = leaks(index, against, threshold)
+    write_parquet(output, {'name': names, 'twin': twins,
+                           'similarity': scores}, overwrite=True)
+    return {'images': sum(vectors_lib.open_folder(against)['shard_rows']),
+            'leaks': len(names)}
+  group, similarity, keep = groups(index, threshold)
+  write_parquet(output, {'name': index.names, 'group': group,
+                         'similarity': similarity, 'keep': keep},
+                overwrite=True)
+  sizes = np.bincount(group, minlength=len(group))
+  return {'images': len(group), 'groups': int((sizes > 1).sum()),
+          'duplicates': int((~keep).sum())}
