@@ -141,3 +141,29 @@ def test_modules_and_functions_stay_small(module):
           if isinstance(node, ast.FunctionDef) and
           _code_lines(node) > MAX_FUNCTION_LINES]
   assert not long, '%s: %s' % (module, long)
+
+
+def _cycles():
+  """The import circles among the package's modules (imports at any depth
+  of the code count: a lazy import is still a dependency)."""
+  edges = {m: {n for n in _imports(p) if n in MODULES and n != m}
+           for m, p in MODULES.items() if m}
+  found, state = [], {}
+
+  def visit(module, path):
+    state[module] = 'open'
+    for name in sorted(edges.get(module, ())):
+      if state.get(name) == 'open':
+        found.append(path[path.index(name):] + [name])
+      elif name not in state:
+        visit(name, path + [name])
+    state[module] = 'done'
+
+  for module in sorted(edges):
+    if module not in state:
+      visit(module, [module])
+  return found
+
+
+def test_no_module_imports_itself_round_a_circle():
+  assert not _cycles(), _cycles()

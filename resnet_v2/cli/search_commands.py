@@ -20,6 +20,10 @@ def run_index(args):
             args.folder, record['factory'],
             ', nprobe %d' % record['nprobe'] if record['nprobe'] else '',
             record['recall_at_10'], record['recall_queries']))
+  if record['recall_at_10'] < args.recall:
+    print('warning: recall@10 %.4f is below --recall %g even searching every '
+          'list: these codes are too small; give a larger --max-index-memory.'
+          % (record['recall_at_10'], args.recall), file=sys.stderr)
 
 
 def run_search(args):

@@ -45,7 +45,7 @@ def _range_pairs(index, threshold):
           'threshold %g joins more than %d images to each image on average: '
           'it is too loose for near-duplicates; give one closer to %s.' % (
               threshold, MAX_PAIRS_PER_IMAGE,
-              '1 (e.g. 0.95)' if record['metric'] == 'ip' else '0'))
+              '1' if record['metric'] == 'ip' else '0'))
   return (np.concatenate(firsts), np.concatenate(seconds),
           np.concatenate(scores))
 

@@ -23,6 +23,7 @@ from resnet_v2 import files
 from resnet_v2 import model_dir as model_dir_lib
 from resnet_v2 import record as record_lib
 from resnet_v2.data import labels as labels_lib
+from resnet_v2.nets import module as module_lib
 from resnet_v2.nets import registry
 from resnet_v2.nets import resnet
 
@@ -269,9 +270,14 @@ def to_keras(output, model_dir=None, model=None, checkpoint=None,
   registry.check_conventions(record.model, 'keras')
   files.check_output(output, overwrite, [model_dir, prefix + '.index'])
   import keras  # pylint: disable=g-import-not-at-top
-  from resnet_v2.serve import model as model_lib  # pylint: disable=g-import-not-at-top
   pairs = layer_map(record.model, record.num_classes)
-  held = model_lib.Model(record).module.variables_by_name
+  # The net itself, restored (not `model.Model`, which reaches published
+  # weights through `weights`, which converts Keras's files here).
+  module = module_lib.ResNetModule(record.model, record.num_classes,
+                                   plain=record.plain,
+                                   conventions=record.conventions)
+  module.restore(record.weights)
+  held = module.variables_by_name
   values = {name: held[name].numpy() for _, names in pairs for name in names}
   classes = record.num_classes
   scope = registry.get_spec(record.model).scope

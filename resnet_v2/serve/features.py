@@ -10,7 +10,6 @@ or on a Ray cluster (`distributed`), skipping the shards a killed run
 completed; memory holds one shard at a time.
 """
 
-import glob
 import os
 import time
 import zipfile
@@ -18,15 +17,13 @@ import zipfile
 import numpy as np
 
 from resnet_v2 import files
-from resnet_v2.data import inputs as inputs_lib
+from resnet_v2.data import collection
 from resnet_v2.data import preprocessing
 from resnet_v2.data import sources
-from resnet_v2.data import webdataset
 from resnet_v2.serve import shards as shards_lib
 from resnet_v2.serve import worker
 
 DTYPES = ('float32', 'float16')
-SPLITS = ('train', 'test')
 # Default shard size: this many bytes of arrays per shard (a shard is held
 # in memory while it is computed), within these image counts.
 SHARD_BYTES = 32 * 2**20
@@ -56,55 +53,6 @@ def write_npz_atomically(path, arrays):
   """Writes arrays to path via a temp file and rename: never half-written."""
   with files.atomic_write(path) as out:
     np.savez(out, **arrays)
-
-
-def _listed_paths(text_file):
-  """The paths a text file lists, one a line (relative to its folder)."""
-  folder = os.path.dirname(os.path.abspath(text_file))
-  with open(text_file, encoding='utf-8', errors='surrogateescape') as handle:
-    lines = [line.rstrip('\n') for line in handle]
-  return [os.path.join(folder, line) for line in lines if line.strip()]
-
-
-def _dataset(path, split):
-  """The source of a single input that is a dataset the pipeline opens
-  whole (TFRecords, CIFAR-10 batches, IDX files; their `split`), else None
-  (image files and folders). A folder is listed once."""
-  base = os.path.basename(path)
-  if os.path.isdir(path):
-    try:
-      source = inputs_lib.open_source(path, split)
-    except ValueError:
-      return None
-    return source if source.kind in ('tfrecord', 'cifar10', 'idx') else None
-  if 'tfrecord' in base or base.startswith(('train-', 'validation-')) or (
-      not os.path.exists(path) and glob.glob(path)):
-    return inputs_lib.open_source(path, split)
-  return None
-
-
-def features_source(inputs, split='train'):
-  """The source of a features run: one text file of paths; one TFRecord,
-  CIFAR-10 or IDX dataset (labels kept; its 'train' or 'test' split);
-  webdataset tar shards; or image files and folders (listed recursively,
-  sorted).
-
-  Raises:
-    ValueError: if an input does not exist or holds nothing.
-  """
-  inputs = list(inputs)
-  if len(inputs) == 1 and inputs[0].endswith('.txt') and os.path.isfile(
-      inputs[0]):
-    paths = _listed_paths(inputs[0])
-    if not paths:
-      raise ValueError('%s lists no files.' % inputs[0])
-    return sources.Source('files', inputs[0], paths, None, None)
-  if inputs and all(i.endswith('.tar') for i in inputs):
-    return webdataset.webdataset_source(inputs)
-  if split not in SPLITS:
-    raise ValueError('split must be one of %s, got %r.' % (SPLITS, split))
-  dataset = _dataset(inputs[0], split) if len(inputs) == 1 else None
-  return dataset or sources.files_source(inputs)
 
 
 def default_shard_size(bytes_per_image, batch_size):
@@ -160,7 +108,7 @@ def extract_to_folder(inputs, folder, net, end_points=('global_pool',),
   """Writes the end points of a collection as shards in folder.
 
   Args:
-    inputs: What `features_source` reads.
+    inputs: What `collection.open_collection` reads.
     folder: The features folder: new, empty, or one this project started
       with the same settings (continued after its last complete shard).
     net: A `model.Model`.
@@ -195,7 +143,7 @@ def extract_to_folder(inputs, folder, net, end_points=('global_pool',),
   if batch_size < 1 or (shard_size is not None and shard_size < 1):
     raise ValueError('batch_size and shard_size must be >= 1.')
   net.check_end_points(end_points)
-  source = features_source(inputs, split)
+  source = collection.open_collection(inputs, split)
   shapes = worker.output_shapes(net, end_points)
   per_image = sum(int(np.prod(s)) for s in shapes.values()) * np.dtype(
       dtype).itemsize
