@@ -34,7 +34,11 @@ def test_the_budget_chooses_exact_then_scalar_then_product_codes():
   assert index.choose_factory(1000, 64, 1000 * 64 * 4) == 'Flat'
   assert index.choose_factory(1000, 64, 1000 * 64 * 4 - 1).endswith(',SQ8')
   assert index.choose_factory(100000, 64, 100000 * 16).endswith(',PQ16')
-  assert index.choose_factory(100000, 64, 100000 * 64).startswith('IVF1264,')
+  # About 4 sqrt(N) lists, fewer where 39 training vectors a list would
+  # not fit the budget.
+  assert index.choose_factory(100000, 64, 100000 * 64 * 4 - 1) == (
+      'IVF1264,SQ8')
+  assert index.choose_factory(100000, 64, 100000 * 64) == 'IVF641,SQ8'
   with pytest.raises(ValueError, match='larger max index memory'):
     index.choose_factory(100000, 64, 100000 * 7)
 

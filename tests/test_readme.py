@@ -47,6 +47,9 @@ EXPECTED = {
     'docs/features.md': [
         r"2 \(2, 2048\) images/(cat|dog)\.png",
     ],
+    'docs/search.md': [
+        r'True 1\.0',
+    ],
     'docs/python.md': [
         r'1001 classes and the net 1000.*background',
         r'\(299, 299, 3\) -?[01]\.\d+ -?[01]\.\d+',

@@ -5,7 +5,8 @@ installed beside TensorFlow 2.21: autofaiss 2.18 requires numpy < 2): exact
 (`Flat`) while the vectors fit the memory budget, else an inverted file of
 8-bit scalar-quantized vectors (`IVF<n>,SQ8`, a quarter of the memory),
 else of product-quantized ones (`IVF<n>,PQ<m>`), with n about 4 sqrt(N)
-lists. Inner product on L2-normalised vectors (cosine similarity) by
+lists (fewer where their training sample would not fit the budget: memory
+peaks at about the budget twice, the codes and the sample, plus a shard). Inner product on L2-normalised vectors (cosine similarity) by
 default, L2 distance as an option. The number of lists searched (nprobe)
 is the smallest that reaches the recall target against exact search on a
 sample of the folder's own vectors; the recall is recorded.
@@ -31,6 +32,7 @@ FOLDER, INDEX_FILE, RECORD_FILE = 'index', 'vectors.faiss', 'index.json'
 METRICS = ('ip', 'l2')
 DEFAULT_MAX_MEMORY = 4 * 2**30
 RECALL_TARGET, RECALL_SAMPLE, RECALL_K = 0.95, 1000, 10
+TRAIN_AT_LEAST = 10000
 _UNITS = {'': 1, 'K': 2**10, 'M': 2**20, 'G': 2**30, 'T': 2**40}
 
 
@@ -68,7 +70,10 @@ def choose_factory(count, dims, max_memory):
   """
   if count * dims * 4 <= max_memory:
     return 'Flat'
-  lists = int(min(max(4 * np.sqrt(count), 1), max(count // 39, 1)))
+  # About 4 sqrt(N) lists, each trained on >= 39 vectors, the training
+  # sample itself within the budget.
+  lists = int(max(min(4 * np.sqrt(count), count // 39,
+                      max_memory // (39 * dims * 4)), 1))
   if count * dims <= max_memory:
     return 'IVF%d,SQ8' % lists
   for codes in (64, 48, 32, 24, 16, 8):
@@ -199,8 +204,10 @@ def _train(faiss, folder, manifest, name, metric, factory, max_memory, rng):
     lists = faiss.extract_index_ivf(index).nlist
     rows = dict(zip(manifest['complete_shards'], manifest['shard_rows']))
     # FAISS wants >= 39 training vectors a list; 64 a list, within the
-    # budget, is what autofaiss draws.
-    count = max(39 * lists, min(64 * lists, max_memory // (4 * dims)))
+    # budget, is what autofaiss draws; and at least 10,000 (or all), as
+    # 8-bit codes clip what lies outside the range of their sample.
+    count = max(39 * lists, min(64 * lists, max_memory // (4 * dims)),
+                TRAIN_AT_LEAST)
     index.train(_read_sample(folder, name, _sample_rows(rows, count, rng),
                              metric == 'ip'))
   return index

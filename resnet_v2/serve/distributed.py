@@ -4,7 +4,7 @@
 (`ds.map_batches(ShardWriter, concurrency=N)`): each actor loads the net
 once (`model.Model.load`, published weights from its node's cache or the
 mirror) and writes whole shards into the shared features folder with
-`worker.write_shard`. Ray retries a failed task and restarts a lost
+`worker.run_shard`. Ray retries a failed task and restarts a lost
 actor elsewhere; a shard is written whole or not at all, so a retried
 shard replaces nothing and the output equals a single process's, array for
 array. Install with `pip install 'resnet_v2[ray]'`.
@@ -46,7 +46,7 @@ class ShardWriter:
   def __call__(self, batch):
     import numpy as np  # pylint: disable=g-import-not-at-top
     from resnet_v2.serve import worker  # pylint: disable=g-import-not-at-top
-    rows = [worker.write_shard(
+    rows = [worker.run_shard(
         self.net, self.folder, int(index), self.planned[int(index)],
         self.end_points, self.batch_size, self.dtype, self.max_pixels)
             for index in batch['index']]

@@ -1,17 +1,11 @@
 """Exporting nets for serving: SavedModel and frozen inference GraphDef."""
 
 import os
-import re
 
 import tensorflow as tf
 
 from resnet_v2 import files
-
-
-def serving_key(end_point):
-  """A signature output name for an end point ('resnet_v2_50/block4' ->
-  'resnet_v2_50_block4')."""
-  return re.sub(r'[^A-Za-z0-9_]', '_', end_point)
+from resnet_v2.serve import shards
 
 
 def export_saved_model(module, path, image_size, end_points=('global_pool',),
@@ -20,7 +14,7 @@ def export_saved_model(module, path, image_size, end_points=('global_pool',),
 
   The 'serving_default' signature takes `images` [batch, image_size,
   image_size, 3] float32 (preprocessed) and returns `probabilities` (when
-  the module has logits) and each chosen end point, under `serving_key`
+  the module has logits) and each chosen end point, under `shards.key`
   names. `tf.saved_model.load(path)` runs it in any TF2 process.
 
   Args:
@@ -44,7 +38,7 @@ def export_saved_model(module, path, image_size, end_points=('global_pool',),
       [None, image_size, image_size, 3], tf.float32, name='images')])
   def serve(images):
     _, points = module(images)
-    outputs = {serving_key(n): points[n] for n in end_points}
+    outputs = {shards.key(n): points[n] for n in end_points}
     if module.num_classes is not None:
       outputs['probabilities'] = points['predictions']
     return outputs

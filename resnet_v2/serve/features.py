@@ -3,7 +3,7 @@ or one .npz for small runs.
 
 The folder job is clip-retrieval's: this module is the runner (`plan`
 cuts the input into shards: a fixed number of images of a list, or one
-file of a TFRecord, CIFAR or tar dataset each), `worker.write_shard` runs
+file of a TFRecord, CIFAR or tar dataset each), `worker.run_shard` runs
 a `model.Model` over one shard and writes it whole (`shards`), and
 `extract_to_folder` is the distributor: the workers run in this process,
 or on a Ray cluster (`distributed`), skipping the shards a killed run
@@ -173,9 +173,8 @@ def _run_here(net, folder, planned, todo, end_points, batch_size, dtype,
   durations = []
   for index in todo:
     start = time.perf_counter()
-    worker.write_shard(net, folder, index, planned[index], end_points,
-                       batch_size,
-                dtype, max_pixels, shapes)
+    worker.run_shard(net, folder, index, planned[index], end_points,
+                     batch_size, dtype, max_pixels, shapes)
     durations.append(time.perf_counter() - start)
     if shown:
       shown.update(len(planned) - len(todo) + len(durations), durations)

@@ -3,7 +3,7 @@
 clip-retrieval separates the runner (`features`: the plan of shards), the
 worker (this module) and the distributor (`features.extract_to_folder` in
 one process, `distributed` on a Ray cluster); every one of them calls
-`write_shard`.
+`run_shard` (which writes with `shards.write_shard`).
 """
 
 import os
@@ -25,9 +25,9 @@ def output_shapes(net, end_points):
   return {name: list(out[name].shape[1:]) for name in end_points}
 
 
-def write_shard(net, folder, index, shard, end_points, batch_size=32,
-                dtype='float32', max_pixels=preprocessing.MAX_IMAGE_PIXELS,
-                shapes=None):
+def run_shard(net, folder, index, shard, end_points, batch_size=32,
+              dtype='float32', max_pixels=preprocessing.MAX_IMAGE_PIXELS,
+              shapes=None):
   """The worker: runs net over one shard and writes it whole.
 
   A shard of a list source fills arrays made once at its size (so memory
