@@ -31,13 +31,16 @@ setuptools.setup(
     extras_require={
         'test': ['pytest>=7', 'pytest-xdist>=3', 'matplotlib', 'scikit-learn',
                  'openvino>=2025.0', 'nncf>=2.16', 'tf2onnx>=1.17',
-                 'onnxruntime>=1.20', 'ray[data]>=2.40', 'pandas', 'faiss-cpu'],
+                 'onnxruntime>=1.20', 'ray[data]>=2.40', 'pandas', 'faiss-cpu',
+                 'fastapi', 'uvicorn', 'prometheus-client', 'httpx'],
         # Features on a cluster (`resnet-v2 features --ray`): Ray Data.
         'ray': ['ray[data]>=2.40'],
         # index, search, dedup and probe of features folders: FAISS,
         # scikit-learn's logistic regression (scipy's connected components
         # come with it).
         'search': ['faiss-cpu', 'scikit-learn'],
+        # resnet-v2 serve: FastAPI on uvicorn, Prometheus metrics.
+        'serve': ['faiss-cpu', 'fastapi', 'uvicorn', 'prometheus-client'],
         'examples': ['scikit-learn'],
         'plot': ['matplotlib'],
         'int8': ['openvino>=2025.0', 'nncf>=2.16'],

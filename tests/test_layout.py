@@ -16,7 +16,8 @@ GROUND = {'checkpoint_files', 'checkpoints', 'cpu', 'errors', 'files', 'lock',
 # floor -> floors (and modules) it may import.
 ALLOWED = {
     'ground': {'ground', 'nets.registry'},
-    'cli': {'ground', 'nets', 'data', 'train', 'serve', 'search', 'cli'},
+    'cli': {'ground', 'nets', 'data', 'train', 'serve', 'search', 'service',
+            'cli'},
     # Nets only build graphs: the machine's facts are handed in
     # (`nets.platform`), checkpoints are read by name.
     'nets': {'nets', 'checkpoints', 'checkpoint_files'},
@@ -25,6 +26,8 @@ ALLOWED = {
     'serve': {'ground', 'nets', 'data', 'serve'},
     # Answers from features folders: reads them, loads nets for queries.
     'search': {'ground', 'data', 'serve', 'search'},
+    # The HTTP service over indexed folders.
+    'service': {'ground', 'data', 'serve', 'search', 'service'},
     'compat': {'nets', 'compat', 'runtime'},
 }
 

@@ -26,6 +26,7 @@ def build_parser():
   train_flags.add_train_parser(commands)
   _add_convert_parser(commands)
   search_flags.add_search_parsers(commands)
+  search_flags.add_serve_parser(commands)
   return parser
 
 

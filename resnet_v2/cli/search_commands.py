@@ -80,5 +80,18 @@ def run_probe(args):
         for method, r in methods.items())))
 
 
+def run_serve(args):
+  from resnet_v2.service import app  # pylint: disable=g-import-not-at-top
+  for folder in args.folders:   # refused before anything listens
+    app.Service([folder], 1)
+  if args.host not in ('127.0.0.1', 'localhost', '::1'):
+    print('serving on %s: reachable from other machines.' % args.host,
+          file=sys.stderr)
+  print('serving %s on http://%s:%d' % (', '.join(args.folders), args.host,
+                                        args.port), file=sys.stderr)
+  app.serve(args.folders, args.host, args.port, args.workers, args.queue,
+            args.batch_window_ms / 1000, args.max_batch)
+
+
 COMMANDS = {'index': run_index, 'search': run_search, 'dedup': run_dedup,
-            'probe': run_probe}
+            'probe': run_probe, 'serve': run_serve}

@@ -65,3 +65,29 @@ def add_search_parsers(commands):
                      choices=('logistic', 'knn'),
                      help='repeatable; default: both')
   probe.add_argument('--json', action='store_true')
+
+
+def add_serve_parser(commands):
+  serve = commands.add_parser(
+      'serve', help="serve indexed features folders over clip-retrieval's "
+      'HTTP API',
+      description="clip-retrieval back's API (POST /knn-service, POST "
+      '/metadata, GET /indices-list) over indexed features folders, so its '
+      'web front and clients work unchanged; image queries are batched '
+      'through the net; /healthz and Prometheus /metrics. FastAPI on '
+      'uvicorn. Needs resnet_v2[serve].')
+  serve.add_argument('folders', nargs='+', metavar='DIR',
+                     help='indexed features folders (`resnet-v2 index` '
+                     'first); each is served under its folder name')
+  serve.add_argument('--host', default='127.0.0.1',
+                     help='default: %(default)s (this machine only)')
+  serve.add_argument('--port', type=flags.positive_int, default=1234)
+  serve.add_argument('--workers', type=flags.positive_int, default=1,
+                     help='server processes (default: %(default)s)')
+  serve.add_argument('--queue', type=flags.positive_int, default=64,
+                     help='image queries waiting for the net before new '
+                     'ones get 503 (default: %(default)s)')
+  serve.add_argument('--batch-window-ms', type=float, default=5.0,
+                     help='how long a batch waits for more queries '
+                     '(default: %(default)s)')
+  serve.add_argument('--max-batch', type=flags.positive_int, default=16)

@@ -73,15 +73,15 @@ def groups(index, threshold):
                         np.nan)
   duplicates = np.flatnonzero(~keep)
   if len(duplicates):
-    mine = _vectors_of(index, duplicates)
-    theirs = _vectors_of(index, group[duplicates])
+    mine = vectors_of(index, duplicates)
+    theirs = vectors_of(index, group[duplicates])
     similarity[duplicates] = ((mine * theirs).sum(1) if
                               index.record['metric'] == 'ip' else
                               ((mine - theirs) ** 2).sum(1))
   return group, similarity, keep
 
 
-def _vectors_of(index, ids):
+def vectors_of(index, ids):
   """The indexed vectors of ids (read from their shards), in ids' order."""
   record = index.record
   offsets = np.cumsum([0] + record['shard_rows'])

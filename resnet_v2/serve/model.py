@@ -243,19 +243,23 @@ class Model:
         labels_offset=labels_offset, pixel_mean=record.pixel_mean,
         max_pixels=max_pixels)
 
-  def read_image(self, path):
-    """One file, decoded and preprocessed as the pipeline does.
+  def read_image(self, path, max_pixels=preprocessing.MAX_IMAGE_PIXELS):
+    """One file (a path, or its encoded bytes), decoded and preprocessed as
+    the pipeline does.
 
     Raises:
-      ValueError: if it is not a readable image.
+      ValueError: if it is not a readable image, or has more than
+        max_pixels pixels.
     """
     scheme = preprocessing.SCHEMES[self.record.preprocessing]
+    is_bytes = isinstance(path, bytes)
     try:
-      image = scheme(preprocessing.read_image(path), self.image_size,
-                     self.image_size)
+      image = scheme(preprocessing.decode_image(
+          path if is_bytes else tf.io.read_file(path), max_pixels),
+                     self.image_size, self.image_size)
     except tf.errors.OpError as error:
-      raise ValueError('%s: %s' % (path, errors.op_error_reason(error))
-                       ) from None
+      raise ValueError('%s%s' % ('' if is_bytes else path + ': ',
+                                 errors.op_error_reason(error))) from None
     if self.record.pixel_mean is not None:
       image -= tf.constant(self.record.pixel_mean, tf.float32)
     return image.numpy()

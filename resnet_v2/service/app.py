@@ -1,0 +1,258 @@
+"""The HTTP service: clip-retrieval back's API over indexed features
+folders, so its web front and its clients work unchanged.
+
+  POST /knn-service   image (base64), image_url (of this server's
+                      /images/), embedding_input, num_images,
+                      num_result_ids, indice_name, deduplicate
+  POST /metadata      ids, indice_name
+  GET  /indices-list
+  GET  /images/<index>/<id>   the image file, where the name is a file
+  GET  /healthz, /metrics     liveness; Prometheus text
+
+FastAPI on uvicorn: an ASGI server that holds many slow clients on one
+event loop while the work runs in threads (decoding in the request's, the
+net in the batcher's), with uvicorn's `--workers` for processes. It never
+writes into a folder it serves, and fetches nothing on a client's behalf.
+"""
+
+import base64
+import binascii
+import json
+import os
+import time
+import urllib.parse
+
+from resnet_v2.service import collection as collection_lib
+from resnet_v2.service import metrics as metrics_lib
+
+RequestError = collection_lib.RequestError
+MAX_BODY = 16 * 2**20
+MAX_RESULTS = 1000
+
+
+def _json(body):
+  try:
+    payload = json.loads(body or b'null')
+  except ValueError:
+    raise RequestError(400, 'the body is not JSON; send a JSON object.'
+                       ) from None
+  if not isinstance(payload, dict):
+    raise RequestError(400, 'the body must be a JSON object.')
+  return payload
+
+
+def _count(payload, key, default):
+  value = payload.get(key, default)
+  if not isinstance(value, int) or isinstance(value, bool) or not (
+      1 <= value <= MAX_RESULTS):
+    raise RequestError(400, '%s must be a whole number from 1 to %d.' % (
+        key, MAX_RESULTS))
+  return value
+
+
+class Service:
+  """The served collections, and what each endpoint answers."""
+
+  def __init__(self, folders, queue_size=64, window=0.005, max_batch=16):
+    self.collections = {}
+    for folder in folders:
+      name = os.path.basename(os.path.normpath(folder))
+      if name in self.collections:
+        raise ValueError('two folders are named %s; serve folders with '
+                         'different names.' % name)
+      self.collections[name] = collection_lib.Collection(
+          name, folder, queue_size, window, max_batch)
+
+  def collection(self, name):
+    if name is None:
+      return next(iter(self.collections.values()))
+    if name not in self.collections:
+      raise RequestError(404, 'indice_name %r: this server has %s.' % (
+          name, ', '.join(sorted(self.collections))))
+    return self.collections[name]
+
+  def _query(self, found, payload, base_url):
+    """The query vector of a knn request."""
+    if payload.get('text') is not None:
+      raise RequestError(400, 'text: a ResNet has no text side; query with '
+                         'an image, an image_url of this server, or an '
+                         'embedding_input.')
+    if payload.get('image') is not None:
+      if not isinstance(payload['image'], str):
+        raise RequestError(400, 'image must be a base64 string.')
+      try:
+        contents = base64.b64decode(payload['image'], validate=True)
+      except (binascii.Error, ValueError):
+        raise RequestError(400, 'image is not base64.') from None
+      return found.image_vector(contents)
+    if payload.get('image_url') is not None:
+      return self._url_vector(payload['image_url'], base_url)
+    if payload.get('embedding_input') is not None:
+      return self._embedding(found, payload['embedding_input'])
+    raise RequestError(400, 'give image (base64), image_url or '
+                       'embedding_input.')
+
+  def _url_vector(self, url, base_url):
+    """An image_url of this server's /images/<index>/<id>: its vector."""
+    parsed = urllib.parse.urlparse(str(url))
+    ours = urllib.parse.urlparse(base_url)
+    parts = parsed.path.split('/')
+    if (parsed.scheme not in ('http', 'https') or
+        parsed.netloc != ours.netloc or '..' in parts or len(parts) != 4 or
+        parts[1] != 'images' or not parts[3].isdigit()):
+      raise RequestError(400, 'image_url: this server fetches nothing on a '
+                         "client's behalf; give one of its own /images/ "
+                         'URLs, or send the image itself as image '
+                         '(base64).')
+    return self.collection(parts[2]).stored_vector(int(parts[3]))
+
+  @staticmethod
+  def _embedding(found, values):
+    import numpy as np  # pylint: disable=g-import-not-at-top
+    dims = found.index.record['dimensions']
+    try:
+      vector = np.asarray(values, np.float64)
+    except (TypeError, ValueError):
+      vector = None
+    if vector is None or vector.shape != (dims,) or not np.isfinite(
+        vector).all():
+      raise RequestError(400, 'embedding_input must be %d finite numbers '
+                         '(%s).' % (dims, found.index.end_point))
+    return vector
+
+  def knn(self, payload, base_url):
+    found = self.collection(payload.get('indice_name'))
+    num_images = _count(payload, 'num_images', 40)
+    count = max(_count(payload, 'num_result_ids', num_images), num_images)
+    vector = self._query(found, payload, base_url)
+    results = []
+    for item_id, score in found.knn(vector, count, bool(payload.get(
+        'deduplicate', True)))[:num_images]:
+      results.append(dict(found.describe(item_id, base_url), id=item_id,
+                          similarity=score))
+    return results
+
+  def metadata(self, payload, base_url):
+    found = self.collection(payload.get('indice_name'))
+    ids = payload.get('ids', [])
+    if not isinstance(ids, list) or not all(
+        isinstance(i, int) and not isinstance(i, bool) for i in ids):
+      raise RequestError(400, 'ids must be a list of whole numbers.')
+    for item_id in ids:
+      if not 0 <= item_id < len(found.index.names):
+        raise RequestError(404, 'id %d: %s holds ids 0 to %d.' % (
+            item_id, found.name, len(found.index.names) - 1))
+    return [{'id': i, 'metadata': found.describe(i, base_url)} for i in ids]
+
+  def image_file(self, name, item_id):
+    """The path of an indexed image that is a file.
+
+    Raises:
+      RequestError: 404 where there is none.
+    """
+    found = self.collection(name)
+    if not 0 <= item_id < len(found.index.names):
+      raise RequestError(404, 'id %d: %s holds ids 0 to %d.' % (
+          item_id, name, len(found.index.names) - 1))
+    path = found.index.names[item_id]
+    if not os.path.isfile(path):
+      raise RequestError(404, 'image %d of %s (%s) is not a file here.' % (
+          item_id, name, path))
+    return path
+
+
+def create_app(folders, queue_size=64, window=0.005, max_batch=16,
+               max_body=MAX_BODY):
+  """The ASGI app serving folders (see the module docstring)."""
+  # pylint: disable=g-import-not-at-top
+  from fastapi import FastAPI, Request
+  from fastapi.middleware.cors import CORSMiddleware
+  from fastapi.responses import FileResponse, JSONResponse, PlainTextResponse
+  from starlette.concurrency import run_in_threadpool
+  service = Service(folders, queue_size, window, max_batch)
+  metrics = metrics_lib.Metrics(lambda: sum(
+      c.queue_depth() for c in service.collections.values()))
+  app = FastAPI(title='resnet-v2 serve')
+  # clip-retrieval's front is served from another origin.
+  app.add_middleware(CORSMiddleware, allow_origins=['*'],
+                     allow_methods=['GET', 'POST'], allow_headers=['*'])
+  app.state.service = service
+
+  def answer(endpoint, started, status, content):
+    metrics.observe(endpoint, status, time.perf_counter() - started)
+    headers = {'Retry-After': '1'} if status == 503 else None
+    return JSONResponse(content, status_code=status, headers=headers)
+
+  async def handle(request, endpoint, work):
+    started = time.perf_counter()
+    try:
+      size = int(request.headers.get('content-length') or 0)
+      if size > max_body:
+        raise RequestError(413, 'the body is %d bytes; the limit is %d.' % (
+            size, max_body))
+      body = await request.body()
+      if len(body) > max_body:
+        raise RequestError(413, 'the body is over %d bytes.' % max_body)
+      payload = _json(body)
+      result = await run_in_threadpool(work, payload, str(request.base_url))
+      return answer(endpoint, started, 200, result)
+    except RequestError as error:
+      metrics.error('http_%d' % error.status)
+      return answer(endpoint, started, error.status,
+                    {'error': error.message})
+
+  @app.post('/knn-service')
+  async def knn_service(request: Request):
+    return await handle(request, 'knn-service', service.knn)
+
+  @app.post('/metadata')
+  async def metadata(request: Request):
+    return await handle(request, 'metadata', service.metadata)
+
+  @app.get('/indices-list')
+  def indices_list():
+    return list(service.collections)
+
+  @app.get('/images/{name}/{item_id}')
+  def image(name: str, item_id: int):
+    try:
+      return FileResponse(service.image_file(name, item_id))
+    except RequestError as error:
+      metrics.error('http_%d' % error.status)
+      return JSONResponse({'error': error.message}, error.status)
+
+  @app.get('/healthz')
+  def healthz():
+    return PlainTextResponse('ok')
+
+  @app.get('/metrics')
+  def prometheus():
+    return PlainTextResponse(metrics.exposition(),
+                             media_type=metrics_lib.CONTENT_TYPE)
+
+  return app
+
+
+SETTINGS_VARIABLE = 'RESNET_V2_SERVE_SETTINGS'
+
+
+def from_environment():
+  """The app of the settings `serve` put in the environment: what each
+  uvicorn worker process builds (`uvicorn --factory`)."""
+  settings = json.loads(os.environ[SETTINGS_VARIABLE])
+  return create_app(**settings)
+
+
+def serve(folders, host='127.0.0.1', port=1234, workers=1, queue_size=64,
+          window=0.005, max_batch=16):
+  """Runs the service on uvicorn until interrupted."""
+  import uvicorn  # pylint: disable=g-import-not-at-top
+  settings = dict(folders=[os.path.abspath(f) for f in folders],
+                  queue_size=queue_size, window=window, max_batch=max_batch)
+  if workers == 1:
+    uvicorn.run(create_app(**settings), host=host, port=port,
+                log_level='warning')
+    return
+  os.environ[SETTINGS_VARIABLE] = json.dumps(settings)
+  uvicorn.run('resnet_v2.service.app:from_environment', factory=True,
+              host=host, port=port, workers=workers, log_level='warning')
