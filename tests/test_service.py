@@ -161,6 +161,18 @@ def test_a_full_queue_answers_503_at_once_with_retry_after(folder):
   assert answer.status_code == 503 and answer.headers['retry-after'] == '1'
 
 
+def test_image_queries_past_the_bound_in_flight_get_503(folder):
+  app = app_lib.create_app([str(folder)], queue_size=0)
+  client = testclient.TestClient(app)
+  image = tf.io.encode_png(np.zeros((8, 8, 3), np.uint8)).numpy()
+  answer = client.post('/knn-service', json={'image': b64(image)})
+  assert answer.status_code == 503 and 'at capacity' in answer.json()['error']
+  assert client.post('/knn-service', json={
+      'embedding_input': [0.0] * 64}).status_code == 200
+  assert 'resnet_v2_errors_total{kind="http_503"} 1.0' in client.get(
+      '/metrics').text
+
+
 def test_queued_queries_run_as_batches_and_a_full_queue_refuses():
   started, release, sizes = threading.Event(), threading.Event(), []
 

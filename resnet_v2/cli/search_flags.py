@@ -84,9 +84,10 @@ def add_serve_parser(commands):
   serve.add_argument('--port', type=flags.positive_int, default=1234)
   serve.add_argument('--workers', type=flags.positive_int, default=1,
                      help='server processes (default: %(default)s)')
-  serve.add_argument('--queue', type=flags.positive_int, default=64,
-                     help='image queries waiting for the net before new '
-                     'ones get 503 (default: %(default)s)')
+  serve.add_argument('--queue', type=flags.positive_int, default=32,
+                     help='image queries in flight (decoding, queued, in '
+                     'the net) before new ones get 503 (default: '
+                     '%(default)s)')
   serve.add_argument('--batch-window-ms', type=float, default=5.0,
                      help='how long a batch waits for more queries '
                      '(default: %(default)s)')

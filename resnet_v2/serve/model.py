@@ -211,7 +211,11 @@ class Model:
       def run(images):
         logits, points = self.module(images)
         return {n: logits if n == 'logits' else points[n] for n in names}
-      self._functions[names] = tf.function(run, autograph=False)
+      # reduce_retracing: one graph for every batch size (the last, short
+      # batch of a run, a server's batches of 1 to 16), not a trace (a
+      # second or more) for each.
+      self._functions[names] = tf.function(run, autograph=False,
+                                           reduce_retracing=True)
     return self._functions[names]
 
   def run(self, images, names=('predictions',)):

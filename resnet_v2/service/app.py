@@ -53,7 +53,7 @@ def _count(payload, key, default):
 class Service:
   """The served collections, and what each endpoint answers."""
 
-  def __init__(self, folders, queue_size=64, window=0.005, max_batch=16):
+  def __init__(self, folders, queue_size=32, window=0.005, max_batch=16):
     self.collections = {}
     for folder in folders:
       name = os.path.basename(os.path.normpath(folder))
@@ -161,7 +161,7 @@ class Service:
     return path
 
 
-def create_app(folders, queue_size=64, window=0.005, max_batch=16,
+def create_app(folders, queue_size=32, window=0.005, max_batch=16,
                max_body=MAX_BODY):
   """The ASGI app serving folders (see the module docstring)."""
   # pylint: disable=g-import-not-at-top
@@ -170,8 +170,8 @@ def create_app(folders, queue_size=64, window=0.005, max_batch=16,
   from fastapi.responses import FileResponse, JSONResponse, PlainTextResponse
   from starlette.concurrency import run_in_threadpool
   service = Service(folders, queue_size, window, max_batch)
-  metrics = metrics_lib.Metrics(lambda: sum(
-      c.queue_depth() for c in service.collections.values()))
+  in_flight = [0]
+  metrics = metrics_lib.Metrics(lambda: in_flight[0])
   app = FastAPI(title='resnet-v2 serve')
   # clip-retrieval's front is served from another origin.
   app.add_middleware(CORSMiddleware, allow_origins=['*'],
@@ -194,7 +194,23 @@ def create_app(folders, queue_size=64, window=0.005, max_batch=16,
       if len(body) > max_body:
         raise RequestError(413, 'the body is over %d bytes.' % max_body)
       payload = _json(body)
-      result = await run_in_threadpool(work, payload, str(request.base_url))
+      if not isinstance(payload.get('image'), str):
+        result = await run_in_threadpool(work, payload,
+                                         str(request.base_url))
+        return answer(endpoint, started, 200, result)
+      # Admission: image queries in flight (decoding, queued or in the
+      # net) are bounded; past the bound a new one is refused at once.
+      # (This runs on the event loop's one thread: no lock needed.)
+      if in_flight[0] >= queue_size:
+        raise RequestError(503, 'the server is at capacity (%d image '
+                           'queries in flight); retry in a second.' %
+                           queue_size)
+      in_flight[0] += 1
+      try:
+        result = await run_in_threadpool(work, payload,
+                                         str(request.base_url))
+      finally:
+        in_flight[0] -= 1
       return answer(endpoint, started, 200, result)
     except RequestError as error:
       metrics.error('http_%d' % error.status)
@@ -243,7 +259,7 @@ def from_environment():
   return create_app(**settings)
 
 
-def serve(folders, host='127.0.0.1', port=1234, workers=1, queue_size=64,
+def serve(folders, host='127.0.0.1', port=1234, workers=1, queue_size=32,
           window=0.005, max_batch=16):
   """Runs the service on uvicorn until interrupted."""
   import uvicorn  # pylint: disable=g-import-not-at-top

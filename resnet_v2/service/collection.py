@@ -46,9 +46,6 @@ class Collection:
                 end_point]), queue_size, window, max_batch)
       return self._batcher
 
-  def queue_depth(self):
-    return self._batcher.depth() if self._batcher else 0
-
   def image_vector(self, contents):
     """The vector of an encoded image, through the batched net.
 

@@ -24,7 +24,8 @@ class Metrics:
         'resnet_v2_errors', 'Requests refused, by kind', ['kind'],
         registry=self.registry)
     depth = prometheus.Gauge('resnet_v2_queue_depth',
-                             'Image queries waiting for the net',
+                             'Image queries in flight (decoding, queued, '
+                             'in the net)',
                              registry=self.registry)
     depth.set_function(queue_depth)
 
