@@ -63,3 +63,15 @@ def write_checkpoint(path, build, rng, extra=None):
       values = randomize(session, rng)
       tf.compat.v1.train.Saver().save(session, str(path))
   return values
+
+
+def seeded_checkpoint(folder, model='cifar_resnet_v1_20'):
+  """A checkpoint of a registered net's seeded random weights, features
+  only (no logits), written under folder; returns its prefix."""
+  # pylint: disable=g-import-not-at-top
+  from resnet_v2 import checkpoint_files
+  from resnet_v2.nets import module as module_lib
+  tf.random.set_seed(0)
+  net = module_lib.ResNetModule(model, None)
+  return checkpoint_files.save_by_name(net.variables_by_name,
+                                       str(folder / 'net.ckpt'))

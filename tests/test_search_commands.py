@@ -10,9 +10,8 @@ import pyarrow.parquet
 import pytest
 import tensorflow as tf
 
-from resnet_v2 import checkpoint_files
+from nets_for_tests import seeded_checkpoint
 from resnet_v2 import cli
-from resnet_v2.nets import module as module_lib
 from test_idx import write_split
 
 MODEL = 'cifar_resnet_v1_20'
@@ -20,10 +19,7 @@ MODEL = 'cifar_resnet_v1_20'
 
 @pytest.fixture(scope='module')
 def checkpoint(tmp_path_factory):
-  tf.random.set_seed(0)
-  net = module_lib.ResNetModule(MODEL, None)
-  return checkpoint_files.save_by_name(net.variables_by_name, str(
-      tmp_path_factory.mktemp('checkpoint') / 'net.ckpt'))
+  return seeded_checkpoint(tmp_path_factory.mktemp('checkpoint'), MODEL)
 
 
 @pytest.fixture(scope='module')

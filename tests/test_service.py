@@ -13,9 +13,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from resnet_v2 import checkpoint_files
+from nets_for_tests import seeded_checkpoint
 from resnet_v2 import cli
-from resnet_v2.nets import module as module_lib
 from resnet_v2.service import app as app_lib
 from resnet_v2.service import batcher as batcher_lib
 
@@ -25,10 +24,8 @@ MODEL = 'cifar_resnet_v1_20'
 
 @pytest.fixture(scope='module')
 def folder(tmp_path_factory):
-  tf.random.set_seed(0)
-  net = module_lib.ResNetModule(MODEL, None)
-  checkpoint = checkpoint_files.save_by_name(net.variables_by_name, str(
-      tmp_path_factory.mktemp('checkpoint') / 'net.ckpt'))
+  checkpoint = seeded_checkpoint(tmp_path_factory.mktemp('checkpoint'),
+                                MODEL)
   images = tmp_path_factory.mktemp('images')
   rng = np.random.default_rng(0)
   for index in range(12):

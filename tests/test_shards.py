@@ -13,9 +13,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from resnet_v2 import checkpoint_files
+from nets_for_tests import seeded_checkpoint
 from resnet_v2 import files
-from resnet_v2.nets import module as module_lib
 from resnet_v2.serve import features
 from resnet_v2.serve import model as model_lib
 from resnet_v2.serve import shards
@@ -45,10 +44,7 @@ def images(tmp_path_factory):
 @pytest.fixture(scope='module')
 def checkpoint(tmp_path_factory):
   """Seeded random weights of the net (features only: no logits)."""
-  tf.random.set_seed(0)
-  net = module_lib.ResNetModule(MODEL, None)
-  return checkpoint_files.save_by_name(net.variables_by_name, str(
-      tmp_path_factory.mktemp('checkpoint') / 'net.ckpt'))
+  return seeded_checkpoint(tmp_path_factory.mktemp('checkpoint'), MODEL)
 
 
 @pytest.fixture(scope='module')

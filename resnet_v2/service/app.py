@@ -161,6 +161,56 @@ class Service:
     return path
 
 
+class _Handler:
+  """Answers a POST: the body's size and JSON checked, image queries
+  admitted while fewer than queue_size are in flight (decoding, queued or
+  in the net; one more is refused at once with 503), the work run in a
+  worker thread, and every answer counted in the metrics. It runs on the
+  event loop's one thread: the count needs no lock."""
+
+  def __init__(self, metrics, max_body, queue_size, in_flight):
+    self.metrics, self.max_body = metrics, max_body
+    self.queue_size, self.in_flight = queue_size, in_flight
+
+  def answer(self, endpoint, started, status, content):
+    from fastapi.responses import JSONResponse  # pylint: disable=g-import-not-at-top
+    self.metrics.observe(endpoint, status, time.perf_counter() - started)
+    headers = {'Retry-After': '1'} if status == 503 else None
+    return JSONResponse(content, status_code=status, headers=headers)
+
+  async def _body(self, request):
+    size = int(request.headers.get('content-length') or 0)
+    if size > self.max_body:
+      raise RequestError(413, 'the body is %d bytes; the limit is %d.' % (
+          size, self.max_body))
+    body = await request.body()
+    if len(body) > self.max_body:
+      raise RequestError(413, 'the body is over %d bytes.' % self.max_body)
+    return _json(body)
+
+  async def __call__(self, request, endpoint, work):
+    from starlette.concurrency import run_in_threadpool  # pylint: disable=g-import-not-at-top
+    started = time.perf_counter()
+    try:
+      payload = await self._body(request)
+      image = isinstance(payload.get('image'), str)
+      if image and self.in_flight[0] >= self.queue_size:
+        raise RequestError(503, 'the server is at capacity (%d image '
+                           'queries in flight); retry in a second.' %
+                           self.queue_size)
+      self.in_flight[0] += image
+      try:
+        result = await run_in_threadpool(work, payload,
+                                         str(request.base_url))
+      finally:
+        self.in_flight[0] -= image
+      return self.answer(endpoint, started, 200, result)
+    except RequestError as error:
+      self.metrics.error('http_%d' % error.status)
+      return self.answer(endpoint, started, error.status,
+                         {'error': error.message})
+
+
 def create_app(folders, queue_size=32, window=0.005, max_batch=16,
                max_body=MAX_BODY):
   """The ASGI app serving folders (see the module docstring)."""
@@ -168,9 +218,8 @@ def create_app(folders, queue_size=32, window=0.005, max_batch=16,
   from fastapi import FastAPI, Request
   from fastapi.middleware.cors import CORSMiddleware
   from fastapi.responses import FileResponse, JSONResponse, PlainTextResponse
-  from starlette.concurrency import run_in_threadpool
   service = Service(folders, queue_size, window, max_batch)
-  in_flight = [0]
+  in_flight = [0]   # image queries in flight
   metrics = metrics_lib.Metrics(lambda: in_flight[0])
   app = FastAPI(title='resnet-v2 serve')
   # clip-retrieval's front is served from another origin.
@@ -178,44 +227,7 @@ def create_app(folders, queue_size=32, window=0.005, max_batch=16,
                      allow_methods=['GET', 'POST'], allow_headers=['*'])
   app.state.service = service
 
-  def answer(endpoint, started, status, content):
-    metrics.observe(endpoint, status, time.perf_counter() - started)
-    headers = {'Retry-After': '1'} if status == 503 else None
-    return JSONResponse(content, status_code=status, headers=headers)
-
-  async def handle(request, endpoint, work):
-    started = time.perf_counter()
-    try:
-      size = int(request.headers.get('content-length') or 0)
-      if size > max_body:
-        raise RequestError(413, 'the body is %d bytes; the limit is %d.' % (
-            size, max_body))
-      body = await request.body()
-      if len(body) > max_body:
-        raise RequestError(413, 'the body is over %d bytes.' % max_body)
-      payload = _json(body)
-      if not isinstance(payload.get('image'), str):
-        result = await run_in_threadpool(work, payload,
-                                         str(request.base_url))
-        return answer(endpoint, started, 200, result)
-      # Admission: image queries in flight (decoding, queued or in the
-      # net) are bounded; past the bound a new one is refused at once.
-      # (This runs on the event loop's one thread: no lock needed.)
-      if in_flight[0] >= queue_size:
-        raise RequestError(503, 'the server is at capacity (%d image '
-                           'queries in flight); retry in a second.' %
-                           queue_size)
-      in_flight[0] += 1
-      try:
-        result = await run_in_threadpool(work, payload,
-                                         str(request.base_url))
-      finally:
-        in_flight[0] -= 1
-      return answer(endpoint, started, 200, result)
-    except RequestError as error:
-      metrics.error('http_%d' % error.status)
-      return answer(endpoint, started, error.status,
-                    {'error': error.message})
+  handle = _Handler(metrics, max_body, queue_size, in_flight)
 
   @app.post('/knn-service')
   async def knn_service(request: Request):
