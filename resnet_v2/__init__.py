@@ -9,6 +9,8 @@ The names below load on first use (PEP 562), so `import resnet_v2` and the
 
 Packages, each importing only those below it:
   cli             the `resnet-v2` command: flags -> parameters
+  service/        `resnet-v2 serve`: clip-retrieval's HTTP API
+  search/         index, search, dedup and probe of features folders
   serve/          a trained net run: eval, features, predict, export, quantize
   train/          the training loop, its config, tf.distribute, fine-tuning
   data/           the input pipeline and preprocessing (net facts as data)
