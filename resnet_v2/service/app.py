@@ -139,9 +139,7 @@ class Service:
         isinstance(i, int) and not isinstance(i, bool) for i in ids):
       raise RequestError(400, 'ids must be a list of whole numbers.')
     for item_id in ids:
-      if not 0 <= item_id < len(found.index.names):
-        raise RequestError(404, 'id %d: %s holds ids 0 to %d.' % (
-            item_id, found.name, len(found.index.names) - 1))
+      found.check_id(item_id)
     return [{'id': i, 'metadata': found.describe(i, base_url)} for i in ids]
 
   def image_file(self, name, item_id):
@@ -151,9 +149,7 @@ class Service:
       RequestError: 404 where there is none.
     """
     found = self.collection(name)
-    if not 0 <= item_id < len(found.index.names):
-      raise RequestError(404, 'id %d: %s holds ids 0 to %d.' % (
-          item_id, name, len(found.index.names) - 1))
+    found.check_id(item_id)
     path = found.index.names[item_id]
     if not os.path.isfile(path):
       raise RequestError(404, 'image %d of %s (%s) is not a file here.' % (

@@ -58,8 +58,8 @@ class Batcher:
     while len(items) < self._max_batch:
       left = deadline - time.monotonic()
       try:
-        items.append(self._queue.get(timeout=max(left, 0)) if left > 0
-                     else self._queue.get_nowait())
+        items.append(self._queue.get(timeout=left) if left > 0 else
+                     self._queue.get_nowait())
       except queue.Empty:
         break
     return items

@@ -66,23 +66,26 @@ class Collection:
                          'second.') from None
     return future.result(timeout=QUERY_SECONDS)
 
+  def check_id(self, item_id):
+    """Raises RequestError (404) for an id the index does not hold."""
+    if not 0 <= item_id < len(self.index.names):
+      raise RequestError(404, 'id %d: %s holds ids 0 to %d.' % (
+          item_id, self.name, len(self.index.names) - 1))
+
   def stored_vector(self, item_id):
     """The indexed vector of one id.
 
     Raises:
       RequestError: 404 for an id the index does not hold.
     """
-    if not 0 <= item_id < len(self.index.names):
-      raise RequestError(404, 'id %d: %s holds ids 0 to %d.' % (
-          item_id, self.name, len(self.index.names) - 1))
+    self.check_id(item_id)
     return self.index.vectors(dedup.vectors_of(self.index, np.array(
         [item_id])))[0]
 
   def knn(self, vector, count, deduplicate):
     """[(id, similarity)] of the nearest indexed images, nearest first."""
     hits = self.index.search(np.asarray(vector, np.float32)[None], count)[0]
-    key = 'similarity' if 'similarity' in (hits[0] if hits else {}) else (
-        'distance')
+    key = 'similarity' if self.index.record['metric'] == 'ip' else 'distance'
     found = [(hit['id'], hit[key]) for hit in hits]
     if not deduplicate or len(found) < 2:
       return found
