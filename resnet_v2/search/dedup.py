@@ -122,11 +122,11 @@ def leaks(index, other_folder, threshold):
   return names, twins, scores
 
 
-def write_parquet(path, columns, overwrite=False, inputs=()):
-  """Writes {column: values} as one Parquet file, whole or not at all."""
+def write_parquet(path, columns):
+  """Writes {column: values} as one Parquet file, whole or not at all (the
+  caller checked, before its work, that path may be written)."""
   import pyarrow  # pylint: disable=g-import-not-at-top
   import pyarrow.parquet  # pylint: disable=g-import-not-at-top
-  files.check_output(path, overwrite, inputs, flag='--overwrite')
   table = pyarrow.table({k: pyarrow.array(v) for k, v in columns.items()})
   with files.atomic_write(path) as out:
     pyarrow.parquet.write_table(table, out)
@@ -146,13 +146,12 @@ def dedup(folder, threshold, output, against=None, overwrite=False):
   if against:
     names, twins, scores = leaks(index, against, threshold)
     write_parquet(output, {'name': names, 'twin': twins,
-                           'similarity': scores}, overwrite=True)
+                           'similarity': scores})
     return {'images': sum(vectors_lib.open_folder(against)['shard_rows']),
             'leaks': len(names)}
   group, similarity, keep = groups(index, threshold)
   write_parquet(output, {'name': index.names, 'group': group,
-                         'similarity': similarity, 'keep': keep},
-                overwrite=True)
+                         'similarity': similarity, 'keep': keep})
   sizes = np.bincount(group, minlength=len(group))
   return {'images': len(group), 'groups': int((sizes > 1).sum()),
           'duplicates': int((~keep).sum())}
