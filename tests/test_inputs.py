@@ -376,3 +376,21 @@ def test_relabel_scores_a_subset_under_the_models_labels(folder):
   with pytest.raises(ValueError, match=r"classes that the model does not "
                      r"know: \['dog'\]"):
     sources.relabel(source, ['cat', 'emu'])
+
+
+def test_an_iteration_left_open_until_exit_does_not_hold_the_exit():
+  """A run that fails mid-epoch leaves `iterate`'s generator open until the
+  interpreter's exit; closing it then must not start a thread (one started
+  during finalization never runs, and the start would wait forever: a
+  multi-worker worker hung this way after its error line)."""
+  import subprocess  # pylint: disable=g-import-not-at-top
+  import sys  # pylint: disable=g-import-not-at-top
+  program = '\n'.join([
+      'import tensorflow as tf',
+      'from resnet_v2.data import inputs',
+      'left_open = inputs.iterate(tf.data.Dataset.range(10))',
+      'assert next(left_open) == 0'])
+  done = subprocess.run([sys.executable, '-c', program], timeout=120,
+                        capture_output=True, check=False)
+  assert done.returncode == 0, done.stderr.decode()[-2000:]
+

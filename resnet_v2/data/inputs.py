@@ -16,6 +16,7 @@ epoch resumed after step k yields exactly the batches it would have.
 
 import glob
 import os
+import sys
 import threading
 
 import numpy as np
@@ -253,14 +254,20 @@ def iterate(dataset):
   its own: that waits, idle, for the iterator's threads to stop (6-20 s
   at the end of a Fashion-MNIST epoch here), which the next epoch need not.
   Not a daemon: exit waits for it (a daemon still in TensorFlow at exit
-  aborts the process: "FATAL: exception not rethrown").
+  aborts the process: "FATAL: exception not rethrown"). A generator left
+  open until the interpreter's exit (a run that failed mid-epoch) deletes
+  its iterator where it is: a thread started during finalization never
+  runs, and starting it would wait forever.
   """
   holder = [iter(dataset)]
   try:
     yield from holder[0]
   finally:
-    threading.Thread(target=holder.clear, name='release tf.data iterator',
-                     daemon=False).start()
+    if sys.is_finalizing():
+      holder.clear()
+    else:
+      threading.Thread(target=holder.clear, name='release tf.data iterator',
+                       daemon=False).start()
 
 
 def make_dataset(source, preprocessing_name, image_size, batch_size,
