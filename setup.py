@@ -32,7 +32,10 @@ setuptools.setup(
         'test': ['pytest>=7', 'pytest-xdist>=3', 'matplotlib', 'scikit-learn',
                  'openvino>=2025.0', 'nncf>=2.16', 'tf2onnx>=1.17',
                  'onnxruntime>=1.20', 'ray[data]>=2.40', 'pandas', 'faiss-cpu',
-                 'fastapi', 'uvicorn', 'prometheus-client', 'httpx'],
+                 'fastapi', 'uvicorn', 'prometheus-client', 'httpx',
+                 # The browser test of clip-retrieval's front (which also
+                 # needs Chromium and the front: .ci/run installs them).
+                 'playwright'],
         # Features on a cluster (`resnet-v2 features --ray`): Ray Data.
         'ray': ['ray[data]>=2.40'],
         # index, search, dedup and probe of features folders: FAISS,

@@ -113,6 +113,8 @@ def png_header(width, height):
      "indice_name 'other'"),
     ({'embedding_input': [0.0] * 64, 'num_images': 0}, 400,
      'num_images must be'),
+    ({'embedding_input': [0.0] * 64, 'num_result_ids': 10001}, 400,
+     'num_result_ids must be a whole number from 1 to 10000'),
 ])
 def test_bad_requests_get_a_4xx_naming_why_and_change_nothing(
     client, folder, payload, status, words):
@@ -222,3 +224,108 @@ def test_the_command_serves_on_uvicorn_until_stopped(folder, tmp_path):
     server.wait(30)
   assert 'serving %s on http://127.0.0.1:%d' % (folder, port) in (
       tmp_path / 'serve.log').read_text()
+
+
+def clip_front_build():
+  """clip-retrieval's built web front (`front/build/` of its wheel, as
+  `pip install --no-deps clip-retrieval` puts it), or None."""
+  import importlib.metadata  # pylint: disable=g-import-not-at-top
+  try:
+    files = importlib.metadata.files('clip-retrieval') or []
+  except importlib.metadata.PackageNotFoundError:
+    return None
+  for path in files:
+    if str(path).replace(os.sep, '/').endswith('front/build/index.html'):
+      return os.path.dirname(str(path.locate()))
+  return None
+
+
+def browser_or_skip():
+  """(playwright's sync_playwright, Chromium's path); a skip where either
+  is missing, a failure where CI asked for the browser test
+  (RESNET_V2_BROWSER_TEST=1, set by .ci/run, which installs them)."""
+  import shutil  # pylint: disable=g-import-not-at-top
+  chromium = shutil.which('chromium') or shutil.which('chromium-browser')
+  try:
+    from playwright.sync_api import sync_playwright  # pylint: disable=g-import-not-at-top
+  except ImportError:
+    sync_playwright = None
+  missing = [what for what, there in [
+      ('Chromium (apt-get install chromium)', chromium),
+      ('playwright (pip install playwright)', sync_playwright),
+      ('clip-retrieval\'s front (pip install --no-deps clip-retrieval)',
+       clip_front_build())] if not there]
+  if missing:
+    if os.environ.get('RESNET_V2_BROWSER_TEST') == '1':
+      pytest.fail('the browser test needs ' + ', '.join(missing))
+    pytest.skip('the browser test needs ' + ', '.join(missing))
+  return sync_playwright, chromium
+
+
+def shown_pictures(page, count):
+  """[(src, title, naturalWidth)] of the front's results once count of them
+  have loaded."""
+  page.wait_for_function(
+      "count => { const pics = document.querySelector('clip-front')"
+      ".shadowRoot.querySelectorAll('img.pic');"
+      " return pics.length === count && [...pics].every("
+      " p => p.complete && p.naturalWidth > 0); }", arg=count,
+      timeout=30000)
+  return page.eval_on_selector_all('img.pic', """pics => pics.map(
+      p => [p.getAttribute('src'), p.title, p.naturalWidth])""")
+
+
+def test_clip_retrievals_front_finds_images_in_chromium(folder, tmp_path):
+  """clip-retrieval's unchanged front, served beside our server as
+  `clip-retrieval front` serves it (its build, a config.json naming the
+  back end), searches by an uploaded image in Chromium: it shows our
+  server's answer, the image itself first, every picture our server's
+  file; unticking its "hide duplicates" asks again and shows all 12."""
+  import functools  # pylint: disable=g-import-not-at-top
+  import http.server  # pylint: disable=g-import-not-at-top
+  import shutil  # pylint: disable=g-import-not-at-top
+  import uvicorn  # pylint: disable=g-import-not-at-top
+  sync_playwright, chromium = browser_or_skip()
+  server = uvicorn.Server(uvicorn.Config(
+      app_lib.create_app([str(folder)]), host='127.0.0.1', port=0,
+      log_level='warning'))
+  threading.Thread(target=server.run, daemon=True).start()
+  while not server.started:
+    threading.Event().wait(0.05)
+  back = 'http://127.0.0.1:%d' % server.servers[0].sockets[0].getsockname(
+  )[1]
+  front = tmp_path / 'front'
+  shutil.copytree(clip_front_build(), front)
+  (front / 'config.json').write_text(json.dumps({
+      'defaultBackend': back, 'defaultIndex': 'photos', 'urlColumn': 'url'}))
+  files = http.server.ThreadingHTTPServer(('127.0.0.1', 0), functools.partial(
+      http.server.SimpleHTTPRequestHandler, directory=str(front)))
+  threading.Thread(target=files.serve_forever, daemon=True).start()
+  inputs = json.loads((folder / 'manifest.json').read_text())['inputs'][0]
+  query = os.path.join(inputs, '05.png')
+  knn = lambda response: response.url == back + '/knn-service'
+  try:
+    with sync_playwright() as playwright:
+      browser = playwright.chromium.launch(executable_path=chromium,
+                                           args=['--no-sandbox'])
+      page = browser.new_page()
+      page.goto('http://127.0.0.1:%d/' % files.server_address[1])
+      page.wait_for_selector('#filechooser', state='attached')
+      with page.expect_response(knn) as first:
+        page.set_input_files('#filechooser', query)
+      answer = first.value.json()
+      deduplicated = shown_pictures(page, len(answer))
+      with page.expect_response(knn) as second:
+        page.get_by_label('Hide (near) duplicate images').click()
+      everything = shown_pictures(page, len(second.value.json()))
+      browser.close()
+  finally:
+    server.should_exit = True
+    files.shutdown()
+  assert [src for src, _, _ in deduplicated] == [r['url'] for r in answer]
+  assert deduplicated[0][1] == query and answer[0]['similarity'] > 0.99999
+  assert everything[0][1] == query and sorted(
+      title for _, title, _ in everything) == sorted(
+          os.path.join(inputs, '%02d.png' % i) for i in range(12))
+  assert all(src.startswith(back + '/images/photos/') and width == 32
+             for src, _, width in deduplicated + everything)

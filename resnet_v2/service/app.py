@@ -28,6 +28,8 @@ from resnet_v2.service import metrics as metrics_lib
 RequestError = collection_lib.RequestError
 MAX_BODY = 16 * 2**20
 MAX_RESULTS = 1000
+# Neighbours fetched before deduplication (clip-retrieval's front asks 3000).
+MAX_RESULT_IDS = 10000
 
 
 def _json(body):
@@ -41,12 +43,14 @@ def _json(body):
   return payload
 
 
-def _count(payload, key, default):
+def _count(payload, key, default, most):
   value = payload.get(key, default)
+  if value is None:
+    value = default
   if not isinstance(value, int) or isinstance(value, bool) or not (
-      1 <= value <= MAX_RESULTS):
+      1 <= value <= most):
     raise RequestError(400, '%s must be a whole number from 1 to %d.' % (
-        key, MAX_RESULTS))
+        key, most))
   return value
 
 
@@ -72,23 +76,29 @@ class Service:
     return self.collections[name]
 
   def _query(self, found, payload, base_url):
-    """The query vector of a knn request."""
-    if payload.get('text') is not None:
+    """The query vector of a knn request. As clip-retrieval's back reads
+    it, an empty string is no query (its front sends text "" with an
+    image)."""
+    given = {key: payload.get(key) for key in (
+        'text', 'image', 'image_url', 'embedding_input')}
+    given = {key: value for key, value in given.items()
+             if value is not None and value != ''}
+    if 'text' in given:
       raise RequestError(400, 'text: a ResNet has no text side; query with '
                          'an image, an image_url of this server, or an '
                          'embedding_input.')
-    if payload.get('image') is not None:
-      if not isinstance(payload['image'], str):
+    if 'image' in given:
+      if not isinstance(given['image'], str):
         raise RequestError(400, 'image must be a base64 string.')
       try:
-        contents = base64.b64decode(payload['image'], validate=True)
+        contents = base64.b64decode(given['image'], validate=True)
       except (binascii.Error, ValueError):
         raise RequestError(400, 'image is not base64.') from None
       return found.image_vector(contents)
-    if payload.get('image_url') is not None:
-      return self._url_vector(payload['image_url'], base_url)
-    if payload.get('embedding_input') is not None:
-      return self._embedding(found, payload['embedding_input'])
+    if 'image_url' in given:
+      return self._url_vector(given['image_url'], base_url)
+    if 'embedding_input' in given:
+      return self._embedding(found, given['embedding_input'])
     raise RequestError(400, 'give image (base64), image_url or '
                        'embedding_input.')
 
@@ -122,12 +132,13 @@ class Service:
 
   def knn(self, payload, base_url):
     found = self.collection(payload.get('indice_name'))
-    num_images = _count(payload, 'num_images', 40)
-    count = max(_count(payload, 'num_result_ids', num_images), num_images)
+    num_images = _count(payload, 'num_images', 40, MAX_RESULTS)
+    count = max(_count(payload, 'num_result_ids', num_images,
+                       MAX_RESULT_IDS), num_images)
     vector = self._query(found, payload, base_url)
     results = []
     for item_id, score in found.knn(vector, count, bool(payload.get(
-        'deduplicate', True)))[:num_images]:
+        'deduplicate', True)), num_images):
       results.append(dict(found.describe(item_id, base_url), id=item_id,
                           similarity=score))
     return results

@@ -82,19 +82,23 @@ class Collection:
     return self.index.vectors(dedup.vectors_of(self.index, np.array(
         [item_id])))[0]
 
-  def knn(self, vector, count, deduplicate):
-    """[(id, similarity)] of the nearest indexed images, nearest first."""
+  def knn(self, vector, count, deduplicate, keep):
+    """[(id, similarity)] of the nearest indexed images, nearest first: of
+    the count nearest, the first keep (with deduplicate, those not as
+    close as DEDUPLICATE_SIMILARITY to one kept before them)."""
     hits = self.index.search(np.asarray(vector, np.float32)[None], count)[0]
     key = 'similarity' if self.index.record['metric'] == 'ip' else 'distance'
     found = [(hit['id'], hit[key]) for hit in hits]
     if not deduplicate or len(found) < 2:
-      return found
+      return found[:keep]
     stored = self.index.vectors(dedup.vectors_of(
         self.index, np.array([i for i, _ in found])))
-    kept = []
-    for position, item in enumerate(found):
-      if all(float(stored[position] @ stored[other]) < DEDUPLICATE_SIMILARITY
-             for other in kept):
+    kept = [0]
+    for position in range(1, len(found)):
+      if len(kept) == keep:
+        break
+      if float(np.max(stored[kept] @ stored[position])) < (
+          DEDUPLICATE_SIMILARITY):
         kept.append(position)
     return [found[position] for position in kept]
 
