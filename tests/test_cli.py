@@ -293,4 +293,3 @@ def test_library_parameters_are_shown_as_flags():
   # Code and names that are not parameters stay as they are.
   assert flags.in_flags('run `resnet-v2 features` on `x`') == (
       'run `resnet-v2 features` on `x`')
-
