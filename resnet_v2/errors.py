@@ -1,4 +1,10 @@
-"""TensorFlow's errors in the user's words: no op text reaches a user.
+"""The project's errors, and TensorFlow's in the user's words: no op text
+reaches a user.
+
+`MissingDependencyError` and `require` are the one way an optional
+package (an extra of setup.py) is imported: the error names the package
+and the pip command. `TrainingDiverged` is raised where a run stops at a
+non-finite loss, gradient or weight.
 
 `op_error_reason` is the one line of a TensorFlow error that says what went
 wrong, without `{{function_node ...}}`, `[Op:...]`, `name:` tails or device
@@ -7,7 +13,38 @@ and the like. The command line prints nothing else of TensorFlow's unless
 `--verbose`.
 """
 
+import importlib
 import re
+
+
+class MissingDependencyError(ImportError):
+  """An optional package is not installed; the message says which, and the
+  pip command that installs it. The command line prints it as one line."""
+
+
+class TrainingDiverged(ValueError):
+  """A step's loss or gradients were not finite; the run stopped there."""
+
+
+def require(module, extra, needed_by):
+  """Imports an optional package (or a module of it) and returns it.
+
+  Args:
+    module: Its import name ('faiss', 'pyarrow.parquet').
+    extra: The setup.py extra that installs it ('search').
+    needed_by: What needs it, with its verb ('the index needs').
+
+  Raises:
+    MissingDependencyError: "<needed_by> the optional package <name>,
+      which is not installed: pip install 'resnet_v2[<extra>]'".
+  """
+  try:
+    return importlib.import_module(module)
+  except ImportError:
+    raise MissingDependencyError(
+        "%s the optional package %s, which is not installed: pip install "
+        "'resnet_v2[%s]'" % (needed_by, module.split('.')[0], extra)
+    ) from None
 
 # TensorFlow's op text around a message: '{{function_node ...}} ', ' [Op:X]',
 # ' name: ...', and device strings.

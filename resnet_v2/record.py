@@ -82,8 +82,9 @@ class Record:
                      self.saved(), indent=1)
 
   @property
-  def int8(self):
-    """Whether this is an int8 OpenVINO model (no TensorFlow weights)."""
+  def holds_openvino_model(self):
+    """Whether the model dir holds an OpenVINO model (written by
+    `quantize`, in int8) instead of a TensorFlow checkpoint."""
     return self.engine == 'openvino'
 
   def checkpoint(self):
@@ -92,7 +93,7 @@ class Record:
     Raises:
       ValueError: for an int8 model dir, which holds none.
     """
-    if self.int8:
+    if self.holds_openvino_model:
       raise ValueError(
           '%s holds an int8 OpenVINO model, not a TensorFlow checkpoint: it '
           'serves eval, predict, features and `export --format openvino`; '
@@ -143,7 +144,7 @@ class Record:
         int8 and another image_size is asked for.
     """
     record = cls.read(model_dir)
-    if record.int8:
+    if record.holds_openvino_model:
       if image_size not in (None, record.image_size):
         raise ValueError('%s is an int8 model for %dx%d images; drop '
                          '`image_size`=%d (or quantize again at that size).'
@@ -179,8 +180,8 @@ class Record:
     return cls(model=model, num_classes=num_classes,
                image_size=image_size or registry.default_image_size(
                    model, checkpoint),
-               conventions=(checkpoint_conventions(checkpoint) if checkpoint
-                            else 'tf_slim'), weights=checkpoint)
+               conventions=checkpoint_conventions(checkpoint),
+               weights=checkpoint)
 
   @classmethod
   def for_net(cls, model, num_classes, class_names=None, image_size=None,
@@ -244,7 +245,9 @@ IDENTITY = ('model', 'num_classes', 'image_size', 'preprocessing', 'plain',
 def checkpoint_conventions(checkpoint):
   """The conventions a checkpoint's weights were trained with: those of
   the model dir it lies in (its model.json, beside it or above `best/`),
-  else TF-Slim's."""
+  else TF-Slim's; TF-Slim's for no checkpoint (random weights)."""
+  if checkpoint is None:
+    return 'tf_slim'
   folder = os.path.dirname(os.path.abspath(checkpoint))
   for candidate in (folder, os.path.dirname(folder)):
     if os.path.isfile(os.path.join(candidate, model_dir_lib.RECORD_NAME)) and (

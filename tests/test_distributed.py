@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 from ray.cluster_utils import Cluster
 
+from resnet_v2 import errors
 from resnet_v2.serve import distributed
 from resnet_v2.serve import features
 from resnet_v2.serve import model as model_lib
@@ -66,7 +67,8 @@ def test_a_node_killed_mid_run_changes_nothing_in_the_output(
 
 def test_without_ray_the_message_says_what_to_install(monkeypatch):
   monkeypatch.setitem(sys.modules, 'ray', None)
-  with pytest.raises(ImportError, match=r"resnet_v2\[ray\]") as error:
+  with pytest.raises(errors.MissingDependencyError, match=(
+      r"--ray needs the optional package ray, which is not installed: "
+      r"pip install 'resnet_v2\[ray\]'")):
     distributed.run_shards('auto', {}, '/nonexistent', [], [0], [], 1,
                            'float32', 1)
-  assert error.value.optional_dependency

@@ -13,6 +13,7 @@ import pytest
 import tensorflow as tf
 
 from resnet_v2 import checkpoint_files
+from resnet_v2 import errors
 from resnet_v2 import checkpoints
 from resnet_v2 import cli
 from resnet_v2 import lock as lock_lib
@@ -316,7 +317,7 @@ def test_a_diverging_run_stops_before_saving_non_finite_weights(tmp_path):
   config = dataclasses.replace(CONFIG, learning_rate=1e12,
                                save_every_steps=1, epochs=5)
   trainer = training.Trainer(train, val, model_dir, config)
-  with pytest.raises(training.TrainingDiverged, match=r'step (\d+): the loss '
+  with pytest.raises(errors.TrainingDiverged, match=r'step (\d+): the loss '
                      r'is .* training diverged') as error:
     trainer.train(progress=False, log=quiet)
   stopped = int(error.value.args[0].split()[1].rstrip(':'))
@@ -334,7 +335,7 @@ def test_a_diverging_run_stops_before_saving_non_finite_weights(tmp_path):
   checkpoint_files.save_by_name({k: tf.constant(v) for k, v in values.items()},
                            bad)
   model_dir_lib.add_checkpoint(model_dir, bad)
-  with pytest.raises(training.TrainingDiverged, match='non-finite weights'):
+  with pytest.raises(errors.TrainingDiverged, match='non-finite weights'):
     training.Trainer(train, val, model_dir, config).train(
         resume=True, progress=False, log=quiet)
 

@@ -45,10 +45,13 @@ def main(argv=None):
 
 def _error_line(error):
   """The one line a user sees for an error, or None for a bug (raised)."""
-  if isinstance(error, ImportError):
-    # An optional engine that is not installed: the message says what to
+  from resnet_v2 import errors  # pylint: disable=g-import-not-at-top
+  if isinstance(error, errors.MissingDependencyError):
+    # An optional package that is not installed: the message says what to
     # install.
-    return str(error) if getattr(error, 'optional_dependency', False) else None
+    return str(error)
+  if isinstance(error, ImportError):
+    return None
   if isinstance(error, ValueError):
     return flags.in_flags(str(error))
   if isinstance(error, OSError):
@@ -59,6 +62,5 @@ def _error_line(error):
   if hasattr(error, 'error_code'):
     # A TensorFlow op error met while running (e.g. a TFRecord label
     # outside the classes): its one meaningful line, without op text.
-    from resnet_v2 import errors  # pylint: disable=g-import-not-at-top
     return errors.op_error_reason(error)
   return None

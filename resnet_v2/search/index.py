@@ -25,6 +25,7 @@ import time
 
 import numpy as np
 
+from resnet_v2 import errors
 from resnet_v2 import files
 from resnet_v2.search import vectors as vectors_lib
 
@@ -37,14 +38,7 @@ _UNITS = {'': 1, 'K': 2**10, 'M': 2**20, 'G': 2**30, 'T': 2**40}
 
 
 def faiss_module():
-  try:
-    import faiss  # pylint: disable=g-import-not-at-top
-  except ImportError:
-    error = ImportError('the index needs FAISS, which is not installed: '
-                        "pip install 'resnet_v2[search]'")
-    error.optional_dependency = True
-    raise error from None
-  return faiss
+  return errors.require('faiss', 'search', 'the index needs')
 
 
 def parse_memory(text):
@@ -202,7 +196,7 @@ def _train(faiss, folder, manifest, name, metric, factory, max_memory, rng):
       faiss.METRIC_INNER_PRODUCT if metric == 'ip' else faiss.METRIC_L2))
   if not index.is_trained:
     lists = faiss.extract_index_ivf(index).nlist
-    rows = dict(zip(manifest['complete_shards'], manifest['shard_rows']))
+    rows = rows_by_shard(manifest)
     # FAISS wants >= 39 training vectors a list; 64 a list, within the
     # budget, is what autofaiss draws; and at least 10,000 (or all), as
     # 8-bit codes clip what lies outside the range of their sample.
@@ -211,6 +205,11 @@ def _train(faiss, folder, manifest, name, metric, factory, max_memory, rng):
     index.train(_read_sample(folder, name, _sample_rows(rows, count, rng),
                              metric == 'ip'))
   return index
+
+
+def rows_by_shard(manifest):
+  """{shard: its rows} of a features folder's complete shards."""
+  return dict(zip(manifest['complete_shards'], manifest['shard_rows']))
 
 
 def build(folder, end_point=None, metric='ip', max_memory=DEFAULT_MAX_MEMORY,
@@ -250,7 +249,8 @@ def build(folder, end_point=None, metric='ip', max_memory=DEFAULT_MAX_MEMORY,
     index = _train(faiss, folder, manifest, name, metric, factory,
                    max_memory, rng)
     covered = []
-  todo = [s for s in manifest['complete_shards'] if s not in set(covered)]
+  done = set(covered)
+  todo = [s for s in manifest['complete_shards'] if s not in done]
   shown = progress(len(todo), 'shards') if progress and todo else None
   durations = []
   for shard in todo:
@@ -260,7 +260,7 @@ def build(folder, end_point=None, metric='ip', max_memory=DEFAULT_MAX_MEMORY,
     durations.append(time.perf_counter() - start)
     if shown:
       shown.update(len(durations), durations)
-  rows = dict(zip(manifest['complete_shards'], manifest['shard_rows']))
+  rows = rows_by_shard(manifest)
   sample = _sample_rows({s: rows[s] for s in covered}, RECALL_SAMPLE, rng)
   queries = _read_sample(folder, name, sample, metric == 'ip')
   exact = exact_neighbours(folder, name, covered, queries, metric,

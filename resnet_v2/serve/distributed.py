@@ -12,18 +12,12 @@ array. Install with `pip install 'resnet_v2[ray]'`.
 
 import logging
 
-RAY_INSTALL = "pip install 'resnet_v2[ray]'"
+from resnet_v2 import errors
 
 
 def _ray():
-  try:
-    import ray  # pylint: disable=g-import-not-at-top
-    import ray.data  # pylint: disable=g-import-not-at-top,unused-import
-  except ImportError:
-    error = ImportError('--ray needs Ray, which is not installed: %s' %
-                        RAY_INSTALL)
-    error.optional_dependency = True
-    raise error from None
+  ray = errors.require('ray', 'ray', '--ray needs')
+  errors.require('ray.data', 'ray', '--ray needs')
   return ray
 
 

@@ -1,9 +1,12 @@
-"""Exporting nets for serving: SavedModel and frozen inference GraphDef."""
+"""Exporting nets for serving: a model dir as a SavedModel that decodes
+images itself, OpenVINO or ONNX (`export`); a graph's net as a SavedModel or
+a frozen inference GraphDef (`export_saved_model`, `export_frozen_graph`)."""
 
 import os
 
 import tensorflow as tf
 
+from resnet_v2 import errors
 from resnet_v2 import files
 from resnet_v2.serve import shards
 
@@ -56,7 +59,6 @@ def _save_atomically(module, path, signatures, overwrite=False, inputs=()):
 
 
 FORMATS = ('saved_model', 'openvino', 'onnx')
-ONNX_INSTALL = "pip install 'resnet_v2[onnx]'"
 ONNX_OPSET = 17
 
 
@@ -64,7 +66,7 @@ def export(model_dir, path, export_format=None, overwrite=False,
            max_pixels=None):
   """Exports a model dir in one of FORMATS.
 
-  'saved_model': see `export_model_dir`. 'openvino': model.xml/.bin (int8
+  'saved_model': see `_export_saved_model_of`. 'openvino': model.xml/.bin (int8
   for an int8 model dir, else float32) and model.json; 'onnx': model.onnx
   (float32, by tf2onnx) and model.json. Both take `images` float32
   [batch, size, size, 3], preprocessed as model.json says (as the
@@ -88,7 +90,7 @@ def export(model_dir, path, export_format=None, overwrite=False,
   Raises:
     ValueError: on an unknown format, or one the model dir cannot give.
     files.OutputError: if path may not be written.
-    openvino.MissingDependencyError: without the format's package.
+    errors.MissingDependencyError: without the format's package.
   """
   # pylint: disable=g-import-not-at-top
   from resnet_v2 import record as record_lib
@@ -96,7 +98,7 @@ def export(model_dir, path, export_format=None, overwrite=False,
   from resnet_v2.serve import openvino as openvino_engine
   record = record_lib.Record.from_model_dir(model_dir)
   files.check_output(path, overwrite, [model_dir])
-  int8 = record.int8
+  int8 = record.holds_openvino_model
   export_format = export_format or ('openvino' if int8 else 'saved_model')
   if export_format not in FORMATS:
     raise ValueError('Unknown export format %r; choose from %s.' %
@@ -130,23 +132,12 @@ def _write_onnx(module, image_size, path):
   """The net's serving function as ONNX (tf2onnx), float32."""
   # pylint: disable=g-import-not-at-top
   from resnet_v2.serve import openvino as openvino_engine
-  try:
-    import tf2onnx
-  except ImportError:
-    raise openvino_engine.MissingDependencyError(
-        'ONNX export needs the optional package tf2onnx, which is not '
-        'installed: %s' % ONNX_INSTALL) from None
+  tf2onnx = errors.require('tf2onnx', 'onnx', 'ONNX export needs')
+  errors.require('tf2onnx.convert', 'onnx', 'ONNX export needs')
   serve = openvino_engine.serving_function(module, image_size)
   tf2onnx.convert.from_function(
       serve, input_signature=serve.input_signature, opset=ONNX_OPSET,
       output_path=path)
-
-
-def export_model_dir(model_dir, path, overwrite=False, max_pixels=None):
-  """Exports a trained model dir as a SavedModel that serves by itself
-  (`export(model_dir, path, 'saved_model')`; see `_export_saved_model_of`).
-  """
-  return export(model_dir, path, 'saved_model', overwrite, max_pixels)
 
 
 def _export_saved_model_of(net, path, overwrite, max_pixels, inputs):

@@ -25,9 +25,9 @@ import tempfile
 
 import numpy as np
 
+from resnet_v2 import errors
 from resnet_v2 import runtime
 
-INSTALL = "pip install 'resnet_v2[int8]'"
 OUTPUTS = ('logits', 'probabilities', 'features')
 MODEL_FILE = 'model.xml'
 # The convolution precisions a compiled model can report, by name.
@@ -36,27 +36,15 @@ _PRECISION_NAMES = {'u8': 'int8', 'i8': 'int8', 'f32': 'fp32', 'bf16': 'bf16',
 HINTS = {'fp32': 'f32', 'bf16': 'bf16'}
 
 
-class MissingDependencyError(ImportError):
-  """An optional engine package is not installed (the message says which
-  and how to install it)."""
-  optional_dependency = True
-
-
 def require_openvino(with_nncf=False):
   """Imports openvino (and nncf); returns the module(s).
 
   Raises:
-    MissingDependencyError: naming what to install.
+    errors.MissingDependencyError: naming what to install.
   """
   names = ['openvino'] + (['nncf'] if with_nncf else [])
-  modules = []
-  for name in names:
-    try:
-      modules.append(__import__(name))
-    except ImportError:
-      raise MissingDependencyError(
-          'int8 and OpenVINO need the optional package %s, which is not '
-          'installed: %s' % (name, INSTALL)) from None
+  modules = [errors.require(name, 'int8', 'int8 and OpenVINO need')
+             for name in names]
   return modules[0] if len(modules) == 1 else tuple(modules)
 
 

@@ -77,7 +77,7 @@ def _load_net(model_dir, model, checkpoint, image_size):
   # A model dir keeps its own size (checked below); a checkpoint takes it.
   record = record_lib.Record.open(model_dir, model, checkpoint,
                                   None if model_dir else image_size)
-  if record.int8:
+  if record.holds_openvino_model:
     raise ValueError('%s is already an int8 model dir; quantize the float '
                      'model dir it came from.' % model_dir)
   if model_dir and image_size not in (None, record.image_size):
@@ -199,7 +199,7 @@ def quantize(output, calibration_source, model_dir=None, model=None,
     ValueError: on a bad net, checkpoint, output folder or calibration
       data (empty, unreadable, another image size), before anything is
       written.
-    openvino.MissingDependencyError: without openvino and nncf.
+    errors.MissingDependencyError: without openvino and nncf.
   """
   openvino_engine.require_openvino(with_nncf=True)
   if num_images < 1 or batch_size < 1:

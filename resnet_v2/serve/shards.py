@@ -50,12 +50,10 @@ def metadata_path(folder, index):
 
 
 def _parquet():
-  try:
-    import pyarrow  # pylint: disable=g-import-not-at-top
-    import pyarrow.parquet  # pylint: disable=g-import-not-at-top,unused-import
-  except ImportError:
-    raise ImportError('Features folders need pyarrow (Parquet metadata): '
-                      'pip install pyarrow') from None
+  """pyarrow, with its Parquet module (a dependency: imported on first use,
+  since plain `import resnet_v2` needs no Parquet)."""
+  import pyarrow  # pylint: disable=g-import-not-at-top
+  import pyarrow.parquet  # pylint: disable=g-import-not-at-top,unused-import
   return pyarrow
 
 

@@ -13,6 +13,7 @@ import time
 import numpy as np
 import tensorflow as tf
 
+from resnet_v2 import errors
 from resnet_v2 import files
 from resnet_v2 import lock
 from resnet_v2 import model_dir as model_dir_lib
@@ -33,10 +34,6 @@ def _scalars(writer, step, **values):
     for tag, value in values.items():
       tf.summary.write(tag, tf.constant(float(value), tf.float32), step=step,
                        metadata=_SCALAR_METADATA)
-
-
-class TrainingDiverged(ValueError):
-  """A step's loss or gradients were not finite; the run stopped there."""
 
 
 class EpochLoop:
@@ -60,7 +57,7 @@ class EpochLoop:
 
     Raises:
       lock.LockError: if another process writes the model dir.
-      TrainingDiverged: at the first non-finite loss or gradient.
+      errors.TrainingDiverged: at the first non-finite loss or gradient.
       ValueError: see the class.
     """
     if not self.role.is_chief:
@@ -240,14 +237,14 @@ class EpochLoop:
     anything is saved: the checkpoints keep the last finite weights.
 
     Raises:
-      TrainingDiverged: naming the step and the latest checkpoint.
+      errors.TrainingDiverged: naming the step and the latest checkpoint.
     """
     # fp16's loss scaling skips non-finite gradients by design.
     if math.isfinite(loss) and (math.isfinite(gradient_norm) or
                                 self.config.precision == 'fp16'):
       return
     latest = model_dir_lib.latest_checkpoint(self.model_dir)
-    raise TrainingDiverged(
+    raise errors.TrainingDiverged(
         'step %d: the loss is %s and the gradient norm %s: training '
         'diverged and stopped; nothing of this step was saved (the latest '
         'checkpoint is %s). Lower the learning rate or add warmup, and '

@@ -38,6 +38,7 @@ import tensorflow as tf
 
 from resnet_v2 import checkpoint_files
 from resnet_v2 import checkpoints
+from resnet_v2 import errors
 from resnet_v2 import files
 from resnet_v2 import metrics
 from resnet_v2 import model_dir as model_dir_lib
@@ -57,7 +58,6 @@ from resnet_v2.train import loop
 from resnet_v2.train.config import check_config
 from resnet_v2.train.config import learning_rate_at
 from resnet_v2.train.config import TrainConfig
-from resnet_v2.train.loop import TrainingDiverged  # raised by the loop
 
 # Nets are built for this machine (`nets.platform`).
 platform.use(runtime.platform_facts)
@@ -156,8 +156,7 @@ class Trainer(loop.EpochLoop):
     runtime.enable_precision(config.precision)
     self.skipped = inputs.SkippedFiles()
     # The net computes what its starting weights were trained for.
-    self.conventions = (record_lib.checkpoint_conventions(
-        config.checkpoint) if config.checkpoint else 'tf_slim')
+    self.conventions = record_lib.checkpoint_conventions(config.checkpoint)
     registry.check_conventions(config.model, self.conventions)
     self.record = self._record(class_names)
     with self.strategy.scope():
@@ -337,7 +336,7 @@ class Trainer(loop.EpochLoop):
     bad = [name for name, v in self.model_variables.items()
            if not bool(tf.reduce_all(tf.math.is_finite(v)))]
     if bad:
-      raise TrainingDiverged(
+      raise errors.TrainingDiverged(
           '%s holds non-finite weights (%d variables, e.g. %s): it was '
           'written by a diverged run. Delete it (and its line in %s) to '
           'resume from the one before.' % (
