@@ -1,11 +1,17 @@
-"""One writer per model dir: `Lock` (a `.lock` file naming its holder).
+"""Locks between processes.
 
-The file is created with O_EXCL and holds the host, pid and process start
-time; a dead holder on this host (or a pid reused by another process) is
+`Lock`: one writer per model dir (a `.lock` file naming its holder), which
+refuses a second writer. `waiting(path)`: an flock beside a shared file
+(the weights cache) that makes other processes wait their turn.
+
+The `Lock` file is created with O_EXCL and holds the host, pid and process
+start time; a dead holder on this host (or a pid reused by another process) is
 taken over by an atomic rename; a live holder, or one on another host, is
 refused by name, with how to remove a lock whose holder is gone.
 """
 
+import contextlib
+import fcntl
 import json
 import os
 import socket
@@ -123,3 +129,16 @@ class Lock:
 
   def __exit__(self, *unused):
     self.release()
+
+
+@contextlib.contextmanager
+def waiting(path):
+  """Holds an exclusive flock on `path.lock` (made with its folder); other
+  processes asking for it wait until it is released, or its holder dies."""
+  os.makedirs(os.path.dirname(path), exist_ok=True)
+  with open(path + '.lock', 'a') as handle:
+    fcntl.flock(handle, fcntl.LOCK_EX)
+    try:
+      yield
+    finally:
+      fcntl.flock(handle, fcntl.LOCK_UN)

@@ -33,12 +33,10 @@ def _net_args(args):
   published weights are fetched into the cache first and named."""
   if not args.weights:
     return args.model_dir, args.model, args.checkpoint
-  if args.model_dir or args.checkpoint:
-    raise ValueError('--weights names published weights for --model; drop '
-                     '--model-dir and --checkpoint.')
   from resnet_v2.serve import weights  # pylint: disable=g-import-not-at-top
-  record = weights.record(args.model or 'resnet_v2_50', args.weights,
-                          progress.Progress)
+  record = weights.record_for(args.model or 'resnet_v2_50', args.weights,
+                              args.model_dir, args.checkpoint,
+                              progress.Progress)
   if record.model_dir:
     return record.model_dir, None, None
   return None, record.model, record.weights

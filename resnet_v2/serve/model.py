@@ -42,7 +42,7 @@ class Model:
   """A net with its weights, preprocessing and classes, ready to run.
 
   Args:
-    record: A `model_dir.Record` (what the net is, how it is fed, and its
+    record: A `record.Record` (what the net is, how it is fed, and its
       weights: a TF-Slim checkpoint to restore, an int8 model's OpenVINO
       folder, or None for random weights, which a warning on stderr names).
     engine: 'tensorflow' or 'openvino'; default: the record's.
@@ -65,7 +65,7 @@ class Model:
     if engine not in ENGINES:
       raise ValueError('engine must be one of %s, got %r.' % (
           ', '.join(ENGINES), engine))
-    int8 = record.int8
+    int8 = record.holds_openvino_model
     precision = precision or record.precision
     if precision not in PRECISIONS or (precision == 'int8') != int8 or (
         precision == 'bf16' and engine != 'openvino'):
@@ -138,14 +138,9 @@ class Model:
         neither of model_dir and model are given.
     """
     if weights is not None:
-      if model_dir or checkpoint:
-        raise ValueError('`weights` names published weights for `model`; '
-                         'drop `model_dir` and `checkpoint`.')
-      if not model:
-        raise ValueError('`weights` needs `model`, the net to fetch them '
-                         'for.')
       from resnet_v2.serve import weights as weights_lib  # pylint: disable=g-import-not-at-top
-      record = weights_lib.record(model, weights, progress)
+      record = weights_lib.record_for(model, weights, model_dir, checkpoint,
+                                      progress)
       if image_size:
         record = record.replace(image_size=image_size)
     else:
@@ -165,8 +160,8 @@ class Model:
     if weights:
       return dict(spec, model=record.model, weights=weights)
     if record.model_dir:
-      return dict(spec, model_dir=where(record.model_dir),
-                  image_size=None if record.int8 else record.image_size)
+      return dict(spec, model_dir=where(record.model_dir), image_size=(
+          None if record.holds_openvino_model else record.image_size))
     return dict(spec, model=record.model,
                 checkpoint=record.weights and where(record.weights),
                 num_classes=None if record.weights else record.num_classes)

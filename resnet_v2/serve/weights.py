@@ -21,8 +21,6 @@ and use its result. `RESNET_V2_WEIGHTS_URL` names a mirror: a base URL or
 a local folder holding the published file names.
 """
 
-import contextlib
-import fcntl
 import hashlib
 import http.client
 import os
@@ -32,6 +30,7 @@ import urllib.error
 import urllib.request
 
 from resnet_v2 import files
+from resnet_v2 import lock
 from resnet_v2 import record as record_lib
 from resnet_v2.nets import registry
 
@@ -89,18 +88,6 @@ def published(model, weights):
     raise WeightsError('%s has no published %s weights; those nets have: %s.'
                        % (model, weights, ', '.join(sorted(catalogue))))
   return catalogue[model][0], url
-
-
-@contextlib.contextmanager
-def _locked(path):
-  """Holds an exclusive lock beside path (other processes wait)."""
-  os.makedirs(os.path.dirname(path), exist_ok=True)
-  with open(path + '.lock', 'a') as handle:
-    fcntl.flock(handle, fcntl.LOCK_EX)
-    try:
-      yield
-    finally:
-      fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def _source_of(name, base_url):
@@ -276,7 +263,7 @@ def _tf_slim_record(model, progress):
   name, member = TF_SLIM_FILES[model]
   folder = os.path.join(home(), 'tf-slim', name[:-len('.tar.gz')])
   prefix = '.extract_%s_' % os.path.basename(folder)
-  with _locked(folder):
+  with lock.waiting(folder):
     if not os.path.isfile(os.path.join(folder, files.OWNER_MARK)):
       # What a killed extraction of this tarball left (under the lock, no
       # other process is extracting it).
@@ -301,7 +288,7 @@ def _tf_slim_record(model, progress):
 def _keras_record(model, progress):
   name = KERAS_FILES[model][0]
   folder = os.path.join(home(), 'keras', name[:-len('.h5')])
-  with _locked(folder):
+  with lock.waiting(folder):
     if not os.path.isfile(os.path.join(folder, record_lib.model_dir_lib
                                        .RECORD_NAME)):
       h5 = _fetch(model, 'keras', progress)
@@ -327,3 +314,21 @@ def record(model, weights, progress=None):
   if weights == 'tf-slim':
     return _tf_slim_record(model, progress)
   return _keras_record(model, progress)
+
+
+def record_for(model, weights, model_dir=None, checkpoint=None,
+               progress=None):
+  """`record` of a net named with its published weights, where the caller
+  may also have named weights another way (the one check of that, for
+  `Model.load` and the command line).
+
+  Raises:
+    ValueError: with model_dir or checkpoint, or without model.
+    WeightsError: see `record`.
+  """
+  if model_dir or checkpoint:
+    raise ValueError('`weights` names published weights for `model`; drop '
+                     '`model_dir` and `checkpoint`.')
+  if not model:
+    raise ValueError('`weights` needs `model`, the net to fetch them for.')
+  return record(model, weights, progress)
