@@ -15,7 +15,14 @@ Packages, each importing only those below it:
   train/          the training loop, its config, tf.distribute, fine-tuning
   data/           the input pipeline and preprocessing (net facts as data)
   nets/           the graph builders and `registry`, the table of net facts
-  checkpoints, model_dir, files, runtime, quiet, progress: the ground floor
+  the ground floor, modules any floor may import:
+    checkpoint_files, checkpoints  a checkpoint's files; TF-Slim names
+    model_dir, record              a model dir's files; its model.json
+    files, lock                    whole-or-nothing writes; one writer
+    runtime, cpu                   sessions, precision, XLA; per-CPU choices
+    metrics, errors                top-k; the project's errors, `require`
+(`quiet` and `progress`, the terminal's, are the command line's, in cli/.)
+tests/test_layout.py enforces the floors.
 """
 
 import importlib
