@@ -92,5 +92,48 @@ def test_a_file_the_user_had_is_kept_unless_overwrite(tmp_path):
   with pytest.raises(files.OutputError, match='--overwrite'):
     dedup.dedup(str(tmp_path / 'f'), 0.95, str(mine))
   assert mine.read_bytes() == b'my own table'
+  # A page the user had is kept too, and nothing is written: both outputs
+  # are checked before the work.
+  page = tmp_path / 'mine.html'
+  page.write_text('my own page')
+  with pytest.raises(files.OutputError, match='--overwrite'):
+    dedup.dedup(str(tmp_path / 'f'), 0.95, str(tmp_path / 'new.parquet'),
+                html=str(page))
+  assert page.read_text() == 'my own page'
+  assert not (tmp_path / 'new.parquet').exists()
   dedup.dedup(str(tmp_path / 'f'), 0.95, str(mine), overwrite=True)
   assert pyarrow.parquet.read_table(mine).num_rows == 600
+
+
+def test_a_page_shows_names_that_are_not_files_escaped_and_largest_first():
+  from resnet_v2.search import page  # pylint: disable=g-import-not-at-top
+  names = ['a<b>', 'c', 'd', 'e', 'f']
+  group = np.array([0, 1, 0, 1, 1])
+  keep = np.array([True, True, False, False, False])
+  similarity = np.array([1.0, 1.0, 0.97, 0.96, 0.99])
+  text = page.groups_page(names, group, similarity, keep, 0.95)
+  assert '<img' not in text and 'a&lt;b&gt;' in text and 'a<b>' not in text
+  # The group of three first, its kept image first; then the pair.
+  assert text.index('<h2>3 images</h2>') < text.index('<h2>2 images</h2>')
+  order = [text.index('<figcaption>%s<br>' % n) for n in
+           ('c', 'e', 'f', 'a&lt;b&gt;', 'd')]
+  assert order == sorted(order)
+  leaks = page.leaks_page(['x', 'y'], ['tx', 'ty'], [0.96, 0.99], 0.95)
+  assert leaks.index('>y<br>') < leaks.index('>x<br>')
+  distances = page.leaks_page(['x', 'y'], ['tx', 'ty'], [0.1, 0.3], 0.5, 'l2')
+  assert distances.index('>x<br>') < distances.index('>y<br>')
+
+
+def test_a_thumbnail_is_a_small_jpeg_never_enlarged(tmp_path):
+  import base64  # pylint: disable=g-import-not-at-top
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  from resnet_v2.search import page  # pylint: disable=g-import-not-at-top
+  big, small = tmp_path / 'big.png', tmp_path / 'small.png'
+  big.write_bytes(tf.io.encode_png(np.zeros((300, 150, 3), np.uint8)).numpy())
+  small.write_bytes(tf.io.encode_png(np.zeros((20, 10, 3), np.uint8)).numpy())
+  shapes = [tf.io.decode_jpeg(base64.b64decode(page.thumbnail(str(p)).split(
+      ',', 1)[1])).shape for p in (big, small)]
+  assert shapes == [(96, 48, 3), (20, 10, 3)]
+  (tmp_path / 'text.png').write_text('not an image')
+  assert page.thumbnail(str(tmp_path / 'text.png')) is None
+  assert page.thumbnail(str(tmp_path / 'missing.png')) is None

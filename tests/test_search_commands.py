@@ -66,17 +66,32 @@ def test_a_vector_file_is_a_query(features, tmp_path, capsys):
   assert capsys.readouterr().out.splitlines()[1].endswith('09.png')
 
 
-def test_copied_files_form_one_group(features, tmp_path, capsys):
+def test_copied_files_form_one_group_shown_on_a_page(features, tmp_path,
+                                                    capsys):
+  import base64  # pylint: disable=g-import-not-at-top
+  import re  # pylint: disable=g-import-not-at-top
   images, folder = features
-  output = tmp_path / 'groups.parquet'
+  output, page = tmp_path / 'groups.parquet', tmp_path / 'groups.html'
   assert cli.main(['dedup', str(folder), '--threshold', '0.99999', '--output',
-                   str(output)]) == 0
+                   str(output), '--html', str(page)]) == 0
   table = pyarrow.parquet.read_table(output).to_pandas()
   dropped = table[~table['keep']]
   assert sorted(dropped['name']) == [str(images / n)
                                      for n in ('28.png', '29.png')]
   assert (table.loc[dropped.index, 'group'] == 4).all()
   assert '1 near-duplicate groups, 2 duplicates' in capsys.readouterr().out
+  text = page.read_text()
+  figures = re.findall(r'<figure( class="keep")?><img src="data:image/jpeg;'
+                       r'base64,([^"]+)" alt=""><figcaption>([^<]+)<br>',
+                       text)
+  # One group: the kept image first (outlined), then its two copies; each
+  # a JPEG thumbnail of the 32x32 image.
+  assert [(keep, name) for keep, _, name in figures] == [
+      (' class="keep"', str(images / '04.png')),
+      ('', str(images / '28.png')), ('', str(images / '29.png'))]
+  for _, data, _ in figures:
+    assert tf.io.decode_jpeg(base64.b64decode(data)).shape == (32, 32, 3)
+  assert '<h2>3 images</h2>' in text
 
 
 def test_bad_requests_get_one_line_naming_the_fix(features, tmp_path,

@@ -53,7 +53,7 @@ def run_search(args):
 def run_dedup(args):
   from resnet_v2.search import dedup  # pylint: disable=g-import-not-at-top
   summary = dedup.dedup(args.folder, args.threshold, args.output,
-                        args.against, args.overwrite)
+                        args.against, args.overwrite, args.html)
   if args.against:
     print('%d of %d images of %s have a near twin in %s (threshold %g); '
           'wrote %s' % (summary['leaks'], summary['images'], args.against,
@@ -63,6 +63,8 @@ def run_dedup(args):
           '(threshold %g); wrote %s' % (
               summary['images'], summary['groups'], summary['duplicates'],
               args.threshold, args.output))
+  if args.html:
+    print('wrote %s' % args.html)
 
 
 def run_probe(args):

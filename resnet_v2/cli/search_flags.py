@@ -51,6 +51,9 @@ def add_search_parsers(commands):
                      'near twins (squared distance at or below, for an l2 '
                      'index; default: %(default)s)')
   dedup.add_argument('--output', '-o', required=True, metavar='FILE.parquet')
+  dedup.add_argument('--html', metavar='FILE.html',
+                     help='also a page of the groups (or leaks) with '
+                     'thumbnails, to look at before dropping anything')
   flags.add_overwrite_arg(dedup)
   probe = commands.add_parser(
       'probe', help='linear and k-NN probes of labelled features',

@@ -9,6 +9,8 @@ this folder lies within the threshold (a train/test leak report).
 Both are written as Parquet, whole or not at all.
 """
 
+import os
+
 import numpy as np
 
 from resnet_v2 import files
@@ -132,26 +134,37 @@ def write_parquet(path, columns):
     pyarrow.parquet.write_table(table, out)
 
 
-def dedup(folder, threshold, output, against=None, overwrite=False):
+def dedup(folder, threshold, output, against=None, overwrite=False,
+          html=None):
   """Writes folder's near-duplicate groups (or, with against, against's
-  leaks into folder) to output as Parquet.
+  leaks into folder) to output as Parquet, and with html, a page of them
+  with thumbnails (`page`). Both outputs are checked before any work.
 
   Returns:
     A summary: {'images', 'groups', 'duplicates'} or {'images', 'leaks'}.
   """
-  files.check_output(output, overwrite, [folder] + ([against] if against
-                                                    else []),
-                     flag='--overwrite')
+  from resnet_v2.search import page  # pylint: disable=g-import-not-at-top
+  inputs = [folder] + ([against] if against else [])
+  for path in [output] + ([html] if html else []):
+    files.check_output(path, overwrite, inputs, flag='--overwrite')
+  if html and os.path.abspath(html) == os.path.abspath(output):
+    raise ValueError('--html and --output name the same file; give two.')
   index = nearest.Index.load(folder)
   if against:
     names, twins, scores = leaks(index, against, threshold)
     write_parquet(output, {'name': names, 'twin': twins,
                            'similarity': scores})
+    if html:
+      page.write(html, page.leaks_page(names, twins, scores, threshold,
+                                       index.record['metric']))
     return {'images': sum(vectors_lib.open_folder(against)['shard_rows']),
             'leaks': len(names)}
   group, similarity, keep = groups(index, threshold)
   write_parquet(output, {'name': index.names, 'group': group,
                          'similarity': similarity, 'keep': keep})
+  if html:
+    page.write(html, page.groups_page(index.names, group, similarity, keep,
+                                      threshold))
   sizes = np.bincount(group, minlength=len(group))
   return {'images': len(group), 'groups': int((sizes > 1).sum()),
           'duplicates': int((~keep).sum())}
