@@ -252,20 +252,14 @@ def _label_check(num_classes):
 def iterate(dataset):
   """Yields a dataset's elements, then deletes its iterator in a thread of
   its own: that waits, idle, for the iterator's threads to stop (6-20 s
-  at the end of a Fashion-MNIST epoch here), which the next epoch need not.
-  Not a daemon: exit waits for it (a daemon still in TensorFlow at exit
-  aborts the process: "FATAL: exception not rethrown"). A generator left
-  open until the interpreter's exit (a run that failed mid-epoch) deletes
-  its iterator where it is: a thread started during finalization never
-  runs, and starting it would wait forever.
-  """
+  at the end of a Fashion-MNIST epoch), which the next epoch need not. Not
+  a daemon (one in TensorFlow at exit aborts the process); none at exit (a
+  run failed mid-epoch): one started then never runs, its start hangs."""
   holder = [iter(dataset)]
   try:
     yield from holder[0]
   finally:
-    if sys.is_finalizing():
-      holder.clear()
-    else:
+    if not sys.is_finalizing():
       threading.Thread(target=holder.clear, name='release tf.data iterator',
                        daemon=False).start()
 
