@@ -151,35 +151,11 @@ def checkpoint_step(model_dir):
   return None if path is None else int(path.rsplit('-', 1)[1])
 
 
-def test_two_workers_on_localhost_train_into_one_checkpoint(tmp_path):
-  data = image_folders(str(tmp_path / 'data'))
-  logs = tmp_path / 'logs'
-  logs.mkdir()
-  model_dir = str(tmp_path / 'model')
-  wait_all(start_workers(data, model_dir, free_ports(2), logs), logs)
-  # 36 training images, global batch 8 (4 x 2 workers): 4 steps an epoch.
-  assert checkpoint_step(model_dir) == 12
-  state = tf.train.get_checkpoint_state(model_dir)
-  assert len(state.all_model_checkpoint_paths) == 3
-  names = dict(tf.train.list_variables(model_dir))
-  assert names['cifar_resnet_v1_8/conv1/weights'] == [3, 3, 3, 16]
-  history = json.loads((tmp_path / 'model' / 'history.json').read_text())
-  assert [e['step'] for e in history['epochs']] == [4, 8, 12]
-  assert history['workers'] == 2 and history['replicas'] == 2
-  log = (logs / 'worker0.log').read_text()
-  assert 'on 2 replica(s) in sync (2 worker(s)): global batch 8' in log
-  # The other worker logged nothing of the run and left no temporary files.
-  assert 'epoch 1/3' not in (logs / 'worker1.log').read_text()
-  assert not [p for p in os.listdir(logs) if p.startswith('resnet_v2_')]
-  # The later commands read the distributed run's model dir as any other.
-  from resnet_v2 import cli  # pylint: disable=g-import-not-at-top
-  assert cli.main(['eval', '--model-dir', model_dir, '--data', data,
-                   '--output', str(tmp_path / 'report')]) == 0
-  report = json.loads((tmp_path / 'report' / 'metrics.json').read_text())
-  assert report['count'] == 48
-
-
-def test_a_killed_worker_restarted_finishes_the_run(tmp_path):
+def test_two_workers_train_into_one_checkpoint_and_a_killed_one_rejoins(
+    tmp_path):
+  """Two workers on localhost train one run; one killed mid-run and the
+  job restarted (as a cluster manager would) finishes it: the model dir is
+  any run's."""
   import time  # pylint: disable=g-import-not-at-top
   data = image_folders(str(tmp_path / 'data'))
   logs = tmp_path / 'logs'
@@ -201,13 +177,27 @@ def test_a_killed_worker_restarted_finishes_the_run(tmp_path):
   except subprocess.TimeoutExpired:
     workers[0].kill()
     workers[0].wait()
-  stopped_at = checkpoint_step(model_dir)
-  assert stopped_at < 12
+  assert checkpoint_step(model_dir) < 12
   wait_all(start_workers(data, model_dir, ports, logs), logs)
+  # 36 training images, global batch 8 (4 x 2 workers): 4 steps an epoch.
   assert checkpoint_step(model_dir) == 12
+  names = dict(tf.train.list_variables(model_dir))
+  assert names['cifar_resnet_v1_8/conv1/weights'] == [3, 3, 3, 16]
   history = json.loads((tmp_path / 'model' / 'history.json').read_text())
   assert [e['step'] for e in history['epochs']] == [4, 8, 12]
-  assert 'resuming at epoch' in (logs / 'worker0.log').read_text()
+  assert history['workers'] == 2 and history['replicas'] == 2
+  log = (logs / 'worker0.log').read_text()
+  assert 'on 2 replica(s) in sync (2 worker(s)): global batch 8' in log
+  assert 'resuming at epoch' in log
+  # The other worker logged nothing of the run and left no temporary files.
+  assert 'epoch 1/3' not in (logs / 'worker1.log').read_text()
+  assert not [p for p in os.listdir(logs) if p.startswith('resnet_v2_')]
+  # The later commands read the distributed run's model dir as any other.
+  from resnet_v2 import cli  # pylint: disable=g-import-not-at-top
+  assert cli.main(['eval', '--model-dir', model_dir, '--data', data,
+                   '--output', str(tmp_path / 'report')]) == 0
+  report = json.loads((tmp_path / 'report' / 'metrics.json').read_text())
+  assert report['count'] == 48
 
 
 def test_train_command_refuses_what_cannot_run_before_any_step(

@@ -30,9 +30,11 @@ def test_fashion_mnist_experiment_end_to_end(tmp_path):
   write_split(data, 'train', 160, 0, size=28)
   write_split(data, 't10k', 40, 1, size=28, gz=False)
   out = tmp_path / 'out'
+  # ResNet-8 (the recipe and the comparison are the same for any depth).
   fashion_mnist.main(['--data', str(data), '--model-dir',
                       str(tmp_path / 'run'), '--out', str(out), '--epochs',
                       '2', '--batch-size', '16', '--compare-epochs', '1',
+                      '--model', 'cifar_resnet_v1_8',
                       '--recipe', '--schedule onecycle --ema 0.9 --tta flip '
                       '--random-erasing 0.5'])
   results = json.loads((out / 'results.json').read_text())
@@ -57,6 +59,7 @@ def test_fashion_mnist_experiment_end_to_end(tmp_path):
   fashion_mnist.main(['--data', str(data), '--model-dir',
                       str(tmp_path / 'run'), '--out', str(out), '--epochs',
                       '2', '--batch-size', '16', '--compare-epochs', '0',
+                      '--model', 'cifar_resnet_v1_8',
                       '--recipe', '--schedule onecycle --ema 0.9 --tta flip '
                       '--random-erasing 0.5'])
   again = json.loads((out / 'results.json').read_text())
