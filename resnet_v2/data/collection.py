@@ -30,7 +30,7 @@ def _dataset(path, split):
       source = inputs.open_source(path, split)
     except ValueError:
       return None
-    return source if source.kind in ('tfrecord', 'cifar10', 'idx') else None
+    return source if sources.kind_of(source).dataset else None
   if 'tfrecord' in base or base.startswith(('train-', 'validation-')) or (
       not os.path.exists(path) and glob.glob(path)):
     return inputs.open_source(path, split)

@@ -23,8 +23,6 @@ from resnet_v2.data import cifar10
 from resnet_v2.data import idx
 from resnet_v2.data import preprocessing
 
-# What make_dataset reads through this module.
-KINDS = ('idx', 'cifar10', 'arrays')
 # Whole files kept decoded: a training and a validation split of one file,
 # and the test file, without reading any of them twice.
 _KEPT_FILES = 8

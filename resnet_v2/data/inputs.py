@@ -27,13 +27,11 @@ from resnet_v2.data import cifar10
 from resnet_v2.data import idx
 from resnet_v2.data import in_memory
 from resnet_v2.data import preprocessing
+from resnet_v2.data import readers
 from resnet_v2.data import sources
 from resnet_v2.data import tfrecords
 from resnet_v2.data import webdataset
 
-SHUFFLE_BUFFER = 2048
-LIST_CHUNK = 1024
-CYCLE_LENGTH = 4
 
 
 def open_source(path, split='train'):
@@ -75,7 +73,7 @@ def open_source(path, split='train'):
 
 def count_examples(source):
   """How many examples a source holds (TFRecords are read through once)."""
-  if source.kind in ('folder', 'files', 'arrays', 'idx'):
+  if sources.kind_of(source).item_per_image:
     return len(source.items)
   if source.kind == 'cifar10':
     return sum(len(cifar10.read_cifar_batch(p)[1]) for p in source.items)
@@ -120,14 +118,14 @@ def pixel_mean(source, preprocessing_name, image_size, skipped=None,
   Returns:
     float32 [image_size, image_size, 3].
   """
-  if source.kind in ('folder', 'arrays', 'idx') and (
-      len(source.items) > max_images):
+  kind = sources.kind_of(source)
+  if kind.item_per_image and len(source.items) > max_images:
     chosen = np.sort(np.random.default_rng(seed).choice(
         len(source.items), max_images, replace=False))
-    items = (source.items[chosen] if source.kind in ('arrays', 'idx')
+    items = (source.items[chosen] if kind.items_array
              else [source.items[i] for i in chosen])
-    source = source._replace(items=items,
-                             labels=np.asarray(source.labels)[chosen])
+    source = source._replace(items=items, labels=None if source.labels is (
+        None) else np.asarray(source.labels)[chosen])
   total, count = np.zeros([image_size, image_size, 3], np.float64), 0
   batches = make_dataset(source, preprocessing_name, image_size, batch_size,
                          skipped=skipped).take(-(-max_images // batch_size))
@@ -164,77 +162,6 @@ def _decode_or_skip(contents, name, skipped, max_pixels, read=False):
   image.set_shape([None, None, 3])
   ok.set_shape([])
   return image, ok
-
-
-def _records(source, shuffle, order_seed, skipped):
-  """A dataset of (encoded image or uint8 image, label, name) of a source."""
-  if source.kind in ('folder', 'files'):
-    items = source.items
-    labels = (source.labels if source.labels is not None
-              else [-1] * len(items))
-
-    def generate():
-      # The permutation is made here, not captured: graph-mode programs
-      # keep every dataset function alive, and file lists can be millions.
-      # Chunks, so that Python runs once per LIST_CHUNK files.
-      order = (np.random.default_rng(order_seed).permutation(len(items))
-               if shuffle else np.arange(len(items)))
-      for start in range(0, len(order), LIST_CHUNK):
-        chunk = order[start:start + LIST_CHUNK]
-        yield (np.asarray([os.fsencode(items[i]) for i in chunk], object),
-               np.asarray([labels[i] for i in chunk], np.int64))
-    data = tf.data.Dataset.from_generator(generate, output_signature=(
-        tf.TensorSpec([None], tf.string),
-        tf.TensorSpec([None], tf.int64))).unbatch()
-    # Read with the decoding (`_decode_or_skip`), so that a file that cannot
-    # be opened is skipped and named like one that does not decode.
-    return data.map(lambda path, label: (path, label, path))
-  if source.kind == 'arrays':
-    names = ['%s[%d]' % (source.path, i) for i in range(len(source.items))]
-    data = tf.data.Dataset.from_tensor_slices(
-        (source.items, source.labels, names))
-    if shuffle:
-      data = data.shuffle(len(names), seed=order_seed,
-                          reshuffle_each_iteration=False)
-    return data
-  if source.kind == 'tfrecord':
-    return tfrecords.records(source, shuffle, order_seed, skipped,
-                             CYCLE_LENGTH, SHUFFLE_BUFFER)
-  if source.kind == 'cifar10':
-    def generate():
-      for path in source.items:
-        images, labels = cifar10.read_cifar_batch(path)
-        for index, (image, label) in enumerate(zip(images, labels)):
-          yield image, label, '%s[%d]' % (path, index)
-    data = tf.data.Dataset.from_generator(generate, output_signature=(
-        tf.TensorSpec([32, 32, 3], tf.uint8), tf.TensorSpec([], tf.int64),
-        tf.TensorSpec([], tf.string)))
-    if shuffle:
-      data = data.shuffle(SHUFFLE_BUFFER * 8, seed=order_seed,
-                          reshuffle_each_iteration=False)
-    return data
-  if source.kind == 'idx':
-    rows, cols = idx.image_size(source)
-
-    def generate():
-      # A full seeded permutation, made here (see 'folder' above).
-      order = (np.random.default_rng(order_seed).permutation(len(source.items))
-               if shuffle else np.arange(len(source.items)))
-      yield from idx.record_chunks(source, order, LIST_CHUNK)
-    data = tf.data.Dataset.from_generator(generate, output_signature=(
-        tf.TensorSpec([None, rows, cols, 1], tf.uint8),
-        tf.TensorSpec([None], tf.int64),
-        tf.TensorSpec([None], tf.string))).unbatch()
-    return data.map(lambda image, label, name: (
-        tf.image.grayscale_to_rgb(image), label, name))
-  if source.kind == 'webdataset':
-    data = tf.data.Dataset.from_generator(
-        lambda: webdataset.chunks(source, skipped, LIST_CHUNK),
-        output_signature=(tf.TensorSpec([None], tf.string),
-                          tf.TensorSpec([None], tf.int64),
-                          tf.TensorSpec([None], tf.string))).unbatch()
-    return data.shuffle(SHUFFLE_BUFFER, seed=order_seed) if shuffle else data
-  raise ValueError('Unknown source kind %r.' % (source.kind,))
 
 
 def _label_check(num_classes):
@@ -308,18 +235,18 @@ def make_dataset(source, preprocessing_name, image_size, batch_size,
   skipped = skipped if skipped is not None else SkippedFiles()
   augment = training if augment is None else augment
   order_seed = seed * 100003 + epoch
-  if source.kind in in_memory.KINDS and preprocessing_name == 'cifar':
+  if sources.kind_of(source).pixels and preprocessing_name == 'cifar':
     return in_memory.make_dataset(
         source, image_size, batch_size, training, augment,
         training if shuffle is None else shuffle, order_seed, num_classes,
         skip_batches, pixel_mean)
   preprocess = preprocessing.SCHEMES[preprocessing_name]
-  data = _records(source, training if shuffle is None else shuffle,
+  data = readers.records(source, training if shuffle is None else shuffle,
                   order_seed, skipped)
-  if source.kind not in ('cifar10', 'arrays', 'idx'):
+  if not sources.kind_of(source).pixels:
     def decode(contents, label, name):
       image, ok = _decode_or_skip(contents, name, skipped, max_pixels,
-                                  read=source.kind in ('folder', 'files'))
+                                  read=sources.kind_of(source).reads_files)
       return image, label, name, ok
     data = data.map(decode, num_parallel_calls=tf.data.AUTOTUNE,
                     deterministic=True)

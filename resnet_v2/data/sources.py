@@ -13,6 +13,43 @@ Source = collections.namedtuple(
     'Source', ['kind', 'path', 'items', 'labels', 'class_names'])
 
 
+SourceKind = collections.namedtuple('SourceKind', [
+    'reads_files', 'items_array', 'item_per_image', 'dataset',
+    'sharded_by_file', 'pixels', 'path_is_input'])
+SourceKind.__doc__ = """What a kind of source is, for every module that
+treats kinds differently (their readers: `readers.READERS`).
+
+reads_files: items are image files, read and decoded by the pipeline.
+items_array: items are a numpy array (split and sampled by index).
+item_per_image: len(items) is the number of images.
+dataset: a published dataset with train and test splits (`--split`).
+sharded_by_file: items are files of many images each (a features run
+  shards by file).
+pixels: items hold pixels, not encoded images: nothing to decode (and
+  read into memory once, `in_memory`, for CIFAR-style training).
+path_is_input: path is one file or folder the run reads (no output may
+  lie in it).
+"""
+
+# Every kind of source, one entry each.
+KINDS = {
+    #                    reads  array  per    data-  by     pixels  path
+    #                    files  items  image  set    file           input
+    'folder': SourceKind(True, False, True, False, False, False, True),
+    'files': SourceKind(True, False, True, False, False, False, False),
+    'arrays': SourceKind(False, True, True, False, False, True, False),
+    'idx': SourceKind(False, True, True, True, False, True, True),
+    'cifar10': SourceKind(False, False, False, True, True, True, True),
+    'tfrecord': SourceKind(False, False, False, True, True, False, True),
+    'webdataset': SourceKind(False, False, False, False, True, False, False),
+}
+
+
+def kind_of(source):
+  """The `SourceKind` of a source."""
+  return KINDS[source.kind]
+
+
 Source.__doc__ = """Where images come from.
 
 kind: 'folder' (items: image paths, labels: class indices), 'files' (items:
@@ -152,7 +189,7 @@ def split_source(source, fraction=0.1, seed=0):
     ValueError: for sources that cannot be split by file (give a validation
       set), or a class too small to leave an image on each side.
   """
-  if source.kind not in ('folder', 'arrays', 'idx'):
+  if not (kind_of(source).item_per_image and source.labels is not None):
     raise ValueError('Only class folders are split automatically; give '
                      'validation data for %s (%s).' % (source.path,
                                                        source.kind))
@@ -171,7 +208,7 @@ def split_source(source, fraction=0.1, seed=0):
     held[rng.choice(members, count, replace=False)] = True
 
   def part(mask):
-    if source.kind in ('arrays', 'idx'):
+    if kind_of(source).items_array:
       return source._replace(items=source.items[mask], labels=labels[mask])
     return source._replace(
         items=[p for p, m in zip(source.items, mask) if m],
@@ -221,12 +258,12 @@ def relabel(source, class_names, what='the model'):
                          source.path, what, unknown[:10],
                          class_names[:10],
                          ', ...' if len(class_names) > 10 else ''))
-  if source.kind not in ('folder', 'arrays', 'idx'):
+  if not (kind_of(source).item_per_image and source.labels is not None):
     raise ValueError('%s numbers its classes %s, %s %s: they must be the '
                      'same, in the same order.' % (
                          source.path, source.class_names[:10], what,
                          class_names[:10]))
   mapping = np.asarray([index[n] for n in source.class_names], np.int64)
   labels = mapping[np.asarray(source.labels, np.int64)]
-  return source._replace(labels=labels if source.kind in ('arrays', 'idx')
+  return source._replace(labels=labels if kind_of(source).items_array
                          else labels.tolist(), class_names=class_names)

@@ -67,7 +67,7 @@ def plan(source, shard_size):
   """The source cut into shards, in order: consecutive runs of shard_size
   images of a list (files, folders, IDX), or one file each (TFRecords,
   CIFAR-10 batches, tar shards)."""
-  if source.kind in worker.FILE_SHARDED:
+  if sources.kind_of(source).sharded_by_file:
     return [source._replace(items=[item]) for item in source.items]
   count = len(source.items)
   return [source._replace(
@@ -81,7 +81,7 @@ def settings(net, source, inputs, end_points, shapes, shard_size, count,
              dtype, weights=None, split='train'):
   """What a features folder records, and what a continuing run must
   repeat."""
-  record = net.record
+  record, kind = net.record, sources.kind_of(source)
   return {
       'model': record.model, 'weights': weights or record.weights,
       'conventions': record.conventions, 'engine': net.engine,
@@ -90,9 +90,8 @@ def settings(net, source, inputs, end_points, shapes, shard_size, count,
       'end_points': {name: shapes[name] for name in end_points},
       'dtype': dtype, 'inputs': [os.path.abspath(i) for i in inputs],
       'source_kind': source.kind, 'class_names': source.class_names,
-      'split': split if source.kind in ('tfrecord', 'cifar10', 'idx') else
-               None,
-      'shard_size': None if source.kind in worker.FILE_SHARDED else shard_size,
+      'split': split if kind.dataset else None,
+      'shard_size': None if kind.sharded_by_file else shard_size,
       'shards': count,
       'order': ('input files sorted by path within each folder, in the '
                 'order given; shards in number order, rows in input order'),

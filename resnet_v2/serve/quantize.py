@@ -57,7 +57,7 @@ def open_calibration_data(path):
 def check_image_size(source, image_size, what):
   """Raises ValueError if source's images have another fixed size."""
   native = _NATIVE_SIZE.get(source.kind)
-  if source.kind in ('arrays', 'idx'):
+  if sources.kind_of(source).items_array:
     shape = (source.items.shape[1:3] if source.kind == 'arrays'
              else idx.image_size(source))
     native = shape[0] if shape[0] == shape[1] else -1

@@ -12,10 +12,10 @@ import numpy as np
 
 from resnet_v2.data import inputs as inputs_lib
 from resnet_v2.data import preprocessing
+from resnet_v2.data import sources
 from resnet_v2.serve import shards as shards_lib
 
 # Sources whose files are the shards (one file each).
-FILE_SHARDED = ('tfrecord', 'cifar10', 'webdataset')
 
 
 def output_shapes(net, end_points):
@@ -39,7 +39,7 @@ def run_shard(net, folder, index, shard, end_points, batch_size=32,
   """
   shapes = shapes or output_shapes(net, end_points)
   skipped = inputs_lib.SkippedFiles()
-  sized = shard.kind not in FILE_SHARDED
+  sized = sources.kind_of(shard).item_per_image
   arrays = {name: np.empty([len(shard.items) if sized else 0] + shapes[name],
                            dtype) for name in end_points}
   parts = {name: [] for name in end_points}

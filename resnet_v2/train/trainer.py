@@ -133,7 +133,7 @@ class Trainer(loop.EpochLoop):
     self.rate_factor = 1 if config.global_batch_size else self.replicas
     files.check_not_input(model_dir, [
         s.path for s in (train_source, val_source) if s is not None and
-        s.kind in ('folder', 'tfrecord', 'cifar10', 'idx')], holding=False)
+        sources.kind_of(s).path_is_input], holding=False)
     model_dir_lib.check_trainable_dir(model_dir)
     train_source, val_source, class_names, num_classes = _classes(
         train_source, val_source, config)
