@@ -34,8 +34,10 @@ setuptools.setup(
                  'onnxruntime>=1.20', 'ray[data]>=2.40', 'pandas', 'faiss-cpu',
                  'fastapi', 'uvicorn', 'prometheus-client', 'httpx',
                  # The browser test of clip-retrieval's front (which also
-                 # needs Chromium and the front: .ci/run installs them).
-                 'playwright'],
+                 # needs Chromium and the front: .ci/run fetches them).
+                 'playwright',
+                 # `serve --ray`'s test.
+                 'ray[serve]>=2.40'],
         # Features on a cluster (`resnet-v2 features --ray`): Ray Data.
         'ray': ['ray[data]>=2.40'],
         # index, search, dedup and probe of features folders: FAISS,
@@ -44,6 +46,9 @@ setuptools.setup(
         'search': ['faiss-cpu', 'scikit-learn'],
         # resnet-v2 serve: FastAPI on uvicorn, Prometheus metrics.
         'serve': ['faiss-cpu', 'fastapi', 'uvicorn', 'prometheus-client'],
+        # resnet-v2 serve --ray: the same service on Ray Serve.
+        'ray-serve': ['faiss-cpu', 'fastapi', 'uvicorn', 'prometheus-client',
+                      'ray[serve]>=2.40'],
         'examples': ['scikit-learn'],
         'plot': ['matplotlib'],
         'int8': ['openvino>=2025.0', 'nncf>=2.16'],

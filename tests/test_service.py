@@ -194,7 +194,7 @@ def test_queued_queries_run_as_batches_and_a_full_queue_refuses():
   assert sizes == [1, 4] and batcher.batches == 2 and batcher.images == 5
 
 
-def test_the_command_serves_on_uvicorn_until_stopped(folder, tmp_path):
+def test_the_command_serves_with_two_workers_until_stopped(folder, tmp_path):
   import socket  # pylint: disable=g-import-not-at-top
   import subprocess  # pylint: disable=g-import-not-at-top
   import sys  # pylint: disable=g-import-not-at-top
@@ -205,10 +205,11 @@ def test_the_command_serves_on_uvicorn_until_stopped(folder, tmp_path):
     port = probe.getsockname()[1]
   log = open(tmp_path / 'serve.log', 'wb')
   server = subprocess.Popen([sys.executable, '-m', 'resnet_v2.cli', 'serve',
-                             str(folder), '--port', str(port)],
-                            stdout=log, stderr=subprocess.STDOUT)
+                             str(folder), '--port', str(port), '--workers',
+                             '2'], stdout=log, stderr=subprocess.STDOUT)
+  children = '/proc/%d/task/%d/children' % (server.pid, server.pid)
   try:
-    deadline = time.monotonic() + 60
+    deadline = time.monotonic() + 90
     while True:
       try:
         with urllib.request.urlopen('http://127.0.0.1:%d/indices-list' %
@@ -219,6 +220,14 @@ def test_the_command_serves_on_uvicorn_until_stopped(folder, tmp_path):
         assert server.poll() is None and time.monotonic() < deadline, (
             tmp_path / 'serve.log').read_text()
         time.sleep(0.2)
+    # uvicorn's --workers: two worker processes (and its own helper),
+    # each answering on the one port.
+    workers = open(children).read().split()
+    assert len(workers) >= 2, workers
+    for _ in range(4):
+      with urllib.request.urlopen('http://127.0.0.1:%d/healthz' % port,
+                                  timeout=10) as answer:
+        assert answer.read() == b'ok'
   finally:
     server.terminate()
     server.wait(30)
@@ -227,9 +236,13 @@ def test_the_command_serves_on_uvicorn_until_stopped(folder, tmp_path):
 
 
 def clip_front_build():
-  """clip-retrieval's built web front (`front/build/` of its wheel, as
-  `pip install --no-deps clip-retrieval` puts it), or None."""
+  """clip-retrieval's built web front (`front/build/` of its wheel): where
+  RESNET_V2_CLIP_FRONT says (.ci/run unpacks the wheel there), or where
+  `pip install --no-deps clip-retrieval` put it; None where neither."""
   import importlib.metadata  # pylint: disable=g-import-not-at-top
+  given = os.environ.get('RESNET_V2_CLIP_FRONT')
+  if given:
+    return given if os.path.isfile(os.path.join(given, 'index.html')) else None
   try:
     files = importlib.metadata.files('clip-retrieval') or []
   except importlib.metadata.PackageNotFoundError:
@@ -253,7 +266,8 @@ def browser_or_skip():
   missing = [what for what, there in [
       ('Chromium (apt-get install chromium)', chromium),
       ('playwright (pip install playwright)', sync_playwright),
-      ('clip-retrieval\'s front (pip install --no-deps clip-retrieval)',
+      ("clip-retrieval's front (RESNET_V2_CLIP_FRONT, or pip install "
+       '--no-deps clip-retrieval)',
        clip_front_build())] if not there]
   if missing:
     if os.environ.get('RESNET_V2_BROWSER_TEST') == '1':
@@ -329,3 +343,57 @@ def test_clip_retrievals_front_finds_images_in_chromium(folder, tmp_path):
           os.path.join(inputs, '%02d.png' % i) for i in range(12))
   assert all(src.startswith(back + '/images/photos/') and width == 32
              for src, _, width in deduplicated + everything)
+
+
+def test_ray_serve_runs_the_same_service_in_replicas(folder, tmp_path):
+  """`serve --ray local --replicas 2`: Ray Serve's proxy answers
+  clip-retrieval's API as the app does (an embedding finds its image)."""
+  pytest.importorskip('ray.serve')
+  import socket  # pylint: disable=g-import-not-at-top
+  import subprocess  # pylint: disable=g-import-not-at-top
+  import sys  # pylint: disable=g-import-not-at-top
+  import time  # pylint: disable=g-import-not-at-top
+  import urllib.request  # pylint: disable=g-import-not-at-top
+  from resnet_v2.serve import shards  # pylint: disable=g-import-not-at-top
+  with socket.socket() as probe:
+    probe.bind(('127.0.0.1', 0))
+    port = probe.getsockname()[1]
+  log = open(tmp_path / 'serve.log', 'wb')
+  server = subprocess.Popen(
+      [sys.executable, '-m', 'resnet_v2.cli', 'serve', str(folder), '--ray',
+       'local', '--replicas', '2', '--port', str(port)], stdout=log,
+      stderr=subprocess.STDOUT, env=dict(os.environ, RAY_USAGE_STATS_ENABLED='0'))
+  vector = shards.load(str(folder), 'global_pool').reshape(12, -1)[7]
+  request = urllib.request.Request(
+      'http://127.0.0.1:%d/knn-service' % port, method='POST',
+      data=json.dumps({'embedding_input': vector.tolist(), 'num_images': 2,
+                       'deduplicate': False}).encode())
+  try:
+    deadline = time.monotonic() + 180
+    while True:
+      try:
+        with urllib.request.urlopen(request, timeout=10) as answer:
+          results = json.loads(answer.read())
+          break
+      except OSError:
+        assert server.poll() is None and time.monotonic() < deadline, (
+            tmp_path / 'serve.log').read_text(errors='replace')[-3000:]
+        time.sleep(0.5)
+    replicas = []
+    for pid in filter(str.isdigit, os.listdir('/proc')):
+      try:
+        with open('/proc/%s/cmdline' % pid, 'rb') as handle:
+          command = handle.read()
+      except OSError:
+        continue
+      if b'ServeReplica' in command and b'resnet_v2_serve' in command:
+        replicas.append(pid)
+  finally:
+    server.terminate()
+    server.wait(60)
+  assert len(replicas) == 2, replicas   # Ray's actor processes
+  assert results[0]['caption'].endswith('07.png')
+  assert results[0]['url'].startswith('http://127.0.0.1:%d/images/photos/'
+                                      % port)
+  assert '(Ray Serve, 2 replica(s))' in (tmp_path / 'serve.log').read_text(
+      errors='replace')

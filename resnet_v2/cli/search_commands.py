@@ -84,15 +84,29 @@ def run_probe(args):
 
 def run_serve(args):
   from resnet_v2.service import app  # pylint: disable=g-import-not-at-top
+  if args.ray and args.workers != 1:
+    raise ValueError('--workers is for one machine; with --ray, give '
+                     '--replicas.')
+  if not args.ray and args.replicas != 1:
+    raise ValueError('--replicas goes with --ray; on one machine, give '
+                     '--workers.')
   for folder in args.folders:   # refused before anything listens
     app.Service([folder], 1)
   if args.host not in ('127.0.0.1', 'localhost', '::1'):
     print('serving on %s: reachable from other machines.' % args.host,
           file=sys.stderr)
-  print('serving %s on http://%s:%d' % (', '.join(args.folders), args.host,
-                                        args.port), file=sys.stderr)
-  app.serve(args.folders, args.host, args.port, args.workers, args.queue,
-            args.batch_window_ms / 1000, args.max_batch)
+  print('serving %s on http://%s:%d%s' % (
+      ', '.join(args.folders), args.host, args.port,
+      ' (Ray Serve, %d replica(s))' % args.replicas if args.ray else ''),
+        file=sys.stderr)
+  settings = dict(queue_size=args.queue, window=args.batch_window_ms / 1000,
+                  max_batch=args.max_batch)
+  if args.ray:
+    from resnet_v2.service import on_ray  # pylint: disable=g-import-not-at-top
+    on_ray.serve_on_ray(args.folders, args.ray, args.host, args.port,
+                        args.replicas, **settings)
+  else:
+    app.serve(args.folders, args.host, args.port, args.workers, **settings)
 
 
 COMMANDS = {'index': run_index, 'search': run_search, 'dedup': run_dedup,

@@ -87,6 +87,12 @@ def add_serve_parser(commands):
   serve.add_argument('--port', type=flags.positive_int, default=1234)
   serve.add_argument('--workers', type=flags.positive_int, default=1,
                      help='server processes (default: %(default)s)')
+  serve.add_argument('--ray', metavar='ADDRESS',
+                     help="run on Ray Serve: a Ray cluster's address, or "
+                     "'local'; needs resnet_v2[ray-serve]")
+  serve.add_argument('--replicas', type=flags.positive_int, default=1,
+                     help='with --ray: copies of the service Ray places '
+                     '(default: %(default)s)')
   serve.add_argument('--queue', type=flags.positive_int, default=32,
                      help='image queries in flight (decoding, queued, in '
                      'the net) before new ones get 503 (default: '
