@@ -42,3 +42,29 @@ def test_the_index_command_names_faiss_when_it_is_missing(
       "resnet-v2 index: error: the index needs the optional package faiss, "
       "which is not installed: pip install 'resnet_v2[search]'"]
   assert not (folder / 'index').exists()
+
+
+class _OpError:
+  """What op_error_reason reads of TensorFlow's OpError: its message."""
+
+  def __init__(self, message):
+    self.message = message
+
+
+@pytest.mark.quick
+def test_op_text_is_removed_and_the_reason_kept():
+  assert errors.without_op_text(
+      '{{function_node __wrapped__X}} label 7 is outside 0..4 [Op:Assert] '
+      'name: check') == 'label 7 is outside 0..4'
+  error = _OpError('Graph execution error:\n\nDetected at node x\n'
+                   'indices[0] = 9 is not in [0, 4)\n\t [[{{node Gather}}]]')
+  assert errors.op_error_reason(error) == 'indices[0] = 9 is not in [0, 4)'
+
+
+@pytest.mark.quick
+def test_a_decoder_failure_is_said_in_the_users_words():
+  error = _OpError('{{function_node __wrapped__DecodeJpeg}} Invalid JPEG '
+                   'data or crop window [Op:DecodeJpeg]')
+  assert errors.op_error_reason(error) == (
+      'a truncated or corrupt JPEG (Invalid JPEG data or crop window)')
+  assert errors.op_error_reason(_OpError('')) == 'unknown error'

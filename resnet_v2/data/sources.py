@@ -55,9 +55,10 @@ Source.__doc__ = """Where images come from.
 kind: 'folder' (items: image paths, labels: class indices), 'files' (items:
   image paths, labels None), 'tfrecord' (items: record files; labels are in
   the records), 'cifar10' (items: batch files), 'idx' (path: the IDX
-  images file, items: record indices into it, labels: [N]) or 'arrays'
+  images file, items: record indices into it, labels: [N]), 'arrays'
   (items: uint8 images [N, H, W, 3] in memory, labels: [N]; for data
-  already in numpy).
+  already in numpy) or 'webdataset' (items: img2dataset-style tar files;
+  labels are in them). What each kind is: `KINDS`.
 path: what the user named.
 class_names: list of names, or None where the source does not say.
 """
