@@ -502,6 +502,12 @@ def resnet_v1_blocks(units_per_block, min_base_depth=8, depth_multiplier=1):
 
 def _published_v1(name, inputs, num_classes, is_training, global_pool,
                   output_stride, reuse, scope, options):
+  """ResNet v1 (He et al. 2016a) with tf-slim's variable names: conv1 with
+  BN and ReLU, post-activation bottleneck units, no postnorm. Positional
+  arguments as tf-slim's; options (keyword-only in the nets): those of
+  `resnet` and `resnet_v1`, `plain=True` (no shortcuts) and
+  tensorflow/models' `store_non_strided_activations`, `min_base_depth`,
+  `depth_multiplier` and `use_bounded_activations`."""
   blocks = resnet_v1_blocks(V1_NETS[name].units_per_block,
                             options.pop('min_base_depth'),
                             options.pop('depth_multiplier'))
@@ -513,39 +519,78 @@ def _published_v1(name, inputs, num_classes, is_training, global_pool,
                      output_stride, True, reuse, scope, **options)
 
 
-def _v1_factory(name):
-  """resnet_v1_<depth> with tf-slim's signature and keyword-only extras."""
-
-  def net(inputs, num_classes=None, is_training=True, global_pool=True,
-          output_stride=None, reuse=None, scope=name, *,
-          spatial_squeeze=False, data_format='NHWC', plain=False,
-          store_non_strided_activations=False, min_base_depth=8,
-          depth_multiplier=1, use_bounded_activations=False):
-    return _published_v1(name, inputs, num_classes, is_training, global_pool,
-                         output_stride, reuse, scope, dict(
-                             spatial_squeeze=spatial_squeeze,
-                             data_format=data_format, plain=plain,
-                             store_non_strided_activations=(
-                                 store_non_strided_activations),
-                             min_base_depth=min_base_depth,
-                             depth_multiplier=depth_multiplier,
-                             use_bounded_activations=use_bounded_activations))
-
-  units = V1_NETS[name].units_per_block
-  net.__name__ = net.__qualname__ = name
-  net.__doc__ = """ResNet-%d v1 (He et al. 2016a) with tf-slim's variable names.
-
-  Blocks of %s post-activation bottleneck units; conv1 with BN and ReLU,
-  no postnorm. Positional arguments as tf-slim's; keyword-only: the
-  options of `resnet` and `resnet_v1`, `plain=True` (no shortcuts) and
-  tensorflow/models' `store_non_strided_activations`, `min_base_depth`,
-  `depth_multiplier` and `use_bounded_activations`.
-  """ % (int(name.rsplit('_', 1)[1]), list(units))
-  net.default_image_size = default_image_size
-  return net
+def resnet_v1_50(inputs, num_classes=None, is_training=True,
+                 global_pool=True, output_stride=None, reuse=None,
+                 scope='resnet_v1_50', *, spatial_squeeze=False,
+                 data_format='NHWC', plain=False,
+                 store_non_strided_activations=False, min_base_depth=8,
+                 depth_multiplier=1, use_bounded_activations=False):
+  """ResNet-50 v1, blocks of (3, 4, 6, 3) units. See `_published_v1`."""
+  return _published_v1('resnet_v1_50', inputs, num_classes, is_training,
+                       global_pool, output_stride, reuse, scope, dict(
+                           spatial_squeeze=spatial_squeeze,
+                           data_format=data_format, plain=plain,
+                           store_non_strided_activations=(
+                               store_non_strided_activations),
+                           min_base_depth=min_base_depth,
+                           depth_multiplier=depth_multiplier,
+                           use_bounded_activations=use_bounded_activations))
 
 
-resnet_v1_50 = _v1_factory('resnet_v1_50')
-resnet_v1_101 = _v1_factory('resnet_v1_101')
-resnet_v1_152 = _v1_factory('resnet_v1_152')
-resnet_v1_200 = _v1_factory('resnet_v1_200')
+def resnet_v1_101(inputs, num_classes=None, is_training=True,
+                  global_pool=True, output_stride=None, reuse=None,
+                  scope='resnet_v1_101', *, spatial_squeeze=False,
+                  data_format='NHWC', plain=False,
+                  store_non_strided_activations=False, min_base_depth=8,
+                  depth_multiplier=1, use_bounded_activations=False):
+  """ResNet-101 v1, blocks of (3, 4, 23, 3) units. See `_published_v1`."""
+  return _published_v1('resnet_v1_101', inputs, num_classes, is_training,
+                       global_pool, output_stride, reuse, scope, dict(
+                           spatial_squeeze=spatial_squeeze,
+                           data_format=data_format, plain=plain,
+                           store_non_strided_activations=(
+                               store_non_strided_activations),
+                           min_base_depth=min_base_depth,
+                           depth_multiplier=depth_multiplier,
+                           use_bounded_activations=use_bounded_activations))
+
+
+def resnet_v1_152(inputs, num_classes=None, is_training=True,
+                  global_pool=True, output_stride=None, reuse=None,
+                  scope='resnet_v1_152', *, spatial_squeeze=False,
+                  data_format='NHWC', plain=False,
+                  store_non_strided_activations=False, min_base_depth=8,
+                  depth_multiplier=1, use_bounded_activations=False):
+  """ResNet-152 v1, blocks of (3, 8, 36, 3) units. See `_published_v1`."""
+  return _published_v1('resnet_v1_152', inputs, num_classes, is_training,
+                       global_pool, output_stride, reuse, scope, dict(
+                           spatial_squeeze=spatial_squeeze,
+                           data_format=data_format, plain=plain,
+                           store_non_strided_activations=(
+                               store_non_strided_activations),
+                           min_base_depth=min_base_depth,
+                           depth_multiplier=depth_multiplier,
+                           use_bounded_activations=use_bounded_activations))
+
+
+def resnet_v1_200(inputs, num_classes=None, is_training=True,
+                  global_pool=True, output_stride=None, reuse=None,
+                  scope='resnet_v1_200', *, spatial_squeeze=False,
+                  data_format='NHWC', plain=False,
+                  store_non_strided_activations=False, min_base_depth=8,
+                  depth_multiplier=1, use_bounded_activations=False):
+  """ResNet-200 v1, blocks of (3, 24, 36, 3) units. See `_published_v1`."""
+  return _published_v1('resnet_v1_200', inputs, num_classes, is_training,
+                       global_pool, output_stride, reuse, scope, dict(
+                           spatial_squeeze=spatial_squeeze,
+                           data_format=data_format, plain=plain,
+                           store_non_strided_activations=(
+                               store_non_strided_activations),
+                           min_base_depth=min_base_depth,
+                           depth_multiplier=depth_multiplier,
+                           use_bounded_activations=use_bounded_activations))
+
+
+for _net in (resnet_v1_50, resnet_v1_101, resnet_v1_152, resnet_v1_200):
+  _net.default_image_size = default_image_size
+del _net
