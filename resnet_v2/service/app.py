@@ -200,7 +200,7 @@ class _Handler:
     started = time.perf_counter()
     try:
       payload = await self._body(request)
-      image = isinstance(payload.get('image'), str)
+      image = isinstance(payload.get('image'), str) and bool(payload['image'])
       if image and self.in_flight[0] >= self.queue_size:
         raise RequestError(503, 'the server is at capacity (%d image '
                            'queries in flight); retry in a second.' %
