@@ -33,7 +33,6 @@ from resnet_v2.data import tfrecords
 from resnet_v2.data import webdataset
 
 
-
 def open_source(path, split='train'):
   """Opens what `path` holds: CIFAR-10 batches, IDX files, TFRecords or
   class folders.
@@ -235,18 +234,19 @@ def make_dataset(source, preprocessing_name, image_size, batch_size,
   skipped = skipped if skipped is not None else SkippedFiles()
   augment = training if augment is None else augment
   order_seed = seed * 100003 + epoch
-  if sources.kind_of(source).pixels and preprocessing_name == 'cifar':
+  kind = sources.kind_of(source)
+  if kind.pixels and preprocessing_name == 'cifar':
     return in_memory.make_dataset(
         source, image_size, batch_size, training, augment,
         training if shuffle is None else shuffle, order_seed, num_classes,
         skip_batches, pixel_mean)
   preprocess = preprocessing.SCHEMES[preprocessing_name]
   data = readers.records(source, training if shuffle is None else shuffle,
-                  order_seed, skipped)
-  if not sources.kind_of(source).pixels:
+                         order_seed, skipped)
+  if not kind.pixels:
     def decode(contents, label, name):
       image, ok = _decode_or_skip(contents, name, skipped, max_pixels,
-                                  read=sources.kind_of(source).reads_files)
+                                  read=kind.reads_files)
       return image, label, name, ok
     data = data.map(decode, num_parallel_calls=tf.data.AUTOTUNE,
                     deterministic=True)

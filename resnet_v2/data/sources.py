@@ -50,6 +50,12 @@ def kind_of(source):
   return KINDS[source.kind]
 
 
+def _labelled_items(source):
+  """Whether a source's items and labels go one to one (class folders,
+  arrays, IDX): what splitting and relabelling by item need."""
+  return kind_of(source).item_per_image and source.labels is not None
+
+
 Source.__doc__ = """Where images come from.
 
 kind: 'folder' (items: image paths, labels: class indices), 'files' (items:
@@ -190,7 +196,7 @@ def split_source(source, fraction=0.1, seed=0):
     ValueError: for sources that cannot be split by file (give a validation
       set), or a class too small to leave an image on each side.
   """
-  if not (kind_of(source).item_per_image and source.labels is not None):
+  if not _labelled_items(source):
     raise ValueError('Only class folders are split automatically; give '
                      'validation data for %s (%s).' % (source.path,
                                                        source.kind))
@@ -259,7 +265,7 @@ def relabel(source, class_names, what='the model'):
                          source.path, what, unknown[:10],
                          class_names[:10],
                          ', ...' if len(class_names) > 10 else ''))
-  if not (kind_of(source).item_per_image and source.labels is not None):
+  if not _labelled_items(source):
     raise ValueError('%s numbers its classes %s, %s %s: they must be the '
                      'same, in the same order.' % (
                          source.path, source.class_names[:10], what,
