@@ -14,6 +14,6 @@ if __name__ == '__main__':
     print('benchmarks: %s' % CHOICE, file=sys.stderr)
   if '--verbose' not in sys.argv[1:]:
     # Before TensorFlow loads: its start-up lines stay off the terminal.
-    quiet.filter_tensorflow_logs()
+    quiet.filter_native_logs()
   from benchmarks.cli import main  # pylint: disable=g-import-not-at-top
   sys.exit(main())

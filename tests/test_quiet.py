@@ -1,4 +1,5 @@
-"""The command line keeps TensorFlow's start-up lines off the terminal."""
+"""The command line keeps TensorFlow's start-up lines (and Ray's C++ log
+lines) off the terminal."""
 
 import os
 import subprocess
@@ -6,7 +7,7 @@ import sys
 
 from resnet_v2.cli import quiet
 
-TF_LINES = [
+NATIVE_LINES = [
     'WARNING: All log messages before absl::InitializeLog() is called are '
     'written to STDERR',
     'I0000 00:00:1795512001.899018   15135 port.cc:153] oneDNN custom '
@@ -20,15 +21,21 @@ TF_LINES = [
     'Unsupported marker type 0x61',
     'Corrupt JPEG data: 33 extraneous bytes before marker 0xc4',
     'Improper call to JPEG library in state 201',
+    # Ray's C++ log (in its session's log files too).
+    "[2026-12-03 03:26:29,868 E 21587 21587] core_worker.cc:2465: Actor with "
+    "class name: 'MapWorker(MapBatches(ShardWriter))' has constructor "
+    "arguments in the object store and max_restarts > 0.",
 ]
 
 
-def test_tensorflow_lines_are_recognized_and_ours_are_not():
-  assert all(quiet.is_tensorflow_log(line) for line in TF_LINES)
+def test_native_log_lines_are_recognized_and_ours_are_not():
+  assert all(quiet.is_native_log(line) for line in NATIVE_LINES)
   for line in ('resnet-v2 eval: error: x does not exist',
                'Traceback (most recent call last):',
-               'WARNING: no checkpoint given: resnet_v2_50 has RANDOM weights'):
-    assert not quiet.is_tensorflow_log(line)
+               'WARNING: no checkpoint given: resnet_v2_50 has RANDOM weights',
+               "note: 1 Ray node(s) left the cluster during the run (1.2.3.4); "
+               "Ray's log: /tmp/ray/x.log"):
+    assert not quiet.is_native_log(line)
 
 
 def test_the_command_prints_its_error_alone_unless_verbose(tmp_path):

@@ -29,7 +29,7 @@ def main(argv=None):
     print('resnet-v2 %s: %s' % (args.command, choice), file=sys.stderr)
   if not args.verbose:
     # Before TensorFlow loads (the commands import it): its start-up lines.
-    quiet.filter_tensorflow_logs()
+    quiet.filter_native_logs()
   try:
     commands.COMMANDS[args.command](args)
   except Exception as error:  # pylint: disable=broad-except

@@ -76,7 +76,7 @@ def run_features(args):
       shard_size=args.shard_size, batch_size=args.batch_size,
       dtype=args.dtype, progress=progress.Progress,
       max_pixels=args.max_image_pixels, weights=args.weights,
-      ray_address=args.ray, split=args.split)
+      ray_address=args.ray, split=args.split, log=sys.stderr)
   print('wrote %s: %d image(s) in %d shard(s)' % (
       args.output, manifest['images'], len(manifest['complete_shards'])))
   _report_skipped(manifest['skipped_files'])

@@ -1,10 +1,11 @@
-"""Keeping TensorFlow's log lines off the `resnet-v2` terminal.
+"""Keeping TensorFlow's (and Ray's) C++ log lines off the `resnet-v2`
+terminal.
 
 TensorFlow 2.21 writes its C++ log lines (oneDNN notes, CUDA probes, CPU
 feature hints) to stderr before its logging is configured, so
 TF_CPP_MIN_LOG_LEVEL does not silence them. The entry points (the
 `resnet-v2` command and `python -m benchmarks`) call
-`filter_tensorflow_logs` before they import TensorFlow, unless --verbose:
+`filter_native_logs` before they import TensorFlow, unless --verbose:
 stderr then passes through a filter that drops lines of that form and keeps
 every other line (errors, warnings of ours, tracebacks) as they come. The
 library itself never touches stderr.
@@ -16,8 +17,11 @@ import re
 import sys
 import threading
 
-TENSORFLOW_LOG_LINE = re.compile(
+NATIVE_LOG_LINE = re.compile(
     r'^(?:[IWEF]\d{4} [\d:.]+\s+\d+ [\w.]+:\d+\]'
+    # Ray's C++ log lines (a --ray run): Ray keeps every one of them in its
+    # session's log files (python-core-driver-*.log).
+    r'|\[\d{4}-\d\d-\d\d [\d:,]+ [IWEF] \d+ \d+\] [\w.]+:\d+:'
     r'|WARNING: All log messages before absl::InitializeLog'
     r'|To enable the following instructions:'
     # libjpeg's own messages (jerror.h), printed bare by TensorFlow's JPEG
@@ -33,12 +37,12 @@ TENSORFLOW_LOG_LINE = re.compile(
     r'|Maximum supported image dimension|Arithmetic table 0x))')
 
 
-def is_tensorflow_log(line):
+def is_native_log(line):
   """Whether a stderr line is one of TensorFlow's C++ log lines."""
-  return bool(TENSORFLOW_LOG_LINE.match(line))
+  return bool(NATIVE_LOG_LINE.match(line))
 
 
-def filter_tensorflow_logs():
+def filter_native_logs():
   """Routes this process's stderr (fd 2) through a filter thread.
 
   Restored, and the filter drained, when the process exits.
@@ -52,7 +56,7 @@ def filter_tensorflow_logs():
     with os.fdopen(read_end, 'rb') as pipe, os.fdopen(
         os.dup(original), 'wb', buffering=0) as out:
       for line in pipe:
-        if not is_tensorflow_log(line.decode('utf-8', 'replace')):
+        if not is_native_log(line.decode('utf-8', 'replace')):
           out.write(line)
 
   thread = threading.Thread(target=pump, daemon=True)

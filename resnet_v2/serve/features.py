@@ -6,7 +6,7 @@ cuts the input into shards: a fixed number of images of a list, or one
 file of a TFRecord, CIFAR or tar dataset each), `worker.run_shard` runs
 a `model.Model` over one shard and writes it whole (`shards`), and
 `extract_to_folder` is the distributor: the workers run in this process,
-or on a Ray cluster (`distributed`), skipping the shards a killed run
+or on a Ray cluster (`ray_distributor`), skipping the shards a killed run
 completed; memory holds one shard at a time.
 """
 
@@ -103,7 +103,8 @@ def settings(net, source, inputs, end_points, shapes, shard_size, count,
 def extract_to_folder(inputs, folder, net, end_points=('global_pool',),
                       shard_size=None, batch_size=32, dtype='float32',
                       progress=None, max_pixels=preprocessing.MAX_IMAGE_PIXELS,
-                      weights=None, ray_address=None, split='train'):
+                      weights=None, ray_address=None, split='train',
+                      log=None):
   """Writes the end points of a collection as shards in folder.
 
   Args:
@@ -123,9 +124,11 @@ def extract_to_folder(inputs, folder, net, end_points=('global_pool',),
       loaded with (recorded, and fetched by Ray workers); default the
       record's path.
     ray_address: Run the shards on a Ray cluster ('auto' or an address;
-      `distributed`); None: in this process.
+      `ray_distributor`); None: in this process.
     split: Of a CIFAR-10, IDX or TF-Slim TFRecord dataset: 'train' or
       'test'.
+    log: A text stream for a note on a Ray node lost during the run
+      (`ray_distributor.run_shards`); None: not said.
 
   Returns:
     The manifest written.
@@ -153,10 +156,10 @@ def extract_to_folder(inputs, folder, net, end_points=('global_pool',),
       dtype, weights, split), inputs=list(inputs))
   todo = shards_lib.incomplete_shards(folder, len(planned))
   if ray_address is not None:
-    from resnet_v2.serve import distributed  # pylint: disable=g-import-not-at-top
-    distributed.run_shards(ray_address, net.load_spec(weights),
+    from resnet_v2.serve import ray_distributor  # pylint: disable=g-import-not-at-top
+    ray_distributor.run_shards(ray_address, net.load_spec(weights),
                            folder, planned, todo, end_points, batch_size,
-                           dtype, max_pixels)
+                           dtype, max_pixels, log=log)
     # What lost workers left half-written (every writer is done now).
     shards_lib.remove_partial(folder)
   else:

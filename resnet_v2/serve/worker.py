@@ -2,7 +2,7 @@
 
 clip-retrieval separates the runner (`features`: the plan of shards), the
 worker (this module) and the distributor (`features.extract_to_folder` in
-one process, `distributed` on a Ray cluster); every one of them calls
+one process, `ray_distributor` on a Ray cluster); every one of them calls
 `run_shard` (which writes with `shards.write_shard`).
 """
 

@@ -14,7 +14,7 @@ import pytest
 from ray.cluster_utils import Cluster
 
 from resnet_v2 import errors
-from resnet_v2.serve import distributed
+from resnet_v2.serve import ray_distributor
 from resnet_v2.serve import features
 from resnet_v2.serve import model as model_lib
 from resnet_v2.serve import shards
@@ -57,6 +57,14 @@ def test_a_node_killed_mid_run_changes_nothing_in_the_output(
     out, err = child.communicate(timeout=900)
     assert child.returncode == 0, err[-3000:]
     assert 'wrote %s: 95 image(s) in 12 shard(s)' % output in out
+    # One line of ours says the node was lost; what Ray said meanwhile
+    # (its warnings, the lost actors' retries) is in Ray's log, not here.
+    lost = [line for line in err.splitlines() if 'left the cluster' in line]
+    assert len(lost) == 1 and lost[0].startswith('note: 1 Ray node(s)'), err
+    rays_log = lost[0].rsplit("Ray's log: ", 1)[1]
+    assert os.path.isfile(rays_log), lost
+    assert not [line for line in err.splitlines() if line not in lost and (
+        'ray' in line.lower() or 'warning' in line.lower())], err[-3000:]
   finally:
     cluster.shutdown()
   assert _listing(output) == _listing(single)
@@ -70,5 +78,5 @@ def test_without_ray_the_message_says_what_to_install(monkeypatch):
   with pytest.raises(errors.MissingDependencyError, match=(
       r"--ray needs the optional package ray, which is not installed: "
       r"pip install 'resnet_v2\[ray\]'")):
-    distributed.run_shards('auto', {}, '/nonexistent', [], [0], [], 1,
-                           'float32', 1)
+    ray_distributor.run_shards('auto', {}, '/nonexistent', [], [0], [], 1,
+                               'float32', 1)

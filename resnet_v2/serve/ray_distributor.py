@@ -1,0 +1,152 @@
+"""The features job on a Ray cluster: the same worker, more machines.
+
+`run_shards` hands the shards left to Ray Data as tasks of actors
+(`ds.map_batches(ShardWriter, concurrency=N)`; a row is a shard's number
+and its part of the input): each actor loads the net
+once (`model.Model.load`, published weights from its node's cache or the
+mirror) and writes whole shards into the shared features folder with
+`worker.run_shard`. Ray retries a failed task and restarts a lost
+actor elsewhere; a shard is written whole or not at all, so a retried
+shard replaces nothing and the output equals a single process's, array for
+array. Install with `pip install 'resnet_v2[ray]'`.
+"""
+
+import contextlib
+import logging
+import os
+import pickle
+import warnings
+
+from resnet_v2 import errors
+
+# Ray's own loggers: on a --ray run what they say goes to Ray's log, not
+# the user's terminal (`_into_rays_log`).
+RAY_LOGGERS = ('ray', 'ray.data')
+LOG_FILE = 'resnet_v2-features.log'
+
+
+def _ray():
+  ray = errors.require('ray', 'ray', '--ray needs')
+  errors.require('ray.data', 'ray', '--ray needs')
+  return ray
+
+
+class ShardWriter:
+  """A Ray Data actor: loads the net once, then writes the shards it is
+  given (rows of a shard's number and its part of the input, pickled by
+  this module for its own workers: the actor holds no plan, so a restart
+  needs nothing from the object store)."""
+
+  def __init__(self, net_spec, folder, end_points, batch_size, dtype,
+               max_pixels):
+    from resnet_v2.serve import model as model_lib  # pylint: disable=g-import-not-at-top
+    self.net = model_lib.Model.load(**net_spec)
+    self.folder, self.end_points = folder, end_points
+    self.batch_size, self.dtype, self.max_pixels = (batch_size, dtype,
+                                                    max_pixels)
+
+  def __call__(self, batch):
+    import numpy as np  # pylint: disable=g-import-not-at-top
+    from resnet_v2.serve import worker  # pylint: disable=g-import-not-at-top
+    rows = [worker.run_shard(
+        self.net, self.folder, int(index), pickle.loads(shard),
+        self.end_points, self.batch_size, self.dtype, self.max_pixels)
+            for index, shard in zip(batch['index'], batch['shard'])]
+    return {'index': batch['index'], 'rows': np.asarray(rows, np.int64)}
+
+
+def run_shards(address, spec, folder, planned, todo, end_points, batch_size,
+               dtype, max_pixels, concurrency=None, log=None):
+  """Writes the shards `todo` of `planned` into folder on a Ray cluster.
+
+  What Ray says meanwhile (its deprecation warnings, a lost actor's
+  retries) goes to Ray's log of this session
+  (`<session>/logs/resnet_v2-features.log`, beside Ray Data's
+  `ray-data.log`); a node lost during the run is said in one line to log.
+
+  Args:
+    address: 'auto' (the cluster this machine is part of; a local one is
+      started where there is none) or a cluster's address.
+    spec: `model.Model.load_spec()` of the net.
+    concurrency: Actors; default one per CPU of the cluster, at most one
+      per shard.
+    log: A text stream for that line; None: not said.
+
+  Raises:
+    errors.MissingDependencyError: without Ray (naming what to install).
+  """
+  ray = _ray()
+  context = ray.data.DataContext.get_current()
+  context.enable_progress_bars = False
+  if not ray.is_initialized():
+    ray.init(address=None if address == 'local' else address,
+             log_to_driver=False, logging_level='ERROR')
+  if not todo:
+    return
+  alive = _alive_nodes(ray)
+  cpus = int(ray.cluster_resources().get('CPU', 1))
+  concurrency = concurrency or max(1, min(cpus, len(todo)))
+  with _into_rays_log(ray):
+    data = ray.data.from_items([{'index': i, 'shard': pickle.dumps(
+        planned[i])} for i in todo])
+    written = data.map_batches(
+        ShardWriter, batch_size=1, concurrency=concurrency, num_cpus=1,
+        fn_constructor_kwargs=dict(
+            net_spec=spec, folder=folder, end_points=list(end_points),
+            batch_size=batch_size, dtype=dtype, max_pixels=max_pixels),
+        max_restarts=-1, max_task_retries=-1)
+    written.materialize()
+  lost = sorted(set(alive) - set(_alive_nodes(ray)))
+  if lost and log is not None:
+    print('note: %d Ray node(s) left the cluster during the run (%s); Ray '
+          'ran their shards again on the others, each shard is written '
+          'once. Ray\'s log: %s' % (len(lost), ', '.join(
+              alive[n] for n in lost), _log_path(ray)), file=log)
+
+
+def _alive_nodes(ray):
+  """{node id: its address} of the cluster's live nodes."""
+  return {n['NodeID']: n.get('NodeManagerAddress', n['NodeID'])
+          for n in ray.nodes() if n.get('Alive')}
+
+
+def _log_path(ray):
+  """This driver's file in the Ray session's logs folder."""
+  # pylint: disable=protected-access
+  node = ray._private.worker._global_node
+  return os.path.join(node.get_logs_dir_path(), LOG_FILE)
+
+
+@contextlib.contextmanager
+def _into_rays_log(ray):
+  """While in it, Ray's loggers and Python's warnings write to Ray's log of
+  this session instead of the terminal."""
+  handler = logging.FileHandler(_log_path(ray))
+  handler.setFormatter(logging.Formatter(
+      '%(asctime)s %(levelname)s %(name)s -- %(message)s'))
+  saved = []
+  for name in RAY_LOGGERS:
+    logger = logging.getLogger(name)
+    saved.append((logger, list(logger.handlers), logger.propagate))
+    logger.handlers = [h for h in logger.handlers
+                       if not _is_terminal(h)] + [handler]
+    logger.propagate = False
+  warned = logging.getLogger('py.warnings')
+  saved.append((warned, list(warned.handlers), warned.propagate))
+  warned.handlers, warned.propagate = [handler], False
+  try:
+    with warnings.catch_warnings():
+      warnings.simplefilter('default')
+      logging.captureWarnings(True)
+      yield
+  finally:
+    logging.captureWarnings(False)
+    for logger, handlers, propagate in saved:
+      logger.handlers, logger.propagate = handlers, propagate
+    handler.close()
+
+
+def _is_terminal(handler):
+  """Whether a logging handler writes to the terminal (not a file)."""
+  return (isinstance(handler, logging.StreamHandler) and
+          not isinstance(handler, logging.FileHandler))
