@@ -34,8 +34,6 @@ platform.use(runtime.platform_facts)
 
 ENGINES = ('tensorflow', 'openvino')
 PRECISIONS = ('fp32', 'bf16', 'int8')
-# What an OpenVINO model computes (`openvino.serving_function`).
-OPENVINO_END_POINTS = ('global_pool', 'logits', 'predictions')
 
 
 class Model:
@@ -99,17 +97,38 @@ class Model:
     if engine == 'openvino':
       # pylint: disable=g-import-not-at-top
       from resnet_v2.serve import openvino
-      self.openvino_model = (
-          (openvino_model or openvino.load(record.weights)) if int8 else
-          openvino.convert(self.module, record.image_size))
-      self.runner = openvino.Runner(self.openvino_model, precision)
-      ran = self.runner.effective_precision()
-      if precision == 'bf16' and ran != 'bf16':
-        raise ValueError(
-            'precision bf16: OpenVINO compiled the convolutions in %s on '
-            'this CPU (it has no bf16 instructions); give `precision`=fp32.'
-            % ran)
+      self._compile((openvino_model or openvino.load(record.weights))
+                    if int8 else openvino.convert(self.module,
+                                                  record.image_size))
     self.skipped = []
+
+  def _compile(self, openvino_model):
+    """Compiles an OpenVINO model of this net as its runner.
+
+    Raises:
+      ValueError: for bf16 where the CPU has no bf16 instructions.
+    """
+    from resnet_v2.serve import openvino  # pylint: disable=g-import-not-at-top
+    runner = openvino.Runner(openvino_model, self.precision)
+    ran = runner.effective_precision()
+    if self.precision == 'bf16' and ran != 'bf16':
+      raise ValueError(
+          'precision bf16: OpenVINO compiled the convolutions in %s on '
+          'this CPU (it has no bf16 instructions); give `precision`=fp32.'
+          % ran)
+    self.openvino_model, self.runner = openvino_model, runner
+
+  def _runner_for(self, names):
+    """The compiled OpenVINO model that outputs names: the one there is,
+    or (a float net: any end point) the net converted again with these
+    end points as outputs too."""
+    have = self.runner.end_point_names
+    missing = [n for n in names if n not in have]
+    if missing:
+      from resnet_v2.serve import openvino  # pylint: disable=g-import-not-at-top
+      self._compile(openvino.convert(self.module, self.image_size,
+                                     have + missing))
+    return self.runner
 
   @classmethod
   def load(cls, model_dir=None, model=None, checkpoint=None, image_size=None,
@@ -185,9 +204,10 @@ class Model:
   @property
   def end_point_names(self):
     """What `run` can return: the net's end points, and 'logits' (the
-    net's output) when it classifies; an OpenVINO model's three."""
-    if self.runner is not None:
-      return list(OPENVINO_END_POINTS)
+    net's output) when it classifies; an int8 model's outputs
+    (`openvino.END_POINTS` and the blocks')."""
+    if self.module is None:
+      return self.runner.end_point_names
     names = list(self.module.end_point_names)
     return names + ['logits'] if self.num_classes else names
 
@@ -225,7 +245,7 @@ class Model:
     names = tuple(names)
     self.check_end_points(names)
     if self.runner is not None:
-      points = self.runner.end_points(images)
+      points = self._runner_for(names).end_points(images)
       return {n: points[n] for n in names}
     images = tf.convert_to_tensor(images, tf.float32)
     return {n: t.numpy() for n, t in self._function(names)(images).items()}

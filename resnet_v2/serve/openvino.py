@@ -8,7 +8,8 @@ Zen 4 CPU (VNNI) resnet_v2_152 at batch 32 ran int8 in 0.85 s with OpenVINO
 A net goes from its TF2 module (`nets.module.ResNetModule`) to an OpenVINO model
 through a SavedModel of one serving function (`convert`): preprocessed
 images [batch, size, size, 3] in; `logits`, `probabilities` and `features`
-(the pooled features [batch, channels]) out. `quantize` calibrates it on
+(the pooled features [batch, channels]) out, and any other end points asked
+for, each an output named as the end point (`resnet_v2_50/block3`). `quantize` calibrates it on
 images (post-training static quantization: per-channel symmetric int8
 weights, int8 activations, with NNCF's fast bias correction). `Runner`
 compiles a model for the CPU and runs batches; `effective_precision` reads
@@ -29,6 +30,8 @@ from resnet_v2 import errors
 from resnet_v2 import runtime
 
 OUTPUTS = ('logits', 'probabilities', 'features')
+# The net's end points those are, which every model computes.
+END_POINTS = ('global_pool', 'logits', 'predictions')
 MODEL_FILE = 'model.xml'
 # The convolution precisions a compiled model can report, by name.
 _PRECISION_NAMES = {'u8': 'int8', 'i8': 'int8', 'f32': 'fp32', 'bf16': 'bf16',
@@ -48,8 +51,15 @@ def require_openvino(with_nncf=False):
   return modules[0] if len(modules) == 1 else tuple(modules)
 
 
-def serving_function(module, image_size):
-  """The tf.function that `convert` turns into an OpenVINO model."""
+def _extra_key(index):
+  """The serving function's output key of the index-th extra end point
+  (renamed to the end point's own name in the OpenVINO model)."""
+  return 'end_point_%d' % index
+
+
+def serving_function(module, image_size, end_points=()):
+  """The tf.function that `convert` turns into an OpenVINO model: OUTPUTS,
+  and end_points (names of the module's end points) as they are."""
   import tensorflow as tf  # pylint: disable=g-import-not-at-top
   if module.num_classes is None:
     raise ValueError('%s has no logits (num_classes=None); int8 and OpenVINO '
@@ -59,25 +69,31 @@ def serving_function(module, image_size):
       [None, image_size, image_size, 3], tf.float32, name='images')])
   def serve(images):
     logits, points = module(images)
-    return {'logits': logits, 'probabilities': tf.nn.softmax(logits),
-            'features': tf.squeeze(points['global_pool'], [1, 2])}
+    outputs = {'logits': logits, 'probabilities': tf.nn.softmax(logits),
+               'features': tf.squeeze(points['global_pool'], [1, 2])}
+    outputs.update((_extra_key(i), points[name])
+                   for i, name in enumerate(end_points))
+    return outputs
   return serve
 
 
-def convert(module, image_size):
+def convert(module, image_size, end_points=()):
   """A `nets.module.ResNetModule` (weights restored) as an OpenVINO model.
 
   Args:
     module: The net, with num_classes set.
     image_size: Height and width of the (preprocessed) input.
+    end_points: Names of more of the module's end points to output, e.g.
+      'resnet_v2_50/block3'.
 
   Returns:
     An `openvino.Model` with input 'images' [?, size, size, 3] float32 and
-    outputs OUTPUTS, in float32.
+    outputs OUTPUTS and end_points (named so), in float32.
   """
   import tensorflow as tf  # pylint: disable=g-import-not-at-top
   ov = require_openvino()
-  serve = serving_function(module, image_size)
+  end_points = [n for n in dict.fromkeys(end_points) if n not in END_POINTS]
+  serve = serving_function(module, image_size, end_points)
   temp = tempfile.mkdtemp(prefix='resnet_v2_convert_')
   try:
     holder = tf.Module()
@@ -87,9 +103,15 @@ def convert(module, image_size):
   finally:
     shutil.rmtree(temp, ignore_errors=True)
   names = sorted(o.get_any_name() for o in model.outputs)
-  if names != sorted(OUTPUTS):
+  expected = sorted(OUTPUTS + tuple(_extra_key(i)
+                                    for i in range(len(end_points))))
+  if names != expected:
     raise RuntimeError('OpenVINO converted outputs %s, expected %s.' %
-                       (names, sorted(OUTPUTS)))
+                       (names, expected))
+  for output in model.outputs:
+    name = output.get_any_name()
+    if name not in OUTPUTS:
+      output.get_tensor().set_names({end_points[int(name.split('_')[-1])]})
   return model
 
 
@@ -186,12 +208,22 @@ class Runner:
     return {name: np.array(results[output]) for name, output in zip(
         self.output_names, self.compiled.outputs)}
 
+  @property
+  def end_point_names(self):
+    """The net's end points this model computes: 'global_pool', 'logits',
+    'predictions', and those `convert` was asked for."""
+    return list(END_POINTS) + [n for n in self.output_names
+                               if n not in OUTPUTS]
+
   def end_points(self, images):
     """Runs one batch: {end point name: numpy array}, named as the net's
-    end points ('logits', 'predictions', 'global_pool' [batch, 1, 1, C])."""
+    end points ('logits', 'predictions', 'global_pool' [batch, 1, 1, C],
+    and the others the model outputs)."""
     out = self(images)
-    return {'logits': out['logits'], 'predictions': out['probabilities'],
-            'global_pool': out['features'][:, None, None, :]}
+    points = {'logits': out['logits'], 'predictions': out['probabilities'],
+              'global_pool': out['features'][:, None, None, :]}
+    points.update((n, v) for n, v in out.items() if n not in OUTPUTS)
+    return points
 
   def _convolutions(self, key):
     counts = collections.Counter()
