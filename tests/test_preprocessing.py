@@ -72,6 +72,28 @@ def test_decode_png_and_jpeg_bytes():
     preprocessing.decode_image(b'not an image')
 
 
+def test_header_pixels_agree_eager_and_in_a_graph():
+  import io  # pylint: disable=g-import-not-at-top
+  from PIL import Image  # pylint: disable=g-import-not-at-top
+  encoded = []
+  for fmt, size in (('JPEG', (30, 20)), ('PNG', (7, 300)), ('GIF', (25, 9)),
+                    ('BMP', (11, 13))):
+    out = io.BytesIO()
+    Image.new('RGB', size).save(out, fmt)
+    encoded.append((out.getvalue(), size[0] * size[1]))
+  # A top-down BMP stores its height negative.
+  flipped = bytearray(encoded[3][0])
+  flipped[22:26] = (2 ** 32 - 13).to_bytes(4, 'little')
+  encoded += [(bytes(flipped), 11 * 13), (b'not an image at all, no', -1),
+              (b'\x89PNG', -1)]
+  graph = tf.function(preprocessing.encoded_image_pixels,
+                      input_signature=[tf.TensorSpec([], tf.string)])
+  for data, pixels in encoded:
+    assert int(preprocessing.encoded_image_pixels(data)) == pixels
+    assert int(preprocessing.encoded_image_pixels(tf.constant(data))) == pixels
+    assert int(graph(tf.constant(data))) == pixels
+
+
 def test_a_batch_is_refused_with_a_hint():
   with pytest.raises(ValueError, match='map the function over a batch'):
     preprocessing.preprocess_for_eval(np.zeros((2, 8, 8, 3)), 4, 4)

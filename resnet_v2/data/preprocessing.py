@@ -191,10 +191,37 @@ def _header_integer(contents, offset, size, big_endian):
                                          tf.int64))
 
 
+def _header_pixels(data):
+  """`encoded_image_pixels` of Python bytes, in Python: the same header
+  fields, read with `struct` (one eager op for JPEG) instead of a dozen
+  eager string ops, which cost about 2 ms an image in the input pipeline's
+  decode."""
+  if len(data) < 26:
+    return -1
+  if data[:3] == b'\xff\xd8\xff':
+    height, width = tf.image.extract_jpeg_shape(data)[:2].numpy()
+    return int(height) * int(width)
+  if data[:4] == b'\x89PNG':
+    return int.from_bytes(data[16:20], 'big') * int.from_bytes(data[20:24],
+                                                               'big')
+  if data[:4] == b'GIF8':
+    return int.from_bytes(data[6:8], 'little') * int.from_bytes(data[8:10],
+                                                                'little')
+  if data[:2] == b'BM':
+    height = int.from_bytes(data[22:26], 'little')
+    height = 2 ** 32 - height if height >= 2 ** 31 else height
+    return int.from_bytes(data[18:22], 'little') * height
+  return -1
+
+
 def encoded_image_pixels(contents):
   """Height x width of encoded JPEG, PNG, GIF or BMP bytes, read from the
   header without decoding (graph or eager); -1 for other bytes (the
   decoder then says what is wrong)."""
+  if tf.executing_eagerly():
+    data = contents if isinstance(contents, bytes) else tf.convert_to_tensor(
+        contents, tf.string).numpy()
+    return tf.constant(_header_pixels(data), tf.int64)
   contents = tf.convert_to_tensor(contents, tf.string)
   long_enough = tf.strings.length(contents) >= 26
   magic = tf.strings.substr(contents, 0, 4)
