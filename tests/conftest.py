@@ -67,3 +67,24 @@ def command_line_errors_carry_no_op_text(monkeypatch):
         'TensorFlow op text reached the user: %s' % seen.getvalue()[-800:])
     return code
   monkeypatch.setattr(cli, 'main', checked)
+
+
+# The files that take longest, longest first (from `pytest --durations=0`
+# on a 2-core Zen 4): `-n auto --dist loadfile --no-loadscope-reorder`
+# hands files to the two workers in this order, so the long ones start
+# early and the many short ones fill in at the end, and both workers finish
+# together (xdist's own reorder, by number of tests, sent the few-test,
+# long files last).
+LONGEST_FILES = (
+    'test_benchmarks.py', 'test_training_faults.py', 'test_readme.py',
+    'test_convert.py', 'test_distribute.py', 'test_experiments.py',
+    'test_ray_distributor.py', 'test_weights.py', 'test_resnet.py',
+    'test_train_speed.py', 'test_module.py', 'test_examples.py',
+    'test_trainer.py', 'test_shards.py', 'test_quantize.py',
+    'test_evaluate.py', 'test_onednn.py', 'test_model.py',
+    'test_tf_slim_compat.py', 'test_service.py')
+
+
+def pytest_collection_modifyitems(items):
+  rank = {name: place for place, name in enumerate(LONGEST_FILES)}
+  items.sort(key=lambda item: rank.get(item.path.name, len(rank)))

@@ -170,3 +170,10 @@ def _cycles():
 
 def test_no_module_imports_itself_round_a_circle():
   assert not _cycles(), _cycles()
+
+
+def test_the_longest_files_named_for_the_test_order_exist():
+  import conftest  # pylint: disable=g-import-not-at-top
+  here = pathlib.Path(__file__).resolve().parent
+  assert conftest.LONGEST_FILES
+  assert [n for n in conftest.LONGEST_FILES if not (here / n).is_file()] == []
