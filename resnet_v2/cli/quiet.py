@@ -38,7 +38,8 @@ NATIVE_LOG_LINE = re.compile(
 
 
 def is_native_log(line):
-  """Whether a stderr line is one of TensorFlow's C++ log lines."""
+  """Whether a stderr line is one of TensorFlow's or Ray's C++ log lines
+  (or libjpeg's, printed by TensorFlow)."""
   return bool(NATIVE_LOG_LINE.match(line))
 
 

@@ -158,8 +158,8 @@ def extract_to_folder(inputs, folder, net, end_points=('global_pool',),
   if ray_address is not None:
     from resnet_v2.serve import ray_distributor  # pylint: disable=g-import-not-at-top
     ray_distributor.run_shards(ray_address, net.load_spec(weights),
-                           folder, planned, todo, end_points, batch_size,
-                           dtype, max_pixels, log=log)
+                               folder, planned, todo, end_points,
+                               batch_size, dtype, max_pixels, log=log)
     # What lost workers left half-written (every writer is done now).
     shards_lib.remove_partial(folder)
   else:

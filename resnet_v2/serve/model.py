@@ -204,8 +204,8 @@ class Model:
   @property
   def end_point_names(self):
     """What `run` can return: the net's end points, and 'logits' (the
-    net's output) when it classifies; an int8 model's outputs
-    (`openvino.END_POINTS` and the blocks')."""
+    net's output) when it classifies; an int8 model's
+    (`openvino.END_POINTS`, what it was quantized with)."""
     if self.module is None:
       return self.runner.end_point_names
     names = list(self.module.end_point_names)

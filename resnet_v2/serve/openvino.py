@@ -9,9 +9,10 @@ A net goes from its TF2 module (`nets.module.ResNetModule`) to an OpenVINO model
 through a SavedModel of one serving function (`convert`): preprocessed
 images [batch, size, size, 3] in; `logits`, `probabilities` and `features`
 (the pooled features [batch, channels]) out, and any other end points asked
-for, each an output named as the end point (`resnet_v2_50/block3`). `quantize` calibrates it on
-images (post-training static quantization: per-channel symmetric int8
-weights, int8 activations, with NNCF's fast bias correction). `Runner`
+for, each an output named as the end point (`resnet_v2_50/block3`).
+`quantize` calibrates it on images (post-training static quantization:
+per-channel symmetric int8 weights, int8 activations, with NNCF's fast
+bias correction). `Runner`
 compiles a model for the CPU and runs batches; `effective_precision` reads
 what the compiled convolutions really run in.
 
