@@ -122,8 +122,8 @@ def test_max_steps_stops_inside_an_epoch_and_keeps_its_place(tmp_path):
                              dataclasses.replace(CONFIG, max_steps=6))
   trainer.train(progress=False, log=quiet)
   assert tf.train.latest_checkpoint(str(tmp_path)).endswith('model.ckpt-6')
-  assert [int(trainer.epoch.numpy()),
-          int(trainer.epoch_start.numpy())] == [1, 4]
+  assert [int(trainer.counters.epoch.numpy()),
+          int(trainer.counters.epoch_start.numpy())] == [1, 4]
 
 
 def test_existing_run_needs_resume_and_another_run_is_refused(tmp_path):

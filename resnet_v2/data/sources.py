@@ -274,3 +274,35 @@ def relabel(source, class_names, what='the model'):
   labels = mapping[np.asarray(source.labels, np.int64)]
   return source._replace(labels=labels if kind_of(source).items_array
                          else labels.tolist(), class_names=class_names)
+
+
+def training_classes(train_source, val_source, num_classes=None,
+                     labels_offset=0):
+  """The classes a run trains: from the training data's names (after
+  `labels_offset`, see `offset_class_names`) or `num_classes`; the
+  validation data relabelled to them.
+
+  Returns:
+    (train source, val source, class names or None, num_classes).
+
+  Raises:
+    ValueError: if the count is unknown or disagrees with the names.
+  """
+  train_source = offset_class_names(train_source, labels_offset)
+  class_names = train_source.class_names
+  num_classes = num_classes or (len(class_names) if class_names else None)
+  if not num_classes:
+    raise ValueError('%s does not name its classes: give `num_classes`, '
+                     'or put TF-Slim\'s labels.txt beside '
+                     'the records.' % train_source.path)
+  if class_names and len(class_names) != num_classes:
+    if len(class_names) > num_classes:
+      raise ValueError('%s names %d classes, but num_classes is %d.' % (
+          train_source.path, len(class_names), num_classes))
+    class_names = class_names + [str(i) for i in range(len(class_names),
+                                                       num_classes)]
+  if val_source is not None:
+    val_source = relabel(offset_class_names(val_source, labels_offset),
+                         class_names,
+                         'the training data %s' % train_source.path)
+  return train_source, val_source, class_names, num_classes

@@ -1,7 +1,8 @@
 """What a training run writes besides its events: step checkpoints named
-in the model dir's index once whole, `best/` swapped in whole, and the
-history a resume continues."""
+in the model dir's index once whole, with the train-state `Counters`;
+`best/` swapped in whole; and the history a resume continues."""
 
+import dataclasses
 import json
 import os
 import shutil
@@ -13,6 +14,37 @@ from resnet_v2 import errors
 from resnet_v2 import files
 from resnet_v2 import model_dir as model_dir_lib
 from resnet_v2.train import distribute
+
+
+@dataclasses.dataclass(frozen=True)
+class Counters:
+  """The train-state variables a checkpoint holds besides the net's and
+  the optimizer's: where the run is, and the plateau's state."""
+  global_step: tf.Variable
+  epoch: tf.Variable
+  epoch_start: tf.Variable
+  rate_scale: tf.Variable
+  best_accuracy: tf.Variable
+  stale_epochs: tf.Variable
+
+  @classmethod
+  def create(cls):
+    """New variables (under the caller's strategy scope), named as the
+    checkpoints name them."""
+    def state(name, value, dtype):
+      return tf.Variable(value, dtype=dtype, trainable=False, name=name)
+    return cls(state('global_step', 0, tf.int64),
+               state('train_state/epoch', 0, tf.int64),
+               state('train_state/epoch_start_step', 0, tf.int64),
+               state('train_state/rate_scale', 1.0, tf.float32),
+               state('train_state/best_accuracy', -1.0, tf.float32),
+               state('train_state/stale_epochs', 0, tf.int64))
+
+  def by_name(self):
+    """{checkpoint name: variable}."""
+    variables = [getattr(self, field.name)
+                 for field in dataclasses.fields(self)]
+    return {v.name.split(':')[0]: v for v in variables}
 
 
 def write_failure(what, model_dir, error):

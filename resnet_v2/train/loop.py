@@ -1,14 +1,17 @@
-"""The epoch loop of `trainer.Trainer`: steps, validation, best/, the
-plateau, checkpoints, history and TensorBoard scalars.
+"""The epoch loop: steps, validation, best/, the plateau, checkpoints,
+history and TensorBoard scalars.
 
-`EpochLoop` is the Trainer's loop, kept apart from how the run is set up
-(`trainer.py`); it uses the Trainer's attributes (config, strategy, role,
-module, steps, datasets, the train-state variables).
+`EpochLoop` drives one run through the explicit `RunParts` that
+`trainer.Trainer` gives it: the run's size, its train-state variables
+(`checkpointing.Counters`), and the functions that step, read data, evaluate and save. It builds no
+net and reads nothing else of the Trainer.
 """
 
+import dataclasses
 import math
 import os
 import time
+from typing import Any, Callable
 
 import numpy as np
 import tensorflow as tf
@@ -17,8 +20,6 @@ from resnet_v2 import errors
 from resnet_v2 import files
 from resnet_v2 import lock
 from resnet_v2 import model_dir as model_dir_lib
-from resnet_v2 import runtime
-from resnet_v2 import train as train_package
 from resnet_v2.data import inputs
 from resnet_v2.train import checkpointing
 from resnet_v2.train import distribute
@@ -28,6 +29,7 @@ from resnet_v2.train import distribute
 _SCALAR_METADATA = tf.compat.v1.SummaryMetadata(
     plugin_data=tf.compat.v1.SummaryMetadata.PluginData(plugin_name='scalars'))
 
+
 def _scalars(writer, step, **values):
   """Writes TensorBoard scalars."""
   with writer.as_default():
@@ -36,10 +38,57 @@ def _scalars(writer, step, **values):
                        metadata=_SCALAR_METADATA)
 
 
-class EpochLoop:
-  """Trains until epochs or max_steps (a mixin of `trainer.Trainer`)."""
+@dataclasses.dataclass(frozen=True)
+class RunParts:
+  """What `EpochLoop` drives, given by the Trainer.
 
-  def train(self, resume=False, progress=None, log=print, on_step=None):
+  Attributes:
+    config, model_dir: The run's `TrainConfig`, and the folder it writes.
+    strategy, role: The `tf.distribute` strategy and this worker's role.
+    heading: The run's first line (net, replicas, batch, oneDNN).
+    global_batch, steps_per_epoch, total_steps: The run's size.
+    skipped: The `inputs.SkippedFiles` the pipeline fills.
+    counters, model_variables: The `checkpointing.Counters`; the net's variables by
+      TF-Slim name (for best/).
+    train_step: fn(images, labels) -> (loss, error, gradient norm).
+    learning_rate: fn() -> the rate now.
+    training_batches: fn(epoch, skip_batches) -> the epoch's dataset.
+    validates, evaluate: Whether there is validation data; fn() -> its
+      `metrics.Tally.result()` with the weights the net holds.
+    averaged_weights: fn() -> a context in which the net holds the weights
+      best/ keeps (the average, with `ema`).
+    save: fn(step, epoch, epoch_start) saves every variable; start:
+      fn(resume, log) -> history restores or initializes the run.
+  """
+  config: Any
+  model_dir: str
+  strategy: Any
+  role: Any
+  heading: str
+  global_batch: int
+  steps_per_epoch: int
+  total_steps: int
+  skipped: Any
+  counters: checkpointing.Counters
+  model_variables: dict
+  train_step: Callable
+  learning_rate: Callable
+  training_batches: Callable
+  validates: bool
+  evaluate: Callable
+  averaged_weights: Callable
+  save: Callable
+  start: Callable
+
+
+class EpochLoop:
+  """Trains until epochs or max_steps, through the run's `RunParts`."""
+
+  def __init__(self, parts):
+    self.parts = parts
+    self._logged_skipped = 0
+
+  def run(self, resume=False, progress=None, log=print, on_step=None):
     """Trains until epochs or max_steps; returns the history dict.
 
     The chief holds the model dir's lock (`lock.Lock`) throughout and
@@ -58,16 +107,18 @@ class EpochLoop:
     Raises:
       lock.LockError: if another process writes the model dir.
       errors.TrainingDiverged: at the first non-finite loss or gradient.
-      ValueError: see the class.
+      ValueError: on an epoch without a batch, more unreadable data than
+        `max_unreadable`, or a model dir that cannot be written.
     """
-    if not self.role.is_chief:
+    parts = self.parts
+    if not parts.role.is_chief:
       progress, log = False, lambda line: None
-      distribute.check_shared_dir(self.strategy, self.role, self.model_dir)
+      distribute.check_shared_dir(parts.strategy, parts.role, parts.model_dir)
       return self._train(resume, progress, log, on_step)
-    os.makedirs(self.model_dir, exist_ok=True)
-    with lock.Lock(self.model_dir):
-      distribute.check_shared_dir(self.strategy, self.role, self.model_dir)
-      removed = model_dir_lib.remove_leftovers(self.model_dir)
+    os.makedirs(parts.model_dir, exist_ok=True)
+    with lock.Lock(parts.model_dir):
+      distribute.check_shared_dir(parts.strategy, parts.role, parts.model_dir)
+      removed = model_dir_lib.remove_leftovers(parts.model_dir)
       if removed:
         log('removed what an interrupted run left half-written: %s' %
             ', '.join(removed[:5]) + (' ...' if len(removed) > 5 else ''))
@@ -75,57 +126,54 @@ class EpochLoop:
 
   def _train(self, resume, progress, log, on_step):
     """The loop of `train`: epochs until epochs or max_steps."""
-    history = self._start(resume, log)
-    config = self.config
+    parts = self.parts
+    counters = parts.counters
+    history = parts.start(resume, log)
+    config = parts.config
     step, epoch, epoch_start = (int(v.numpy()) for v in (
-        self.global_step, self.epoch, self.epoch_start))
-    log('training %s on %d replica(s) in sync (%d worker(s)): global batch '
-        '%d, learning rate x%d; oneDNN %s (%s)' % (
-            config.model, self.replicas, self.role.num_workers,
-            self.global_batch, self.rate_factor,
-            'on' if runtime.onednn_enabled() else 'off',
-            train_package.ONEDNN_CHOICE))
+        counters.global_step, counters.epoch, counters.epoch_start))
+    log(parts.heading)
     if resume and step:
       log('resuming at epoch %d (step %d)' % (epoch + 1, step))
-    writer = (tf.summary.create_file_writer(self.model_dir)
-              if self.role.is_chief else tf.summary.create_noop_writer())
+    writer = (tf.summary.create_file_writer(parts.model_dir)
+              if parts.role.is_chief else tf.summary.create_noop_writer())
     # An epoch's wall clock runs from the end of the one before (for the
     # first, from here: restoring and the first step's tracing count).
     wall_start = time.time()
-    while epoch < config.epochs and step < self.total_steps:
+    while epoch < config.epochs and step < parts.total_steps:
       started = time.time()
       step, durations, losses, errors = self._run_epoch(
           step, epoch, epoch_start, writer, history, progress, on_step)
-      if step >= self.total_steps and (step - epoch_start <
-                                       self.steps_per_epoch):
+      if step >= parts.total_steps and (step - epoch_start <
+                                        parts.steps_per_epoch):
         # max_steps reached inside the epoch: keep the place, for a resume
         # with more steps.
-        self._save(step, epoch, epoch_start)
+        parts.save(step, epoch, epoch_start)
         break
       if step == epoch_start:
         raise ValueError('Epoch %d produced no batch: every image was '
                          'unreadable or the data is smaller than a batch; '
                          'see the skipped files: %s' % (
-                             epoch + 1, self.skipped.items()[:5]))
-      if step - epoch_start < self.steps_per_epoch:
+                             epoch + 1, parts.skipped.items()[:5]))
+      if step - epoch_start < parts.steps_per_epoch:
         log('note: epoch %d had %d of %d steps (%d unreadable files '
             'skipped so far)' % (epoch + 1, step - epoch_start,
-                                 self.steps_per_epoch, len(self.skipped)))
+                                 parts.steps_per_epoch, len(parts.skipped)))
       epoch, epoch_start = epoch + 1, step
       record = {'epoch': epoch, 'step': step,
                 'train_loss': float(np.mean(losses)) if losses else None,
                 'train_error': float(np.mean(errors)) if errors else None,
-                'learning_rate': float(self.learning_rate()),
+                'learning_rate': float(parts.learning_rate()),
                 'seconds': time.time() - started,
-                'images_per_second': (self.global_batch * len(durations) /
+                'images_per_second': (parts.global_batch * len(durations) /
                                       max(sum(durations), 1e-9))}
       self._end_epoch(record, writer, history, log, wall_start,
-                      self.global_batch * len(durations))
+                      parts.global_batch * len(durations))
       wall_start = time.time()
     writer.close()
-    if self.skipped:
+    if parts.skipped:
       log('skipped %d unreadable file(s); listed in %s' % (
-          len(self.skipped), model_dir_lib.HISTORY_NAME))
+          len(parts.skipped), model_dir_lib.HISTORY_NAME))
     return history
 
   def _run_epoch(self, step, epoch, epoch_start, writer, history, progress,
@@ -135,20 +183,21 @@ class EpochLoop:
     Returns:
       (step reached, step durations, losses, errors).
     """
-    config = self.config
-    batches = inputs.iterate(self._dataset(self.train_source, True, epoch,
-                                           step - epoch_start))
-    shown = progress(self.steps_per_epoch, 'epoch %d/%d' % (
+    parts = self.parts
+    config = parts.config
+    batches = inputs.iterate(parts.training_batches(epoch,
+                                                    step - epoch_start))
+    shown = progress(parts.steps_per_epoch, 'epoch %d/%d' % (
         epoch + 1, config.epochs)) if progress else None
     durations, losses, errors = [], [], []
-    while step < self.total_steps and (step - epoch_start <
-                                       self.steps_per_epoch):
+    while step < parts.total_steps and (step - epoch_start <
+                                        parts.steps_per_epoch):
       begin = time.perf_counter()
       try:
         images, labels = next(batches)
       except (StopIteration, tf.errors.OutOfRangeError):
         break
-      loss, error, norm = (float(v) for v in self.train_step(images, labels))
+      loss, error, norm = (float(v) for v in parts.train_step(images, labels))
       durations.append(time.perf_counter() - begin)
       step += 1
       self._check_finite(step, loss, norm)
@@ -158,10 +207,10 @@ class EpochLoop:
         history['steps'].append([step, loss, error])
         recent = durations[-config.log_every:]
         _scalars(writer, step, loss=loss, train_error=error,
-                 images_per_second=self.global_batch * len(recent) /
+                 images_per_second=parts.global_batch * len(recent) /
                  max(sum(recent), 1e-9))
       if config.save_every_steps and not step % config.save_every_steps:
-        self._save(step, epoch, epoch_start)
+        parts.save(step, epoch, epoch_start)
       if shown:
         shown.update(step - epoch_start, durations)
       if on_step:
@@ -172,40 +221,41 @@ class EpochLoop:
     """Validates, keeps best/, saves, and writes history and events; the
     record's wall clock runs from wall_start to the history written, over
     the epoch's `images` trained in this process."""
+    parts = self.parts
     step = record['step']
-    if self.val_source is not None:
+    if parts.validates:
       # best/ holds the weights validated: the average, with `ema`.
-      with self.averaged_weights():
-        scores = self._evaluate()
+      with parts.averaged_weights():
+        scores = parts.evaluate()
         record.update(val_accuracy=scores['top1'], val_top5=scores['top5'],
                       val_loss=scores['loss'])
         self._track_best(scores['top1'], record, log)
       _scalars(writer, step, val_accuracy=scores['top1'],
                val_top5=scores['top5'], val_loss=scores['loss'])
     _scalars(writer, step, learning_rate=record['learning_rate'])
-    self._save(step, record['epoch'], step)
+    parts.save(step, record['epoch'], step)
     history['epochs'].append(record)
-    history['skipped_files'] = [list(item) for item in self.skipped.items()]
+    history['skipped_files'] = [list(item) for item in parts.skipped.items()]
     self._log_skipped(log)
     self._check_unreadable(step)
-    path = os.path.join(self.model_dir, model_dir_lib.HISTORY_NAME)
+    path = os.path.join(parts.model_dir, model_dir_lib.HISTORY_NAME)
     record['wall_seconds'] = time.time() - wall_start
     record['wall_images_per_second'] = images / max(record['wall_seconds'],
                                                     1e-9)
     try:
       writer.flush()
-      if self.role.is_chief:
+      if parts.role.is_chief:
         files.write_json(path, history)
     except (OSError, tf.errors.OpError) as error:
       raise ValueError(checkpointing.write_failure(
-          '%s and the TensorBoard events' % path, self.model_dir, error)
+          '%s and the TensorBoard events' % path, parts.model_dir, error)
                        ) from None
-    log(checkpointing.epoch_line(record, self.config.epochs))
+    log(checkpointing.epoch_line(record, parts.config.epochs))
 
   def _log_skipped(self, log, most=10):
     """Names the files skipped since the last call (at most `most`)."""
-    items = self.skipped.items()
-    new = items[getattr(self, '_logged_skipped', 0):]
+    items = self.parts.skipped.items()
+    new = items[self._logged_skipped:]
     self._logged_skipped = len(items)
     for name, reason in new[:most]:
       log('skipped %s: %s' % (name, reason))
@@ -220,16 +270,17 @@ class EpochLoop:
     Raises:
       ValueError: naming the share, where the list is, and the fix.
     """
-    bad = len(self.skipped)
-    met = bad + step * self.global_batch
-    if bad and bad > self.config.max_unreadable * met:
+    parts = self.parts
+    bad = len(parts.skipped)
+    met = bad + step * parts.global_batch
+    if bad and bad > parts.config.max_unreadable * met:
       raise ValueError(
           '%d of the %d training items met so far could not be read '
           '(%.1f%%, more than `max_unreadable`=%g): the data is damaged. '
           'They are listed in %s; replace or remove them and run again with '
           '`resume`.' % (bad, met, 100.0 * bad / met,
-                         self.config.max_unreadable,
-                         os.path.join(self.model_dir,
+                         parts.config.max_unreadable,
+                         os.path.join(parts.model_dir,
                                       model_dir_lib.HISTORY_NAME)))
 
   def _check_finite(self, step, loss, gradient_norm):
@@ -239,11 +290,12 @@ class EpochLoop:
     Raises:
       errors.TrainingDiverged: naming the step and the latest checkpoint.
     """
+    config, model_dir = self.parts.config, self.parts.model_dir
     # fp16's loss scaling skips non-finite gradients by design.
     if math.isfinite(loss) and (math.isfinite(gradient_norm) or
-                                self.config.precision == 'fp16'):
+                                config.precision == 'fp16'):
       return
-    latest = model_dir_lib.latest_checkpoint(self.model_dir)
+    latest = model_dir_lib.latest_checkpoint(model_dir)
     raise errors.TrainingDiverged(
         'step %d: the loss is %s and the gradient norm %s: training '
         'diverged and stopped; nothing of this step was saved (the latest '
@@ -253,21 +305,23 @@ class EpochLoop:
 
   def _track_best(self, accuracy, record, log):
     """Saves best/ on a new best; scales the rate down on a plateau."""
-    best, stale = float(self.best_accuracy.numpy()), int(
-        self.stale_epochs.numpy())
+    parts = self.parts
+    counters = parts.counters
+    best, stale = float(counters.best_accuracy.numpy()), int(
+        counters.stale_epochs.numpy())
     if accuracy > best:
-      self.best_accuracy.assign(accuracy)
-      self.stale_epochs.assign(0)
-      checkpointing.save_best(dict(self.model_variables), self.model_dir,
-                              self.role)
+      counters.best_accuracy.assign(accuracy)
+      counters.stale_epochs.assign(0)
+      checkpointing.save_best(dict(parts.model_variables), parts.model_dir,
+                              parts.role)
       record['best'] = True
       return
     stale += 1
-    patience = self.config.plateau_patience
+    patience = parts.config.plateau_patience
     if patience and stale >= patience:
-      self.rate_scale.assign(float(self.rate_scale.numpy()) *
-                             self.config.plateau_factor)
+      counters.rate_scale.assign(float(counters.rate_scale.numpy()) *
+                                 parts.config.plateau_factor)
       log('validation accuracy has not improved for %d epochs: learning '
-          'rate x%g' % (stale, self.config.plateau_factor))
+          'rate x%g' % (stale, parts.config.plateau_factor))
       stale = 0
-    self.stale_epochs.assign(stale)
+    counters.stale_epochs.assign(stale)

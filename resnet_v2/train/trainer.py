@@ -44,6 +44,7 @@ from resnet_v2 import metrics
 from resnet_v2 import model_dir as model_dir_lib
 from resnet_v2 import record as record_lib
 from resnet_v2 import runtime
+from resnet_v2 import train as train_package
 from resnet_v2.data import inputs
 from resnet_v2.data import sources
 from resnet_v2.nets import module as tf2
@@ -63,39 +64,7 @@ from resnet_v2.train.config import TrainConfig
 platform.use(runtime.platform_facts)
 
 
-def _classes(train_source, val_source, config):
-  """The classes a run trains: from the training data's names (after
-  `labels_offset`) or `num_classes`; validation data relabelled to them.
-
-  Returns:
-    (train source, val source, class names or None, num_classes).
-
-  Raises:
-    ValueError: if the count is unknown or disagrees with the names.
-  """
-  train_source = sources.offset_class_names(train_source,
-                                           config.labels_offset)
-  class_names = train_source.class_names
-  num_classes = config.num_classes or (len(class_names) if class_names
-                                       else None)
-  if not num_classes:
-    raise ValueError('%s does not name its classes: give `num_classes`, '
-                     'or put TF-Slim\'s labels.txt beside '
-                     'the records.' % train_source.path)
-  if class_names and len(class_names) != num_classes:
-    if len(class_names) > num_classes:
-      raise ValueError('%s names %d classes, but num_classes is %d.' % (
-          train_source.path, len(class_names), num_classes))
-    class_names = class_names + [str(i) for i in range(len(class_names),
-                                                       num_classes)]
-  if val_source is not None:
-    val_source = sources.relabel(
-        sources.offset_class_names(val_source, config.labels_offset),
-        class_names, 'the training data %s' % train_source.path)
-  return train_source, val_source, class_names, num_classes
-
-
-class Trainer(loop.EpochLoop):
+class Trainer:
   """Trains a registered net on a source into a model dir.
 
   Args:
@@ -135,8 +104,9 @@ class Trainer(loop.EpochLoop):
         s.path for s in (train_source, val_source) if s is not None and
         sources.kind_of(s).path_is_input], holding=False)
     model_dir_lib.check_trainable_dir(model_dir)
-    train_source, val_source, class_names, num_classes = _classes(
-        train_source, val_source, config)
+    train_source, val_source, class_names, num_classes = (
+        sources.training_classes(train_source, val_source,
+                                 config.num_classes, config.labels_offset))
     self.train_source, self.val_source = train_source, val_source
     self.model_dir = model_dir
     self.image_size = config.image_size or self.spec.image_size
@@ -205,17 +175,8 @@ class Trainer(loop.EpochLoop):
         synchronized_batch_norm=config.sync_batch_norm,
         conventions=self.record.conventions)
     self.model_variables = self.module.variables_by_name
-    self.global_step = tf.Variable(0, dtype=tf.int64, trainable=False,
-                                   name='global_step')
-
-    def state(name, value, dtype):
-      return tf.Variable(value, dtype=dtype, trainable=False,
-                         name='train_state/' + name)
-    self.epoch = state('epoch', 0, tf.int64)
-    self.epoch_start = state('epoch_start_step', 0, tf.int64)
-    self.rate_scale = state('rate_scale', 1.0, tf.float32)
-    self.best_accuracy = state('best_accuracy', -1.0, tf.float32)
-    self.stale_epochs = state('stale_epochs', 0, tf.int64)
+    self.counters = checkpointing.Counters.create()
+    self.global_step = self.counters.global_step
     self.trained = self._trained_variables()
     self.average = None
     if config.ema:
@@ -225,7 +186,8 @@ class Trainer(loop.EpochLoop):
            if id(v) in trained}, config.ema)
 
     def rate():
-      return self.rate_scale * float(self.rate_factor) * learning_rate_at(
+      return self.counters.rate_scale * float(
+          self.rate_factor) * learning_rate_at(
           self.global_step, config, self.steps_per_epoch, self.total_steps)
     self.learning_rate = tf.function(rate, autograph=False)
     self.steps = steps_lib.Steps(
@@ -252,14 +214,40 @@ class Trainer(loop.EpochLoop):
     """{checkpoint name: variable} of everything a resume needs."""
     names = {}
     names.update(self.model_variables)
-    for variable in (self.global_step, self.epoch, self.epoch_start,
-                     self.rate_scale, self.best_accuracy, self.stale_epochs):
-      names[variable.name.split(':')[0]] = variable
+    names.update(self.counters.by_name())
     names.update(self.steps.optimizer_variables(self.model_variables))
     if self.average is not None:
       # The averages under the net's names, the trained weights apart.
       names.update(self.average.checkpoint_names())
     return names
+
+  def train(self, resume=False, progress=None, log=print, on_step=None):
+    """Trains until epochs or max_steps (`loop.EpochLoop.run`, whose
+    arguments these are); returns the history dict."""
+    return loop.EpochLoop(self._run_parts()).run(resume, progress, log,
+                                                 on_step)
+
+  def _run_parts(self):
+    """The `loop.RunParts` of this run."""
+    heading = ('training %s on %d replica(s) in sync (%d worker(s)): global '
+               'batch %d, learning rate x%d; oneDNN %s (%s)' % (
+                   self.config.model, self.replicas, self.role.num_workers,
+                   self.global_batch, self.rate_factor,
+                   'on' if runtime.onednn_enabled() else 'off',
+                   train_package.ONEDNN_CHOICE))
+    return loop.RunParts(
+        config=self.config, model_dir=self.model_dir,
+        strategy=self.strategy, role=self.role, heading=heading,
+        global_batch=self.global_batch,
+        steps_per_epoch=self.steps_per_epoch, total_steps=self.total_steps,
+        skipped=self.skipped, counters=self.counters,
+        model_variables=self.model_variables, train_step=self.train_step,
+        learning_rate=self.learning_rate,
+        training_batches=lambda epoch, skip: self._dataset(
+            self.train_source, True, epoch, skip),
+        validates=self.val_source is not None, evaluate=self._evaluate,
+        averaged_weights=self.averaged_weights, save=self._save,
+        start=self._start)
 
   # -- evaluation -----------------------------------------------------------
 
@@ -302,8 +290,8 @@ class Trainer(loop.EpochLoop):
 
   def _save(self, step, epoch, epoch_start):
     """Saves every variable; every worker takes part, the chief's is kept."""
-    self.epoch.assign(epoch)
-    self.epoch_start.assign(epoch_start)
+    self.counters.epoch.assign(epoch)
+    self.counters.epoch_start.assign(epoch_start)
     checkpointing.save_step(self.state_variables(), self.model_dir,
                             self.role, step)
 
