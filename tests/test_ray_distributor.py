@@ -78,5 +78,4 @@ def test_without_ray_the_message_says_what_to_install(monkeypatch):
   with pytest.raises(errors.MissingDependencyError, match=(
       r"--ray needs the optional package ray, which is not installed: "
       r"pip install 'resnet_v2\[ray\]'")):
-    ray_distributor.run_shards('auto', {}, '/nonexistent', [], [0], [], 1,
-                               'float32', 1)
+    ray_distributor.run_shards('auto', {}, None, [], [0])

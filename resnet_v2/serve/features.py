@@ -155,28 +155,26 @@ def extract_to_folder(inputs, folder, net, end_points=('global_pool',),
       net, source, inputs, end_points, shapes, shard_size, len(planned),
       dtype, weights, split), inputs=list(inputs))
   todo = shards_lib.incomplete_shards(folder, len(planned))
+  job = worker.ShardJob(folder, tuple(end_points), shapes, batch_size, dtype,
+                        max_pixels)
   if ray_address is not None:
     from resnet_v2.serve import ray_distributor  # pylint: disable=g-import-not-at-top
-    ray_distributor.run_shards(ray_address, net.load_spec(weights),
-                               folder, planned, todo, end_points,
-                               batch_size, dtype, max_pixels, log=log)
+    ray_distributor.run_shards(ray_address, net.load_spec(weights), job,
+                               planned, todo, log=log)
     # What lost workers left half-written (every writer is done now).
     shards_lib.remove_partial(folder)
   else:
-    _run_here(net, folder, planned, todo, end_points, batch_size, dtype,
-              max_pixels, progress, shapes)
+    _run_here(net, job, planned, todo, progress)
   return shards_lib.finish(folder, manifest)
 
 
-def _run_here(net, folder, planned, todo, end_points, batch_size, dtype,
-              max_pixels, progress, shapes):
+def _run_here(net, job, planned, todo, progress):
   """Runs the shards left, one after the other, in this process."""
   shown = progress(len(planned), 'shards') if progress else None
   durations = []
   for index in todo:
     start = time.perf_counter()
-    worker.run_shard(net, folder, index, planned[index], end_points,
-                     batch_size, dtype, max_pixels, shapes)
+    worker.run_shard(net, job, index, planned[index])
     durations.append(time.perf_counter() - start)
     if shown:
       shown.update(len(planned) - len(todo) + len(durations), durations)

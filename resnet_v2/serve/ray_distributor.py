@@ -37,27 +37,24 @@ class ShardWriter:
   this module for its own workers: the actor holds no plan, so a restart
   needs nothing from the object store)."""
 
-  def __init__(self, net_spec, folder, end_points, batch_size, dtype,
-               max_pixels):
+  def __init__(self, net_spec, job):
     from resnet_v2.serve import model as model_lib  # pylint: disable=g-import-not-at-top
     self.net = model_lib.Model.load(**net_spec)
-    self.folder, self.end_points = folder, end_points
-    self.batch_size, self.dtype, self.max_pixels = (batch_size, dtype,
-                                                    max_pixels)
+    self.job = job
 
   def __call__(self, batch):
     import numpy as np  # pylint: disable=g-import-not-at-top
     from resnet_v2.serve import worker  # pylint: disable=g-import-not-at-top
-    rows = [worker.run_shard(
-        self.net, self.folder, int(index), pickle.loads(shard),
-        self.end_points, self.batch_size, self.dtype, self.max_pixels)
+    rows = [worker.run_shard(self.net, self.job, int(index),
+                             pickle.loads(shard))
             for index, shard in zip(batch['index'], batch['shard'])]
     return {'index': batch['index'], 'rows': np.asarray(rows, np.int64)}
 
 
-def run_shards(address, spec, folder, planned, todo, end_points, batch_size,
-               dtype, max_pixels, concurrency=None, log=None):
-  """Writes the shards `todo` of `planned` into folder on a Ray cluster.
+def run_shards(address, spec, job, planned, todo, concurrency=None,
+               log=None):
+  """Writes the shards `todo` of `planned` on a Ray cluster, each with
+  `worker.run_shard` and the run's `worker.ShardJob` `job`.
 
   What Ray says meanwhile (its deprecation warnings, a lost actor's
   retries) goes to Ray's log of this session
@@ -91,9 +88,7 @@ def run_shards(address, spec, folder, planned, todo, end_points, batch_size,
         planned[i])} for i in todo])
     written = data.map_batches(
         ShardWriter, batch_size=1, concurrency=concurrency, num_cpus=1,
-        fn_constructor_kwargs=dict(
-            net_spec=spec, folder=folder, end_points=list(end_points),
-            batch_size=batch_size, dtype=dtype, max_pixels=max_pixels),
+        fn_constructor_kwargs=dict(net_spec=spec, job=job),
         max_restarts=-1, max_task_retries=-1)
     written.materialize()
   lost = sorted(set(alive) - set(_alive_nodes(ray)))

@@ -3,10 +3,13 @@
 clip-retrieval separates the runner (`features`: the plan of shards), the
 worker (this module) and the distributor (`features.extract_to_folder` in
 one process, `ray_distributor` on a Ray cluster); every one of them calls
-`run_shard` (which writes with `shards.write_shard`).
+`run_shard` with the run's `ShardJob` (and writes with
+`shards.write_shard`).
 """
 
+import dataclasses
 import os
+from typing import Dict, List, Tuple
 
 import numpy as np
 
@@ -14,8 +17,6 @@ from resnet_v2.data import inputs as inputs_lib
 from resnet_v2.data import preprocessing
 from resnet_v2.data import sources
 from resnet_v2.serve import shards as shards_lib
-
-# Sources whose files are the shards (one file each).
 
 
 def output_shapes(net, end_points):
@@ -25,42 +26,69 @@ def output_shapes(net, end_points):
   return {name: list(out[name].shape[1:]) for name in end_points}
 
 
-def run_shard(net, folder, index, shard, end_points, batch_size=32,
-              dtype='float32', max_pixels=preprocessing.MAX_IMAGE_PIXELS,
-              shapes=None):
+@dataclasses.dataclass(frozen=True)
+class ShardJob:
+  """What every shard of a features run is written with (picklable: a Ray
+  actor gets it whole).
+
+  Attributes:
+    folder: The features folder.
+    end_points: End point names.
+    shapes: {end point: shape of one image's array} (`output_shapes`,
+      computed once per run).
+    batch_size: Images per run of the net.
+    dtype: Of the arrays written ('float32' or 'float16').
+    max_pixels: Larger images are skipped without being decoded.
+  """
+  folder: str
+  end_points: Tuple[str, ...]
+  shapes: Dict[str, List[int]]
+  batch_size: int = 32
+  dtype: str = 'float32'
+  max_pixels: int = preprocessing.MAX_IMAGE_PIXELS
+
+
+def run_shard(net, job, index, shard):
   """The worker: runs net over one shard and writes it whole.
 
   A shard of a list source fills arrays made once at its size (so memory
   holds one shard, not two); a file's shard grows by batches.
 
+  Args:
+    net: A `model.Model`.
+    job: The run's `ShardJob`.
+    index: The shard's number.
+    shard: Its part of the input (a `sources.Source`).
+
   Returns:
     The number of images written (files that did not read are listed in
     the shard's skipped file).
   """
-  shapes = shapes or output_shapes(net, end_points)
   skipped = inputs_lib.SkippedFiles()
   sized = sources.kind_of(shard).item_per_image
-  arrays = {name: np.empty([len(shard.items) if sized else 0] + shapes[name],
-                           dtype) for name in end_points}
-  parts = {name: [] for name in end_points}
+  arrays = {name: np.empty([len(shard.items) if sized else 0] +
+                           list(job.shapes[name]), job.dtype)
+            for name in job.end_points}
+  parts = {name: [] for name in job.end_points}
   names, labels = [], []
   # inputs.iterate: the end of a tf.data iteration waits, idle, for the
   # iterator's threads (0.5-2.5 s a shard here; shards alternated 40 s and
   # 82 s in a 100,000-image run); a thread of its own waits, the next shard
   # starts.
   for images, batch_labels, kept in inputs_lib.iterate(net.dataset(
-      shard, batch_size, skipped, max_pixels=max_pixels)):
-    outputs = net.run(images, end_points)
+      shard, job.batch_size, skipped, max_pixels=job.max_pixels)):
+    outputs = net.run(images, list(job.end_points))
     rows = slice(len(names), len(names) + len(kept))
-    for name in end_points:
+    for name in job.end_points:
       if sized:
         arrays[name][rows] = outputs[name]
       else:
-        parts[name].append(outputs[name].astype(dtype, copy=False))
+        parts[name].append(outputs[name].astype(job.dtype, copy=False))
     names.extend(os.fsdecode(k) for k in kept.numpy())
     labels.extend(batch_labels.numpy().tolist())
   arrays = {name: (arrays[name][:len(names)] if sized or not parts[name]
-                   else np.concatenate(parts[name])) for name in end_points}
-  shards_lib.write_shard(folder, index, arrays, names, labels,
+                   else np.concatenate(parts[name]))
+            for name in job.end_points}
+  shards_lib.write_shard(job.folder, index, arrays, names, labels,
                          skipped.items())
   return len(names)
