@@ -40,6 +40,9 @@ def test_openvino_runs_the_same_net_in_fp32(trained):
     np.testing.assert_allclose(points[name], expected[name], rtol=1e-4,
                                atol=1e-4 * np.abs(expected[name]).max())
   assert net.runner.end_point_names[3:] == inner
+  # A later run asking fewer gets (and copies out) only those.
+  assert list(net.run(images, ['global_pool'])) == ['global_pool']
+  assert list(net.runner(images, {'logits'})) == ['logits']
 
 
 def test_bf16_runs_only_where_the_cpu_runs_it(trained):
