@@ -177,3 +177,53 @@ def test_the_longest_files_named_for_the_test_order_exist():
   here = pathlib.Path(__file__).resolve().parent
   assert conftest.LONGEST_FILES
   assert [n for n in conftest.LONGEST_FILES if not (here / n).is_file()] == []
+
+
+# Modules whose tests live in another module's test file (named here);
+# every other module has tests/test_<its name>.py.
+TESTED_IN = {
+    'cli.__main__': 'test_cpu',   # `python -m resnet_v2.cli` in a child
+    'cli.commands': 'test_cli',
+    'cli.flags': 'test_cli',
+    'cli.parser': 'test_cli',
+    'cli.progress': 'test_timing',
+    'cli.search_flags': 'test_search_commands',
+    'cli.train_flags': 'test_trainer',
+    'compat.models.resnet_utils': 'test_compat',
+    'compat.models.resnet_v1': 'test_compat',
+    'compat.models.resnet_v2': 'test_compat',
+    'compat.slim.nets.resnet_utils': 'test_tf_slim_compat',
+    'compat.slim.nets.resnet_v1': 'test_tf_slim_compat',
+    'compat.slim.nets.resnet_v2': 'test_tf_slim_compat',
+    'data.cifar10': 'test_cifar',
+    'data.collection': 'test_features',
+    'data.labels': 'test_features',
+    'data.sources': 'test_inputs',
+    'data.tfrecords': 'test_inputs',
+    'data.webdataset': 'test_shards',
+    'nets.factory': 'test_resnet',
+    'nets.platform': 'test_layers',
+    'search.nearest': 'test_index',
+    'search.page': 'test_dedup',
+    'search.vectors': 'test_index',
+    'serve.worker': 'test_shards',
+    'service.app': 'test_service',
+    'service.batcher': 'test_service',
+    'service.collection': 'test_service',
+    'service.on_ray': 'test_service',
+}
+
+
+def test_every_module_has_its_test_file():
+  here = pathlib.Path(__file__).resolve().parent
+  missing = []
+  for module, path in sorted(MODULES.items()):
+    if path.name == '__init__.py':
+      continue
+    name = TESTED_IN.get(module, 'test_' + module.split('.')[-1])
+    if not (here / (name + '.py')).is_file():
+      missing.append('%s (%s.py)' % (module, name))
+  assert missing == []
+  # And the map names only modules that exist and lack a file of their own.
+  assert sorted(m for m in TESTED_IN if m not in MODULES or (
+      here / ('test_' + m.split('.')[-1] + '.py')).is_file()) == []

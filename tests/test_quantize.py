@@ -14,8 +14,6 @@ from resnet_v2 import checkpoint_files
 from resnet_v2 import cli
 from resnet_v2 import model_dir as model_dir_lib
 from resnet_v2 import record as record_lib
-from resnet_v2 import cpu
-from resnet_v2 import runtime
 from resnet_v2.data import inputs
 from resnet_v2.data import sources
 from resnet_v2.nets import module as tf2
@@ -282,32 +280,6 @@ def test_without_openvino_the_commands_say_what_to_install(
                    str(tmp_path / 'e'), '--format', 'openvino']) == 1
   assert "pip install 'resnet_v2[int8]'" in capsys.readouterr().err
   assert not (tmp_path / 'e').exists()
-
-
-def test_model_dirs_written_before_int8_still_read_as_tensorflow(tmp_path):
-  record = dict(model='cifar_resnet_v1_8', num_classes=2, class_names=None,
-                image_size=16, preprocessing='cifar', labels_offset=0,
-                plain=False, pixel_mean=None)
-  (tmp_path / 'model.json').write_text(json.dumps(record))
-  read = record_lib.Record.read(str(tmp_path))
-  assert (read.engine, read.precision) == ('tensorflow', 'fp32')
-
-
-@pytest.mark.parametrize('flags, kind', [
-    ({'avx2', 'fma', 'avx512f', 'avx512_vnni'}, 'native'),
-    ({'avx2', 'fma', 'avx_vnni'}, 'native'),
-    ({'avx2', 'fma'}, 'without_vnni'),
-])
-def test_int8_support_names_the_missing_instructions(monkeypatch, flags,
-                                                     kind):
-  monkeypatch.setattr(cpu, 'flags', lambda: frozenset(flags))
-  found, reason = runtime.int8_support()
-  assert found == kind
-  if kind == 'without_vnni':
-    assert 'avx512_vnni' in reason and 'about 2x fp32 instead of 4x' in reason
-    assert openvino_engine.int8_note() == reason
-  else:
-    assert openvino_engine.int8_note() is None
 
 
 def test_a_checkpoint_with_model_name_quantizes_like_a_model_dir(quantized,

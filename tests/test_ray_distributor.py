@@ -79,3 +79,42 @@ def test_without_ray_the_message_says_what_to_install(monkeypatch):
       r"--ray needs the optional package ray, which is not installed: "
       r"pip install 'resnet_v2\[ray\]'")):
     ray_distributor.run_shards('auto', {}, None, [], [0])
+
+
+def test_dedup_on_a_cluster_finds_what_one_process_finds(tmp_path):
+  import pyarrow.parquet  # pylint: disable=g-import-not-at-top
+  from features_for_tests import write_folder  # pylint: disable=g-import-not-at-top
+  from resnet_v2.search import dedup  # pylint: disable=g-import-not-at-top
+  from resnet_v2.search import index  # pylint: disable=g-import-not-at-top
+  from test_dedup import planted  # pylint: disable=g-import-not-at-top
+  vectors, copies = planted()
+  folder = str(tmp_path / 'f')
+  write_folder(tmp_path / 'f', [vectors[:200], vectors[200:400], vectors[400:]])
+  index.build(folder)
+  dedup.dedup(folder, 0.95, str(tmp_path / 'here.parquet'))
+  cluster = Cluster(initialize_head=True, head_node_args={'num_cpus': 1})
+  try:
+    cluster.add_node(num_cpus=1)
+    cluster.wait_for_nodes()
+    done = subprocess.run(
+        [sys.executable, '-m', 'resnet_v2.cli', 'dedup', folder, '--ray',
+         cluster.address, '--output', str(tmp_path / 'ray.parquet')],
+        capture_output=True, text=True, timeout=300)
+  finally:
+    cluster.shutdown()
+  assert done.returncode == 0, done.stderr[-3000:]
+  assert done.stdout.startswith('600 images: %d near-duplicate groups, %d '
+                                'duplicates' % (len(set(copies.values())),
+                                                len(copies))), done.stdout
+  here = pyarrow.parquet.read_table(tmp_path / 'here.parquet').to_pydict()
+  assert pyarrow.parquet.read_table(
+      tmp_path / 'ray.parquet').to_pydict() == here
+  assert sum(here['keep']) == 600 - len(copies)
+
+
+def test_a_leak_report_is_not_sent_to_ray(tmp_path, capsys):
+  from resnet_v2 import cli  # pylint: disable=g-import-not-at-top
+  assert cli.main(['dedup', str(tmp_path), '--against', str(tmp_path),
+                   '--ray', 'local', '-o', str(tmp_path / 'x.parquet')]) == 1
+  assert 'drop --ray' in capsys.readouterr().err
+  assert not (tmp_path / 'x.parquet').exists()

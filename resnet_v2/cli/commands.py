@@ -62,9 +62,8 @@ def run_features(args):
       raise ValueError('--ray, --shard-size, --dtype and --split write a '
                        'features folder: give --output a folder, not an '
                        '.npz.')
-    features.check_features_output(args.output, args.overwrite, args.inputs)
     count, skipped = features.extract_features(
-        args.inputs, args.output, _load_model(args, False),
+        args.inputs, args.output, lambda: _load_model(args, False),
         end_points=end_points, batch_size=args.batch_size,
         progress=progress.Progress, overwrite=args.overwrite,
         max_pixels=args.max_image_pixels)

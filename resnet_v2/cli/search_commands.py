@@ -52,8 +52,12 @@ def run_search(args):
 
 def run_dedup(args):
   from resnet_v2.search import dedup  # pylint: disable=g-import-not-at-top
+  if args.ray and args.against:
+    raise ValueError('--ray runs the groups of one folder; a leak report '
+                     '(--against) runs here: drop --ray.')
   summary = dedup.dedup(args.folder, args.threshold, args.output,
-                        args.against, args.overwrite, args.html)
+                        args.against, args.overwrite, args.html,
+                        ray_address=args.ray, log=sys.stderr)
   if args.against:
     print('%d of %d images of %s have a near twin in %s (threshold %g); '
           'wrote %s' % (summary['leaks'], summary['images'], args.against,

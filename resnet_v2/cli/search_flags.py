@@ -54,6 +54,11 @@ def add_search_parsers(commands):
   dedup.add_argument('--html', metavar='FILE.html',
                      help='also a page of the groups (or leaks) with '
                      'thumbnails, to look at before dropping anything')
+  dedup.add_argument('--ray', nargs='?', const='auto', metavar='ADDRESS',
+                     help="range-search the shards as tasks on a Ray "
+                     "cluster ('auto': the one this machine is part of; "
+                     "or its address; 'local' starts one here); needs "
+                     "'resnet_v2[ray]'")
   flags.add_overwrite_arg(dedup)
   probe = commands.add_parser(
       'probe', help='linear and k-NN probes of labelled features',

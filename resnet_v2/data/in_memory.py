@@ -59,6 +59,54 @@ def _cifar_batch(path):
   return _read_once(_file_key(path), lambda: cifar10.read_cifar_batch(path))
 
 
+def _labels(source):
+  return None if source.labels is None else np.asarray(source.labels,
+                                                       np.int64)
+
+
+def _idx_pixels(source):
+  """IDX: the images file, gray; a split is its record indices."""
+  rows = np.asarray(source.items, np.int64)
+  return (_idx_images(source.path)[..., None], rows, _labels(source),
+          lambda i: '%s[%d]' % (source.path, rows[i]),
+          lambda: (_file_key(source.path),))
+
+
+def _cifar_pixels(source):
+  """CIFAR-10: its batch files, one after the other, labels from them."""
+  parts = [_cifar_batch(path) for path in source.items]
+  where = [(path, row) for path, (part, _) in zip(source.items, parts)
+           for row in range(len(part))]
+  data = (parts[0][0] if len(parts) == 1 else
+          np.concatenate([part for part, _ in parts]))
+  return (data, np.arange(len(data)),
+          np.concatenate([part_labels for _, part_labels in parts]),
+          lambda i: '%s[%d]' % where[i],
+          lambda: tuple(_file_key(path) for path in source.items))
+
+
+def _array_pixels(source):
+  """Arrays: the images themselves, kept by their content's hash."""
+  data = np.asarray(source.items, np.uint8)
+  return (data, np.arange(len(data)), _labels(source),
+          lambda i: '%s[%d]' % (source.path, i),
+          lambda: (hashlib.sha1(np.ascontiguousarray(data)).hexdigest(),))
+
+
+# Every kind held in memory (`sources.SourceKind.pixels`), one entry each:
+# source -> (images, rows, labels, name function, a function giving the
+# key they are kept by as a tensor).
+_PIXELS = {'idx': _idx_pixels, 'cifar10': _cifar_pixels,
+           'arrays': _array_pixels}
+
+
+def _pixels(source):
+  if source.kind not in _PIXELS:
+    raise ValueError('%s sources are streamed, not held in memory.' %
+                     source.kind)
+  return _PIXELS[source.kind](source)
+
+
 def images(source):
   """(uint8 images [M, H, W, C], rows int64 [N], labels int64 [N], name
   function) of an in-memory kind: the source's i-th image is
@@ -68,27 +116,7 @@ def images(source):
   name(i) is the i-th image's name as the streaming path gives it
   ('FILE[index]', or 'ARRAYS[i]').
   """
-  labels = None if source.labels is None else np.asarray(source.labels,
-                                                         np.int64)
-  if source.kind == 'idx':
-    rows = np.asarray(source.items, np.int64)
-    return (_idx_images(source.path)[..., None], rows, labels,
-            lambda i: '%s[%d]' % (source.path, rows[i]))
-  if source.kind == 'cifar10':
-    parts = [_cifar_batch(path) for path in source.items]
-    where = [(path, row) for path, (part, _) in zip(source.items, parts)
-             for row in range(len(part))]
-    data = (parts[0][0] if len(parts) == 1 else
-            np.concatenate([part for part, _ in parts]))
-    return (data, np.arange(len(data)),
-            np.concatenate([part_labels for _, part_labels in parts]),
-            lambda i: '%s[%d]' % where[i])
-  if source.kind == 'arrays':
-    data = np.asarray(source.items, np.uint8)
-    return (data, np.arange(len(data)), labels,
-            lambda i: '%s[%d]' % (source.path, i))
-  raise ValueError('%s sources are streamed, not held in memory.' %
-                   source.kind)
+  return _pixels(source)[:4]
 
 
 def dataset(source, batch_size, order_seed, shuffle, drop_remainder,
@@ -118,15 +146,10 @@ def dataset(source, batch_size, order_seed, shuffle, drop_remainder,
 def _tensors(source):
   """(images, rows, labels) of `images` as tensors; the images (a whole
   file) are made a tensor once per process and shared by its splits."""
-  data, rows, labels, _ = images(source)
+  data, rows, labels, _, key = _pixels(source)
   if labels is None:
     labels = np.full([len(rows)], -1, np.int64)
-  if source.kind == 'arrays':
-    key = ('tensor', hashlib.sha1(np.ascontiguousarray(data)).hexdigest())
-  else:
-    key = ('tensor',) + tuple(_file_key(path) for path in (
-        [source.path] if source.kind == 'idx' else source.items))
-  pixels = _read_once(key, lambda: tf.constant(data))
+  pixels = _read_once(('tensor',) + key(), lambda: tf.constant(data))
   return pixels, tf.constant(rows), tf.constant(labels), None
 
 

@@ -30,7 +30,6 @@ from resnet_v2.data import preprocessing
 from resnet_v2.data import readers
 from resnet_v2.data import sources
 from resnet_v2.data import tfrecords
-from resnet_v2.data import webdataset
 
 
 def open_source(path, split='train'):
@@ -71,14 +70,9 @@ def open_source(path, split='train'):
 
 
 def count_examples(source):
-  """How many examples a source holds (TFRecords are read through once)."""
-  if sources.kind_of(source).item_per_image:
-    return len(source.items)
-  if source.kind == 'cifar10':
-    return sum(len(cifar10.read_cifar_batch(p)[1]) for p in source.items)
-  if source.kind == 'webdataset':
-    return sum(1 for p in source.items for _ in webdataset.samples(p))
-  return tfrecords.tfrecord_summary(tuple(source.items))[0]
+  """How many examples a source holds (`readers.count`; TFRecords are read
+  through once)."""
+  return readers.count(source)
 
 
 class SkippedFiles:

@@ -1,10 +1,12 @@
 """The reader of each kind of source (`sources.KINDS`): a tf.data dataset
 of (encoded image, or uint8 pixels; label; name), in a seeded order.
 
-`READERS` holds one entry per kind; `inputs.make_dataset` decodes what is
-encoded (`SourceKind.pixels` is False) and preprocesses.
+`READERS` holds one entry per kind (its records and how to count them);
+`inputs.make_dataset` decodes what is encoded (`SourceKind.pixels` is
+False) and preprocesses.
 """
 
+import collections
 import os
 
 import numpy as np
@@ -109,16 +111,48 @@ def webdataset_records(source, shuffle, order_seed, skipped):
   return data.shuffle(SHUFFLE_BUFFER, seed=order_seed) if shuffle else data
 
 
+def count_items(source):
+  """One item, one image (image files, arrays, IDX records)."""
+  return len(source.items)
+
+
+def count_cifar10(source):
+  return sum(len(cifar10.read_cifar_batch(p)[1]) for p in source.items)
+
+
+def count_tfrecords(source):
+  """TFRecords are read through once (their summary is cached)."""
+  return tfrecords.tfrecord_summary(tuple(source.items))[0]
+
+
+def count_webdataset(source):
+  return sum(1 for p in source.items for _ in webdataset.samples(p))
+
+
+Reader = collections.namedtuple('Reader', ['records', 'count'])
+Reader.__doc__ = """How a kind of source is read.
+
+records: fn(source, shuffle, order_seed, skipped) -> the dataset of
+  (encoded image or uint8 pixels, label, name).
+count: fn(source) -> how many images it holds.
+"""
+
 # The reader of every kind in `sources.KINDS`.
 READERS = {
-    'folder': file_records,
-    'files': file_records,
-    'arrays': array_records,
-    'tfrecord': tfrecord_records,
-    'cifar10': cifar10_records,
-    'idx': idx_records,
-    'webdataset': webdataset_records,
+    'folder': Reader(file_records, count_items),
+    'files': Reader(file_records, count_items),
+    'arrays': Reader(array_records, count_items),
+    'tfrecord': Reader(tfrecord_records, count_tfrecords),
+    'cifar10': Reader(cifar10_records, count_cifar10),
+    'idx': Reader(idx_records, count_items),
+    'webdataset': Reader(webdataset_records, count_webdataset),
 }
+
+
+def _reader(source):
+  if source.kind not in READERS:
+    raise ValueError('Unknown source kind %r.' % (source.kind,))
+  return READERS[source.kind]
 
 
 def records(source, shuffle, order_seed, skipped):
@@ -127,6 +161,13 @@ def records(source, shuffle, order_seed, skipped):
   Raises:
     ValueError: for a kind with no reader.
   """
-  if source.kind not in READERS:
-    raise ValueError('Unknown source kind %r.' % (source.kind,))
-  return READERS[source.kind](source, shuffle, order_seed, skipped)
+  return _reader(source).records(source, shuffle, order_seed, skipped)
+
+
+def count(source):
+  """How many images a source holds.
+
+  Raises:
+    ValueError: for a kind with no reader.
+  """
+  return _reader(source).count(source)

@@ -15,7 +15,7 @@ Source = collections.namedtuple(
 
 SourceKind = collections.namedtuple('SourceKind', [
     'reads_files', 'items_array', 'item_per_image', 'dataset',
-    'sharded_by_file', 'pixels', 'path_is_input'])
+    'sharded_by_file', 'pixels', 'path_is_input', 'validation'])
 SourceKind.__doc__ = """What a kind of source is, for every module that
 treats kinds differently (their readers: `readers.READERS`).
 
@@ -29,19 +29,27 @@ pixels: items hold pixels, not encoded images: nothing to decode (and
   read into memory once, `in_memory`, for CIFAR-style training).
 path_is_input: path is one file or folder the run reads (no output may
   lie in it).
+validation: where training finds validation data when none is given
+  (`splits.training_sources`): 'test split' (the dataset's own), 'held
+  out' (a seeded share of the items), 'beside' (TF-Slim's validation-*
+  files next to train-*) or None.
 """
 
 # Every kind of source, one entry each.
 KINDS = {
-    #                    reads  array  per    data-  by     pixels  path
-    #                    files  items  image  set    file           input
-    'folder': SourceKind(True, False, True, False, False, False, True),
-    'files': SourceKind(True, False, True, False, False, False, False),
-    'arrays': SourceKind(False, True, True, False, False, True, False),
-    'idx': SourceKind(False, True, True, True, False, True, True),
-    'cifar10': SourceKind(False, False, False, True, True, True, True),
-    'tfrecord': SourceKind(False, False, False, True, True, False, True),
-    'webdataset': SourceKind(False, False, False, False, True, False, False),
+    #          reads  array  per    data-  by     pixels path   validation
+    #          files  items  image  set    file          input
+    'folder': SourceKind(True, False, True, False, False, False, True,
+                         'held out'),
+    'files': SourceKind(True, False, True, False, False, False, False, None),
+    'arrays': SourceKind(False, True, True, False, False, True, False, None),
+    'idx': SourceKind(False, True, True, True, False, True, True, 'held out'),
+    'cifar10': SourceKind(False, False, False, True, True, True, True,
+                          'test split'),
+    'tfrecord': SourceKind(False, False, False, True, True, False, True,
+                           'beside'),
+    'webdataset': SourceKind(False, False, False, False, True, False, False,
+                             None),
 }
 
 

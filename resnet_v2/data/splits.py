@@ -9,10 +9,11 @@ from resnet_v2.data import tfrecords
 def training_sources(data, val_data=None, val_fraction=0.1, seed=0):
   """The training and validation sources of a dataset.
 
-  Validation is, in order: `val_data` (its test split) when given;
-  CIFAR-10's test_batch; a seeded `val_fraction` held out of class folders
-  or of IDX's train split (IDX's t10k-* is the test set: held out, never
-  chosen on); TF-Slim's validation-* TFRecords beside train-*; else none.
+  Validation is `val_data` (its test split) when given, else what the
+  source's kind says (`sources.SourceKind.validation`): CIFAR-10's
+  test_batch; a seeded `val_fraction` held out of class folders or of
+  IDX's train split (IDX's t10k-* is the test set: held out, never chosen
+  on); TF-Slim's validation-* TFRecords beside train-*; else none.
 
   Args:
     data: What `inputs.open_source` reads.
@@ -30,12 +31,13 @@ def training_sources(data, val_data=None, val_fraction=0.1, seed=0):
   train = inputs.open_source(data)
   if val_data:
     return train, inputs.open_source(val_data, split='test'), None
-  if train.kind == 'cifar10':
+  found = sources.kind_of(train).validation
+  if found == 'test split':
     return train, inputs.open_source(data, split='test'), None
-  if train.kind in ('folder', 'idx'):
+  if found == 'held out':
     train, val = sources.split_source(train, val_fraction, seed)
     return train, val, None
-  val = tfrecords.validation_beside(train)
+  val = tfrecords.validation_beside(train) if found == 'beside' else None
   if val is None:
     return train, None, (
         'note: no validation data (no `val_data`, and no validation-* '

@@ -1,7 +1,8 @@
 """Near-duplicate groups of a features folder, and leaks between two.
 
 `groups`: every indexed vector's neighbours within the threshold (FAISS
-range search on the folder's index, a shard at a time), joined into
+range search on the folder's index, a shard at a time, here or as Ray
+tasks where the features were made on Ray: `--ray`), joined into
 connected components (scipy): memory holds the index and the pairs
 found, never an N x N matrix. The first image of a group in input order
 is kept. `leaks`: the images of another folder whose nearest image in
@@ -27,33 +28,62 @@ def _within(index, scores, threshold):
       scores <= threshold)
 
 
-def _range_pairs(index, threshold):
-  """(first ids, second ids, scores) of every pair within threshold."""
-  faiss_index, record = index.faiss_index, index.record
-  firsts, seconds, scores = [], [], []
-  start, total = 0, 0
-  for shard in record['shards']:
-    block = index.vectors(vectors_lib.read_shard(index.folder,
-                                                 record['end_point'], shard))
-    limits, found_scores, found = faiss_index.range_search(block, threshold)
-    counts = np.diff(limits).astype(np.int64)
-    firsts.append(np.repeat(np.arange(start, start + len(block)), counts))
-    seconds.append(found)
-    scores.append(found_scores)
-    total += len(found)
-    start += len(block)
-    if total > MAX_PAIRS_PER_IMAGE * max(start, 1000):
-      raise ValueError(
-          'threshold %g joins more than %d images to each image on average: '
-          'it is too loose for near-duplicates; give one closer to %s.' % (
-              threshold, MAX_PAIRS_PER_IMAGE,
-              '1' if record['metric'] == 'ip' else '0'))
-  return (np.concatenate(firsts), np.concatenate(seconds),
-          np.concatenate(scores))
+def shard_pairs(folder, shard, start, threshold, index=None):
+  """(first ids, second ids, scores) of one shard's vectors' neighbours
+  within threshold; the shard's first id is start. A Ray task of `dedup
+  --ray` (the index loaded where it runs, memory-mapped)."""
+  index = index or nearest.Index.load(folder)
+  block = index.vectors(vectors_lib.read_shard(folder, index.end_point,
+                                               shard))
+  limits, scores, found = index.faiss_index.range_search(block, threshold)
+  counts = np.diff(limits).astype(np.int64)
+  return (np.repeat(np.arange(start, start + len(block)), counts),
+          found.astype(np.int64), scores)
 
 
-def groups(index, threshold):
+def _check_pairs(index, threshold, pairs, images):
+  if pairs > MAX_PAIRS_PER_IMAGE * max(images, 1000):
+    raise ValueError(
+        'threshold %g joins more than %d images to each image on average: '
+        'it is too loose for near-duplicates; give one closer to %s.' % (
+            threshold, MAX_PAIRS_PER_IMAGE,
+            '1' if index.record['metric'] == 'ip' else '0'))
+
+
+def _range_pairs(index, threshold, ray_address=None, log=None):
+  """(first ids, second ids, scores) of every pair within threshold, a
+  shard at a time: here, or as Ray tasks (`ray_distributor.map_in_order`)
+  whose pairs are joined in shard order (the same arrays)."""
+  record = index.record
+  starts = np.cumsum([0] + record['shard_rows'])[:-1].tolist()
+  calls = [(index.folder, shard, start, threshold)
+           for shard, start in zip(record['shards'], starts)]
+  if ray_address is not None:
+    from resnet_v2.serve import ray_distributor  # pylint: disable=g-import-not-at-top
+    found = ray_distributor.map_in_order(ray_address, shard_pairs, calls,
+                                         log=log)
+  else:
+    found, total = [], 0
+    for call, rows in zip(calls, record['shard_rows']):
+      found.append(shard_pairs(*call, index=index))
+      total += len(found[-1][1])
+      # Stop early rather than hold a collection's worth of pairs.
+      _check_pairs(index, threshold, total, call[2] + rows)
+  _check_pairs(index, threshold, sum(len(f[1]) for f in found),
+               len(index.names))
+  return tuple(np.concatenate([f[i] for f in found]) for i in range(3))
+
+
+def groups(index, threshold, ray_address=None, log=None):
   """Near-duplicate groups of an index's images.
+
+  Args:
+    index: A `nearest.Index`.
+    threshold: Cosine similarity at or above which (squared distance at or
+      below which, for an l2 index) two images are near twins.
+    ray_address: Range-search the shards as Ray tasks on this cluster
+      ('local', 'auto' or an address); None: here.
+    log: A text stream for a note on a Ray node lost during the run.
 
   Returns:
     (group [n]: the id of the group's kept image, similarity [n]: to it
@@ -63,7 +93,7 @@ def groups(index, threshold):
   from scipy import sparse  # pylint: disable=g-import-not-at-top
   from scipy.sparse import csgraph  # pylint: disable=g-import-not-at-top
   count = len(index.names)
-  firsts, seconds, _ = _range_pairs(index, threshold)
+  firsts, seconds, _ = _range_pairs(index, threshold, ray_address, log)
   graph = sparse.coo_matrix((np.ones(len(firsts), np.int8),
                              (firsts, seconds)), shape=(count, count))
   _, component = csgraph.connected_components(graph, directed=False)
@@ -135,10 +165,11 @@ def write_parquet(path, columns):
 
 
 def dedup(folder, threshold, output, against=None, overwrite=False,
-          html=None):
+          html=None, ray_address=None, log=None):
   """Writes folder's near-duplicate groups (or, with against, against's
   leaks into folder) to output as Parquet, and with html, a page of them
-  with thumbnails (`page`). Both outputs are checked before any work.
+  with thumbnails (`page`). Both outputs are checked before any work. The
+  groups' range search runs on Ray with ray_address (`groups`).
 
   Returns:
     A summary: {'images', 'groups', 'duplicates'} or {'images', 'leaks'}.
@@ -159,7 +190,7 @@ def dedup(folder, threshold, output, against=None, overwrite=False,
                                        index.record['metric']))
     return {'images': sum(vectors_lib.open_folder(against)['shard_rows']),
             'leaks': len(names)}
-  group, similarity, keep = groups(index, threshold)
+  group, similarity, keep = groups(index, threshold, ray_address, log)
   write_parquet(output, {'name': index.names, 'group': group,
                          'similarity': similarity, 'keep': keep})
   if html:

@@ -190,7 +190,9 @@ def extract_features(inputs, output, model, end_points=('global_pool',),
     inputs: Image files and/or folders.
     output: Path of the .npz: one array per end point (keyed by its name)
       and 'file_names', in the same order as the arrays' first axis.
-    model: A `serve.model.Model`.
+    model: A `serve.model.Model`, or a function that loads one: called
+      once the output is known to be writable (the command line passes
+      one, so a bad output is refused before a net loads).
     end_points: Names of end_points to save, e.g. 'global_pool' or
       'resnet_v2_50/block4'.
     batch_size: Images per run.
@@ -211,6 +213,8 @@ def extract_features(inputs, output, model, end_points=('global_pool',),
     raise ValueError('batch_size must be >= 1, got %r.' % batch_size)
   paths = sources.list_image_files(inputs)
   check_features_output(output, overwrite, list(inputs))
+  if not hasattr(model, 'iterate'):   # a loader, not a Model
+    model = model()
   names, collected = [], {n: [] for n in end_points}
   for kept, outputs in model.iterate(paths, list(end_points), batch_size,
                                      progress, max_pixels):

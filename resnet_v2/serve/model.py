@@ -245,8 +245,7 @@ class Model:
     names = tuple(names)
     self.check_end_points(names)
     if self.runner is not None:
-      points = self._runner_for(names).end_points(images)
-      return {n: points[n] for n in names}
+      return self._runner_for(names).end_points(images, names)
     images = tf.convert_to_tensor(images, tf.float32)
     return {n: t.numpy() for n, t in self._function(names)(images).items()}
 

@@ -33,6 +33,8 @@ from resnet_v2 import runtime
 OUTPUTS = ('logits', 'probabilities', 'features')
 # The net's end points those are, which every model computes.
 END_POINTS = ('global_pool', 'logits', 'predictions')
+_OUTPUT_OF = {'global_pool': 'features', 'logits': 'logits',
+              'predictions': 'probabilities'}
 MODEL_FILE = 'model.xml'
 # The convolution precisions a compiled model can report, by name.
 _PRECISION_NAMES = {'u8': 'int8', 'i8': 'int8', 'f32': 'fp32', 'bf16': 'bf16',
@@ -203,11 +205,13 @@ class Runner:
     self._request = self.compiled.create_infer_request()
     self.output_names = [o.get_any_name() for o in self.compiled.outputs]
 
-  def __call__(self, images):
-    """Runs one batch: {output name: numpy array}."""
+  def __call__(self, images, outputs=None):
+    """Runs one batch: {output name: numpy array} of the outputs named
+    (default all); only those are copied out of the request."""
     results = self._request.infer({0: np.asarray(images, np.float32)})
     return {name: np.array(results[output]) for name, output in zip(
-        self.output_names, self.compiled.outputs)}
+        self.output_names, self.compiled.outputs)
+            if outputs is None or name in outputs}
 
   @property
   def end_point_names(self):
@@ -216,14 +220,15 @@ class Runner:
     return list(END_POINTS) + [n for n in self.output_names
                                if n not in OUTPUTS]
 
-  def end_points(self, images):
+  def end_points(self, images, names=None):
     """Runs one batch: {end point name: numpy array}, named as the net's
     end points ('logits', 'predictions', 'global_pool' [batch, 1, 1, C],
-    and the others the model outputs)."""
-    out = self(images)
-    points = {'logits': out['logits'], 'predictions': out['probabilities'],
-              'global_pool': out['features'][:, None, None, :]}
-    points.update((n, v) for n, v in out.items() if n not in OUTPUTS)
+    and the others the model outputs); only `names` (default all)."""
+    names = self.end_point_names if names is None else list(names)
+    out = self(images, {_OUTPUT_OF.get(n, n) for n in names})
+    points = {n: out[_OUTPUT_OF.get(n, n)] for n in names}
+    if 'global_pool' in points:
+      points['global_pool'] = points['global_pool'][:, None, None, :]
     return points
 
   def _convolutions(self, key):

@@ -1,4 +1,5 @@
-"""The features job on a Ray cluster: the same worker, more machines.
+"""The features job on a Ray cluster: the same worker, more machines
+(and `map_in_order`, the same for any function: `dedup --ray`).
 
 `run_shards` hands the shards left to Ray Data as tasks of actors
 (`ds.map_batches(ShardWriter, concurrency=N)`; a row is a shard's number
@@ -72,12 +73,9 @@ def run_shards(address, spec, job, planned, todo, concurrency=None,
   Raises:
     errors.MissingDependencyError: without Ray (naming what to install).
   """
-  ray = _ray()
+  ray = _connect(address)
   context = ray.data.DataContext.get_current()
   context.enable_progress_bars = False
-  if not ray.is_initialized():
-    ray.init(address=None if address == 'local' else address,
-             log_to_driver=False, logging_level='ERROR')
   if not todo:
     return
   alive = _alive_nodes(ray)
@@ -91,12 +89,50 @@ def run_shards(address, spec, job, planned, todo, concurrency=None,
         fn_constructor_kwargs=dict(net_spec=spec, job=job),
         max_restarts=-1, max_task_retries=-1)
     written.materialize()
+  _say_lost(ray, alive, log, 'each shard is written once')
+
+
+def map_in_order(address, function, arguments, log=None):
+  """[function(*a) for a in arguments], each call a Ray task on the
+  cluster at address (retried elsewhere when a node is lost), the results
+  in the order given. What Ray says meanwhile goes to Ray's log, as in
+  `run_shards`; a node lost during the run is said in one line to log.
+
+  Args:
+    address: As `run_shards`'.
+    function: A module-level function (Ray's workers import it).
+    arguments: One tuple of arguments per call.
+    log: A text stream for that line; None: not said.
+
+  Raises:
+    errors.MissingDependencyError: without Ray (naming what to install).
+  """
+  ray = _connect(address)
+  remote = ray.remote(num_cpus=1, max_retries=-1)(function)
+  alive = _alive_nodes(ray)
+  with _into_rays_log(ray):
+    results = ray.get([remote.remote(*call) for call in arguments])
+  _say_lost(ray, alive, log, 'each result is used once')
+  return results
+
+
+def _connect(address):
+  """Ray, joined to the cluster at address (started here for 'local')."""
+  ray = _ray()
+  if not ray.is_initialized():
+    ray.init(address=None if address == 'local' else address,
+             log_to_driver=False, logging_level='ERROR')
+  return ray
+
+
+def _say_lost(ray, alive, log, outcome):
+  """One line to log if nodes of `alive` left the cluster."""
   lost = sorted(set(alive) - set(_alive_nodes(ray)))
   if lost and log is not None:
     print('note: %d Ray node(s) left the cluster during the run (%s); Ray '
-          'ran their shards again on the others, each shard is written '
-          'once. Ray\'s log: %s' % (len(lost), ', '.join(
-              alive[n] for n in lost), _log_path(ray)), file=log)
+          'ran their work again on the others, %s. Ray\'s log: %s' % (
+              len(lost), ', '.join(alive[n] for n in lost), outcome,
+              _log_path(ray)), file=log)
 
 
 def _alive_nodes(ray):
