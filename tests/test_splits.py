@@ -1,9 +1,10 @@
 """data.splits: which data trains and which validates, as each kind of
 source says (`sources.SourceKind.validation`)."""
 
+import os
+
 import numpy as np
 import pytest
-import tensorflow as tf
 
 from resnet_v2.data import splits
 from resnet_v2.data import sources
@@ -34,7 +35,7 @@ def test_tfrecords_validate_on_the_validation_files_beside_them(tmp_path):
   write_tfrecord(tmp_path / 'validation-00000-of-00001', [(image, 2)] * 2)
   train, val, note = splits.training_sources(str(tmp_path / 'train-*'))
   assert (train.kind, val.kind) == ('tfrecord', 'tfrecord')
-  assert [tf.io.gfile.basename(p) for p in val.items] == [
+  assert [os.path.basename(p) for p in val.items] == [
       'validation-00000-of-00001']
   assert note == 'validating on %s' % val.path
 
