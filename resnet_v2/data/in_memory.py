@@ -128,13 +128,14 @@ def dataset(source, batch_size, order_seed, shuffle, drop_remainder,
   Made of TensorFlow ops only (each batch one gather from the images held
   in memory, a tensor made once): no Python, so no GIL, while it is read.
   """
-  pixels, rows, labels, _ = _tensors(source)
+  loaded = _pixels(source)
+  pixels, rows, labels = _tensors(loaded)
   count = int(rows.shape[0])
   order = (np.random.default_rng(order_seed).permutation(count)
            if shuffle else np.arange(count))
   stop = count // batch_size * batch_size if drop_remainder else count
   positions = order[skip_batches * batch_size:stop]
-  names = _names(source)
+  names = _names(loaded)
 
   def gather(chosen):
     return (tf.gather(pixels, tf.gather(rows, chosen)),
@@ -143,19 +144,20 @@ def dataset(source, batch_size, order_seed, shuffle, drop_remainder,
       batch_size, drop_remainder=drop_remainder).map(gather)
 
 
-def _tensors(source):
-  """(images, rows, labels) of `images` as tensors; the images (a whole
-  file) are made a tensor once per process and shared by its splits."""
-  data, rows, labels, _, key = _pixels(source)
+def _tensors(loaded):
+  """(images, rows, labels) of a source's `_pixels` as tensors; the
+  images (a whole file) are made a tensor once per process and shared by
+  its splits."""
+  data, rows, labels, _, key = loaded
   if labels is None:
     labels = np.full([len(rows)], -1, np.int64)
   pixels = _read_once(('tensor',) + key(), lambda: tf.constant(data))
-  return pixels, tf.constant(rows), tf.constant(labels), None
+  return pixels, tf.constant(rows), tf.constant(labels)
 
 
-def _names(source):
-  """The images' names, as a string tensor."""
-  _, rows, _, name = images(source)
+def _names(loaded):
+  """The images' names (of a source's `_pixels`), as a string tensor."""
+  _, rows, _, name, _ = loaded
   return tf.constant(np.asarray([name(i) for i in range(len(rows))], object))
 
 

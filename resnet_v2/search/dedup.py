@@ -32,7 +32,8 @@ def shard_pairs(folder, shard, start, threshold, index=None):
   """(first ids, second ids, scores) of one shard's vectors' neighbours
   within threshold; the shard's first id is start. A Ray task of `dedup
   --ray` (the index loaded where it runs, memory-mapped)."""
-  index = index or nearest.Index.load(folder)
+  if index is None:
+    index = nearest.Index.load(folder)
   block = index.vectors(vectors_lib.read_shard(folder, index.end_point,
                                                shard))
   limits, scores, found = index.faiss_index.range_search(block, threshold)
@@ -41,37 +42,31 @@ def shard_pairs(folder, shard, start, threshold, index=None):
           found.astype(np.int64), scores)
 
 
-def _check_pairs(index, threshold, pairs, images):
-  if pairs > MAX_PAIRS_PER_IMAGE * max(images, 1000):
-    raise ValueError(
-        'threshold %g joins more than %d images to each image on average: '
-        'it is too loose for near-duplicates; give one closer to %s.' % (
-            threshold, MAX_PAIRS_PER_IMAGE,
-            '1' if index.record['metric'] == 'ip' else '0'))
-
-
 def _range_pairs(index, threshold, ray_address=None, log=None):
   """(first ids, second ids, scores) of every pair within threshold, a
   shard at a time: here, or as Ray tasks (`ray_distributor.map_in_order`)
   whose pairs are joined in shard order (the same arrays)."""
   record = index.record
-  starts = np.cumsum([0] + record['shard_rows'])[:-1].tolist()
-  calls = [(index.folder, shard, start, threshold)
-           for shard, start in zip(record['shards'], starts)]
+  ends = np.cumsum(record['shard_rows']).tolist()
+  calls = [(index.folder, shard, end - rows, threshold) for shard, end, rows
+           in zip(record['shards'], ends, record['shard_rows'])]
   if ray_address is not None:
     from resnet_v2.serve import ray_distributor  # pylint: disable=g-import-not-at-top
     found = ray_distributor.map_in_order(ray_address, shard_pairs, calls,
                                          log=log)
-  else:
-    found, total = [], 0
-    for call, rows in zip(calls, record['shard_rows']):
-      found.append(shard_pairs(*call, index=index))
-      total += len(found[-1][1])
-      # Stop early rather than hold a collection's worth of pairs.
-      _check_pairs(index, threshold, total, call[2] + rows)
-  _check_pairs(index, threshold, sum(len(f[1]) for f in found),
-               len(index.names))
-  return tuple(np.concatenate([f[i] for f in found]) for i in range(3))
+  else:   # one shard at a time, so a loose threshold stops early
+    found = (shard_pairs(*call, index=index) for call in calls)
+  pairs, total = [], 0
+  for shard_found, images in zip(found, ends):
+    pairs.append(shard_found)
+    total += len(shard_found[1])
+    if total > MAX_PAIRS_PER_IMAGE * max(images, 1000):
+      raise ValueError(
+          'threshold %g joins more than %d images to each image on average: '
+          'it is too loose for near-duplicates; give one closer to %s.' % (
+              threshold, MAX_PAIRS_PER_IMAGE,
+              '1' if record['metric'] == 'ip' else '0'))
+  return tuple(np.concatenate([p[i] for p in pairs]) for i in range(3))
 
 
 def groups(index, threshold, ray_address=None, log=None):
