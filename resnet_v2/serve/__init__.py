@@ -6,7 +6,7 @@ weights          published ImageNet weights by name: fetched once, cached
 convert          weights to and from Keras's ResNet V2
 evaluate         top-1/top-5, per class, confusion
 features         the features runner: a plan of shards over the images
-worker           one shard through the net, written whole (`run_shard`)
+worker           shards through the net, each written whole (`run_shards`)
 ray_distributor  the same worker on a Ray cluster
 shards           a features folder's layout (clip-retrieval's), its manifest
 export           SavedModel, frozen GraphDef, OpenVINO and ONNX

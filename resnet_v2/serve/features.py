@@ -3,8 +3,8 @@ or one .npz for small runs.
 
 The folder job is clip-retrieval's: this module is the runner (`plan`
 cuts the input into shards: a fixed number of images of a list, or one
-file of a TFRecord, CIFAR or tar dataset each), `worker.run_shard` runs
-a `model.Model` over one shard and writes it whole (`shards`), and
+file of a TFRecord, CIFAR or tar dataset each), `worker.run_shards` runs
+a `model.Model` over the shards and writes each whole (`shards`), and
 `extract_to_folder` is the distributor: the workers run in this process,
 or on a Ray cluster (`ray_distributor`), skipping the shards a killed run
 completed; memory holds one shard at a time.
@@ -169,15 +169,19 @@ def extract_to_folder(inputs, folder, net, end_points=('global_pool',),
 
 
 def _run_here(net, job, planned, todo, progress):
-  """Runs the shards left, one after the other, in this process."""
+  """Runs the shards left in this process (`worker.run_shards`)."""
   shown = progress(len(planned), 'shards') if progress else None
-  durations = []
-  for index in todo:
-    start = time.perf_counter()
-    worker.run_shard(net, job, index, planned[index])
-    durations.append(time.perf_counter() - start)
+  durations, last = [], [time.perf_counter()]
+
+  def written(index, count):
+    del index, count
+    now = time.perf_counter()
+    durations.append(now - last[0])
+    last[0] = now
     if shown:
       shown.update(len(planned) - len(todo) + len(durations), durations)
+  worker.run_shards(net, job, [(index, planned[index]) for index in todo],
+                    written)
 
 
 def extract_features(inputs, output, model, end_points=('global_pool',),

@@ -6,7 +6,7 @@
 and its part of the input): each actor loads the net
 once (`model.Model.load`, published weights from its node's cache or the
 mirror) and writes whole shards into the shared features folder with
-`worker.run_shard`. Ray retries a failed task and restarts a lost
+`worker.run_shards`. Ray retries a failed task and restarts a lost
 actor elsewhere; a shard is written whole or not at all, so a retried
 shard replaces nothing and the output equals a single process's, array for
 array. Install with `pip install 'resnet_v2[ray]'`.
@@ -46,16 +46,19 @@ class ShardWriter:
   def __call__(self, batch):
     import numpy as np  # pylint: disable=g-import-not-at-top
     from resnet_v2.serve import worker  # pylint: disable=g-import-not-at-top
-    rows = [worker.run_shard(self.net, self.job, int(index),
-                             pickle.loads(shard))
-            for index, shard in zip(batch['index'], batch['shard'])]
+    counts = {}
+    worker.run_shards(self.net, self.job, [
+        (int(index), pickle.loads(shard))
+        for index, shard in zip(batch['index'], batch['shard'])],
+                      lambda index, count: counts.__setitem__(index, count))
+    rows = [counts[int(index)] for index in batch['index']]
     return {'index': batch['index'], 'rows': np.asarray(rows, np.int64)}
 
 
 def run_shards(address, spec, job, planned, todo, concurrency=None,
                log=None):
   """Writes the shards `todo` of `planned` on a Ray cluster, each with
-  `worker.run_shard` and the run's `worker.ShardJob` `job`.
+  `worker.run_shards` and the run's `worker.ShardJob` `job`.
 
   What Ray says meanwhile (its deprecation warnings, a lost actor's
   retries) goes to Ray's log of this session
