@@ -43,6 +43,18 @@ def test_openvino_runs_the_same_net_in_fp32(trained):
   # A later run asking fewer gets (and copies out) only those.
   assert list(net.run(images, ['global_pool'])) == ['global_pool']
   assert list(net.runner(images, {'logits'})) == ['logits']
+  # A model of many outputs compiled with some (an int8 model holds every
+  # end point): the others are pruned, the kept ones unchanged.
+  model = openvino_engine.convert(tensorflow.module, tensorflow.image_size,
+                                  inner)
+  pruned = openvino_engine.Runner(model, outputs=['features', inner[1]])
+  assert sorted(pruned.output_names) == sorted(['features', inner[1]])
+  whole = openvino_engine.Runner(model)(images)
+  for name, array in pruned(images).items():
+    np.testing.assert_allclose(array, whole[name], rtol=1e-5, atol=1e-6)
+  assert len(openvino_engine.output_names(model)) == 5
+  with pytest.raises(ValueError, match='does not output'):
+    openvino_engine.only_outputs(model, ['features', 'nothing'])
 
 
 def test_bf16_runs_only_where_the_cpu_runs_it(trained):

@@ -138,8 +138,19 @@ def test_int8_model_dir_round_trips_eval_predict_features_export(
   assert a.shape == b.shape
   assert ((a * b).sum(1) / np.linalg.norm(a, axis=1) /
           np.linalg.norm(b, axis=1)).min() >= 0.99
+  # Any end point: the int8 model holds them all, compiled when asked.
+  block = 'cifar_resnet_v1_8/block1'
+  for model_dir, name in ((int8_dir, 'b8.npz'), (float_dir, 'b32.npz')):
+    assert cli.main(['features', '--model-dir', model_dir, str(images), '-o',
+                     str(tmp_path / name), '--end-point', block]) == 0
+  a = np.load(str(tmp_path / 'b8.npz'))[block].reshape(20, -1)
+  b = np.load(str(tmp_path / 'b32.npz'))[block].reshape(20, -1)
+  assert a.shape == b.shape and a.shape[1] > 64
+  assert ((a * b).sum(1) / np.linalg.norm(a, axis=1) /
+          np.linalg.norm(b, axis=1)).min() >= 0.99
+  capsys.readouterr()
   assert cli.main(['features', '--model-dir', int8_dir, str(images), '-o',
-                   npz, '--end-point', 'cifar_resnet_v1_8/block1']) == 1
+                   npz, '--end-point', 'cifar_resnet_v1_8/block9']) == 1
   assert 'Unknown end_points' in capsys.readouterr().err
 
   exported = str(tmp_path / 'served')
@@ -169,6 +180,8 @@ def test_int8_model_dir_round_trips_eval_predict_features_export(
                  capture_output=True)
   result = np.load(served)
   assert str(result['precision']) == 'int8'
+  assert sorted(result.files) == ['features', 'logits', 'precision',
+                                  'probabilities']
   for name in ('logits', 'probabilities', 'features'):
     np.testing.assert_allclose(result[name], expected[name], atol=1e-5)
   # A SavedModel or ONNX of an int8 dir would be another precision: refused.

@@ -118,7 +118,9 @@ def export(model_dir, path, export_format=None, overwrite=False,
 
   def write(temp):
     if export_format == 'openvino':
-      openvino_engine.save(net.openvino_model, temp)
+      # An int8 model holds every end point; the export serves the three.
+      openvino_engine.save(openvino_engine.only_outputs(
+          net.openvino_model, openvino_engine.OUTPUTS), temp)
     else:
       _write_onnx(net.module, record.image_size,
                   os.path.join(temp, 'model.onnx'))

@@ -97,19 +97,23 @@ class Model:
     if engine == 'openvino':
       # pylint: disable=g-import-not-at-top
       from resnet_v2.serve import openvino
-      self._compile((openvino_model or openvino.load(record.weights))
-                    if int8 else openvino.convert(self.module,
-                                                  record.image_size))
+      if int8:   # it holds every end point; compiled, the three asked
+        self._compile(openvino_model or openvino.load(record.weights),
+                      openvino.OUTPUTS)
+      else:
+        self._compile(openvino.convert(self.module, record.image_size))
     self.skipped = []
 
-  def _compile(self, openvino_model):
-    """Compiles an OpenVINO model of this net as its runner.
+  def _compile(self, openvino_model, outputs=None):
+    """Compiles an OpenVINO model of this net as its runner (only its
+    `outputs`, default all).
 
     Raises:
       ValueError: for bf16 where the CPU has no bf16 instructions.
     """
     from resnet_v2.serve import openvino  # pylint: disable=g-import-not-at-top
-    runner = openvino.Runner(openvino_model, self.precision)
+    runner = openvino.Runner(openvino_model, self.precision,
+                             outputs=outputs)
     ran = runner.effective_precision()
     if self.precision == 'bf16' and ran != 'bf16':
       raise ValueError(
@@ -120,14 +124,18 @@ class Model:
 
   def _runner_for(self, names):
     """The compiled OpenVINO model that outputs names: the one there is,
-    or (a float net: any end point) the net converted again with these
-    end points as outputs too."""
+    or one compiled again with these end points as outputs too (an int8
+    model's own, which holds them; a float net converted again)."""
     have = self.runner.end_point_names
     missing = [n for n in names if n not in have]
     if missing:
       from resnet_v2.serve import openvino  # pylint: disable=g-import-not-at-top
-      self._compile(openvino.convert(self.module, self.image_size,
-                                     have + missing))
+      if self.module is None:
+        self._compile(self.openvino_model, openvino.end_point_outputs(
+            have + missing))
+      else:
+        self._compile(openvino.convert(self.module, self.image_size,
+                                       have + missing))
     return self.runner
 
   @classmethod
@@ -207,7 +215,9 @@ class Model:
     net's output) when it classifies; an int8 model's
     (`openvino.END_POINTS`, what it was quantized with)."""
     if self.module is None:
-      return self.runner.end_point_names
+      from resnet_v2.serve import openvino  # pylint: disable=g-import-not-at-top
+      return openvino.end_points_of(openvino.output_names(
+          self.openvino_model))
     names = list(self.module.end_point_names)
     return names + ['logits'] if self.num_classes else names
 

@@ -223,8 +223,11 @@ def quantize(output, calibration_source, model_dir=None, model=None,
     print('note: %s.' % note, file=log)
   print('quantizing %s on %d calibration image(s) from %s' % (
       record.model, count, calibration_source.path), file=log)
+  # Every end point an output, so the int8 model gives any of them
+  # (`Model` compiles only those asked for).
   quantized = openvino_engine.quantize(
-      openvino_engine.convert(net.module, record.image_size), calibration,
+      openvino_engine.convert(net.module, record.image_size,
+                              net.module.end_point_names), calibration,
       count)
   int8_record = record.replace(engine='openvino', precision='int8',
                                weights=None, model_dir=None)
