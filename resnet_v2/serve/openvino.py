@@ -138,7 +138,8 @@ def only_outputs(model, names):
   Raises:
     ValueError: on a name the model does not output.
   """
-  missing = [n for n in names if n not in output_names(model)]
+  have = output_names(model)
+  missing = [n for n in names if n not in have]
   if missing:
     raise ValueError('The OpenVINO model does not output %s.' % missing)
   model, kept = model.clone(), set()
@@ -267,9 +268,10 @@ class Runner:
     results = self._request.infer({0: np.asarray(images, np.float32)})
     out = {}
     for names, output in self._outputs:
-      for name in names:
-        if name not in out and (outputs is None or name in outputs):
-          out[name] = np.array(results[output])
+      wanted = [n for n in names
+                if n not in out and (outputs is None or n in outputs)]
+      if wanted:     # one copy for the names of one output
+        out.update(dict.fromkeys(wanted, np.array(results[output])))
     return out
 
   @property
@@ -283,7 +285,7 @@ class Runner:
     end points ('logits', 'predictions', 'global_pool' [batch, 1, 1, C],
     and the others the model outputs); only `names` (default all)."""
     names = self.end_point_names if names is None else list(names)
-    out = self(images, {_OUTPUT_OF.get(n, n) for n in names})
+    out = self(images, set(end_point_outputs(names)))
     points = {n: out[_OUTPUT_OF.get(n, n)] for n in names}
     if 'global_pool' in points:
       points['global_pool'] = points['global_pool'][:, None, None, :]

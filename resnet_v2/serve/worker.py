@@ -150,9 +150,11 @@ def _run_group(net, job, group, written):
 
   def finish(rows):
     nonlocal total
-    reasons = dict(skipped.items())
-    count = rows.write(skipped.items() if not by_name else
-                       [(name, reasons[name]) for name in rows.passed])
+    if by_name:
+      reasons = dict(skipped.items())
+      count = rows.write([(name, reasons[name]) for name in rows.passed])
+    else:
+      count = rows.write(skipped.items())
     total += count
     if written:
       written(rows.index, count)
