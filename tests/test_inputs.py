@@ -289,6 +289,36 @@ def test_unreadable_files_of_every_kind_are_skipped_and_named(folder):
   assert str(folder / 'dog' / 'caf\\xe9.png') in reasons
 
 
+def test_failures_anywhere_in_a_decode_chunk_are_named_and_the_rest_kept_in_order(
+    tmp_path):
+  # Images decode DECODE_CHUNK at a time; failures at a chunk's first and
+  # last place, runs across a chunk boundary, a whole chunk and the very
+  # last file: each named with its reason, the others in their order.
+  chunk = inputs.DECODE_CHUNK
+  broken = {0, chunk - 1, chunk, chunk + 1, 3 * chunk + 4} | set(
+      range(2 * chunk, 3 * chunk))
+  count = 4 * chunk
+  broken.add(count - 1)
+  rng = np.random.default_rng(0)
+  for index in range(count):
+    path = tmp_path / 'data' / ('%03d.png' % index)
+    if index in broken:
+      path.parent.mkdir(parents=True, exist_ok=True)
+      path.write_bytes(b'not an image %d' % index)
+    else:
+      write_image(path, rng.integers(0, 255, (6, 5, 3), np.uint8))
+  skipped = inputs.SkippedFiles()
+  source = sources.files_source([str(tmp_path / 'data')])
+  out = batches(inputs.make_dataset(source, 'cifar', 8, 10,
+                                    skipped=skipped))
+  names = [os.path.basename(name.decode()) for b in out for name in b[2]]
+  assert names == ['%03d.png' % i for i in range(count) if i not in broken]
+  reasons = dict(skipped.items())
+  assert sorted(os.path.basename(name) for name in reasons) == [
+      '%03d.png' % i for i in sorted(broken)]
+  assert all(reasons.values()), reasons
+
+
 def test_symlinked_class_folders_are_followed_once(tmp_path, folder):
   other = tmp_path / 'elsewhere' / 'bird'
   write_image(other / '0.png', np.zeros((8, 8, 3), np.uint8))
