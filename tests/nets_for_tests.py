@@ -36,8 +36,10 @@ def random_values(variables, rng):
 def randomize(session, rng, variables=None):
   """Loads random_values into the variables; returns {name: value}."""
   values = random_values(variables or tf.compat.v1.global_variables(), rng)
-  for v, value in values.items():
-    v.load(value, session)
+  # One run for all (what Variable.load does one variable at a time: a run
+  # each took 0.1 s, 28 s for resnet_v2_50's 272 variables).
+  session.run([v.initializer for v in values], {
+      v.initializer.inputs[1]: value for v, value in values.items()})
   return {v.op.name: value for v, value in values.items()}
 
 
