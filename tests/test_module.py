@@ -80,3 +80,27 @@ def test_bad_calls_are_refused(module):
     module(np.zeros((64, 64, 3), np.float32))
   with pytest.raises(ValueError, match='Unknown model'):
     ResNetModule('resnet_v2_18')
+
+
+@pytest.mark.parametrize('model', ['cifar_resnet_v1_8', 'cifar_resnet_v2_11',
+                                   'resnet_v2_50'])
+def test_weight_decay_is_what_the_graph_regularizes(model):
+  # Slim's conv2d keeps its regularizer from get_variable; the module must
+  # still decay every variable a graph would (the trainer's loss adds it).
+  from resnet_v2.nets import factory  # pylint: disable=g-import-not-at-top
+  with tf.Graph().as_default():
+    factory.get_network_fn(model, 10, weight_decay=1e-3, is_training=True)(
+        tf.zeros([1, 32, 32, 3]))
+    in_graph = {loss.name.split('/kernel/Regularizer/')[0] + '/weights'
+                for loss in tf.compat.v1.losses.get_regularization_losses()}
+  assert in_graph
+  decay = 3e-4
+  module = ResNetModule(model, num_classes=10, weight_decay=decay)
+  weights = module.variables_by_name
+  assert set(module._store.regularizers) == in_graph  # pylint: disable=protected-access
+  expected = decay * sum(float(tf.nn.l2_loss(weights[name]))
+                         for name in in_graph)
+  assert float(module.regularization_loss()) == pytest.approx(expected,
+                                                              rel=1e-5)
+  assert float(ResNetModule(model, num_classes=10,
+                            weight_decay=0.0).regularization_loss()) == 0

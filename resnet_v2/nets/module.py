@@ -21,6 +21,7 @@ batch normalization does.
 import types
 
 import tensorflow as tf
+from tf_slim.ops import arg_scope as slim_arg_scope
 from tf_slim.ops.arg_scope import arg_scope
 
 from resnet_v2 import checkpoints
@@ -31,6 +32,21 @@ from resnet_v2.nets import resnet
 
 # Statistics that each replica keeps for itself; read as their mean.
 _ON_READ_SUFFIXES = ('/moving_mean', '/moving_variance')
+
+
+def _arg_scope_regularizer(name):
+  """The regularizer the active arg scope gives a convolution's weights.
+
+  Slim's conv2d hands `weights_regularizer` to its layer, which applies it
+  itself and never passes it to `get_variable`, so the getter reads it
+  here. As in a graph, every `.../weights` variable of the nets (their
+  convolutions and logits) gets it.
+  """
+  if not name.endswith('/weights'):
+    return None
+  current = slim_arg_scope.current_arg_scope()
+  return current.get(slim_arg_scope.arg_scope_func_key(layers.conv2d),
+                     {}).get('weights_regularizer')
 
 
 class VariableStore:
@@ -72,8 +88,9 @@ class VariableStore:
           aggregation=(tf.VariableAggregation.MEAN if on_read
                        else tf.VariableAggregation.NONE))
     self.variables[name] = variable
-    if kwargs.get('regularizer') is not None:
-      self.regularizers[name] = kwargs['regularizer']
+    regularizer = kwargs.get('regularizer') or _arg_scope_regularizer(name)
+    if regularizer is not None:
+      self.regularizers[name] = regularizer
     return variable
 
 
