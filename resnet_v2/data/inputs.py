@@ -194,8 +194,8 @@ def _decoded_or_skipped(skipped, max_pixels, read):
       done = tf.cond(position > expected, lambda: tf.py_function(
           record, [contents[expected:position], names[expected:position]],
           tf.bool), lambda: tf.constant(True))
-      with tf.control_dependencies([done]):
-        return position + 1, tuple(tf.identity(part) for part in element)
+      with tf.control_dependencies([done]):   # the filter reads position
+        return position + 1, (tf.identity(position),) + element[1:]
 
     end = tf.data.Dataset.from_tensors((count, tf.zeros([1, 1, 3], tf.uint8),
                                         tf.zeros([], labels.dtype),
