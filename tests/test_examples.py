@@ -2,6 +2,7 @@
 experiments (degradation, fine-tuning, int8)."""
 
 import json
+import tempfile
 
 import numpy as np
 import pytest
@@ -61,10 +62,16 @@ def test_degradation_experiment_end_to_end(tmp_path):
   assert '| plain-14 |' in degradation.table(results)
 
 
-def test_finetune_experiment_end_to_end(tmp_path):
+def test_finetune_experiment_end_to_end(tmp_path, monkeypatch):
   from examples import finetune_digits  # pylint: disable=g-import-not-at-top
+  scratch = tmp_path / 'scratch'
+  scratch.mkdir()
+  monkeypatch.setattr(tempfile, 'tempdir', str(scratch))
   results = finetune_digits.run(per_class=8, pretrain_epochs=1, epochs=2,
                                 out=str(tmp_path), log=lambda line: None)
+  # Its three model dirs are scratch: none is left behind (autograph's
+  # own files land there too).
+  assert not list(scratch.glob('finetune_digits_*'))
   assert sorted(results['runs']) == ['from checkpoint', 'from scratch']
   assert all(len(curve) == 2 for curve in results['runs'].values())
   assert 0 <= results['pretrain_val_accuracy'] <= 1
