@@ -130,10 +130,11 @@ def pixel_mean(source, preprocessing_name, image_size, skipped=None,
   return (total / count).astype(np.float32)
 
 
-# Images decoded together in one nested dataset of the pipeline. A nested
-# dataset per image cost about 0.6 ms of CPU an image over one flat map (as
-# much as a 48x40 JPEG's decode); per chunk, finding the failures costs
-# 0.2-0.4 ms an image (1,000 JPEGs at 64x64, 2-core Zen 4).
+# Images decoded and prepared together in one nested dataset of the
+# pipeline. The whole pipeline used 0.66-0.74 ms of CPU a 48x40 JPEG at
+# 64x64 with chunks of 32 to 512 (steady passes; 2-core Zen 4), against
+# 0.71-0.83 when each chunk's images passed one by one through stages that
+# found the failures, and 0.44-0.58 for one flat map that cannot name them.
 DECODE_CHUNK = 32
 
 
@@ -169,43 +170,44 @@ def _record_failures(skipped, max_pixels, read):
   return record
 
 
-def _decoded_or_skipped(skipped, max_pixels, read):
-  """An interleave function over chunks of (contents, label, name): a
-  dataset of the chunk's decoded (image, label, name), in order. Images
-  are read and decoded in the graph (the whole pipeline then used 1.0-1.2
-  ms of CPU a 48x40 JPEG at 64x64, 2.3-2.5 with Python's decode); an element
-  that fails there is dropped, and only then is it run through Python to
-  record why in `skipped` (it decodes with the same op, so it never yields
-  an image there)."""
+def _decoded_or_skipped(skipped, max_pixels, read, prepare):
+  """An interleave function over chunks of (indices, (contents, labels,
+  names)): one element, the chunk's prepared (images, labels, names) that
+  decoded, in order (`prepare(index, (image, label, name))` makes each; a
+  chunk that all failed gives empty arrays). Images are read, decoded and
+  prepared in the graph; an element that fails there is dropped, and only
+  then is it run through Python to record why in `skipped` (it decodes
+  with the same op, so it never yields an image there). One nested dataset
+  a chunk, its images batched inside it: per image the pipeline runs one
+  map and the unbatching; the failures are found once a chunk."""
   record = _record_failures(skipped, max_pixels, read)
 
-  def chunk(contents, labels, names):
+  def chunk(indices, element):
+    contents, labels, names = element
     count = tf.shape(names, out_type=tf.int64)[0]
 
-    def in_graph(position, data, label, name):
+    def in_graph(position, index, data, label, name):
       data = tf.io.read_file(data) if read else data
-      return (position, preprocessing.decode_image(data, max_pixels), label,
-              name)
+      image = preprocessing.decode_image(data, max_pixels)
+      return (position,) + prepare(index, (image, label, name))
 
-    def explain_gap(expected, element):
-      # `expected` is the position the element would hold had no element
-      # before it failed; the end marker's position is the chunk's count.
-      position = element[0]
-      done = tf.cond(position > expected, lambda: tf.py_function(
-          record, [contents[expected:position], names[expected:position]],
-          tf.bool), lambda: tf.constant(True))
-      with tf.control_dependencies([done]):   # the filter reads position
-        return position + 1, (tf.identity(position),) + element[1:]
+    def explain_failures(positions, images, chunk_labels, chunk_names):
+      failed = tf.logical_not(tf.reduce_any(tf.equal(
+          tf.range(count)[:, None], positions[None, :]), axis=1))
+      done = tf.cond(tf.reduce_any(failed), lambda: tf.py_function(
+          record, [tf.boolean_mask(contents, failed),
+                   tf.boolean_mask(names, failed)], tf.bool),
+                     lambda: tf.constant(True))
+      with tf.control_dependencies([done]):
+        return tf.identity(images), chunk_labels, chunk_names
 
-    end = tf.data.Dataset.from_tensors((count, tf.zeros([1, 1, 3], tf.uint8),
-                                        tf.zeros([], labels.dtype),
-                                        tf.constant('')))
-    decoded = tf.data.Dataset.from_tensor_slices(
-        (tf.range(count), contents, labels, names)).map(in_graph)
-    return decoded.ignore_errors().concatenate(end).scan(
-        tf.constant(0, tf.int64), explain_gap).filter(
-            lambda position, image, label, name: position < count).map(
-                lambda position, image, label, name: (image, label, name))
+    survivors = tf.data.Dataset.from_tensor_slices(
+        (tf.range(count), indices, contents, labels, names)).map(
+            in_graph).ignore_errors().batch(DECODE_CHUNK)
+    none = tf.data.Dataset.from_tensors(tf.nest.map_structure(
+        lambda spec: tf.zeros([0] + spec.shape[1:].as_list(), spec.dtype),
+        survivors.element_spec))
+    return survivors.concatenate(none).take(1).map(explain_failures)
   return chunk
 
 
@@ -287,18 +289,6 @@ def make_dataset(source, preprocessing_name, image_size, batch_size,
         training if shuffle is None else shuffle, order_seed, num_classes,
         skip_batches, pixel_mean)
   preprocess = preprocessing.SCHEMES[preprocessing_name]
-  data = readers.records(source, training if shuffle is None else shuffle,
-                         order_seed, skipped)
-  if not kind.pixels:
-    data = data.batch(DECODE_CHUNK).interleave(
-        _decoded_or_skipped(skipped, max_pixels, kind.reads_files),
-        num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
-  if source.kind == 'tfrecord' and labels_offset:
-    data = data.map(lambda image, label, name: (
-        image, label - labels_offset, name))
-  if num_classes is not None:
-    data = data.map(_label_check(num_classes))
-
   mean = None if pixel_mean is None else tf.constant(pixel_mean,
                                                      tf.float32)
 
@@ -310,8 +300,23 @@ def make_dataset(source, preprocessing_name, image_size, batch_size,
     # Static shapes for the consumers (some preprocessing ops lose them).
     image = tf.ensure_shape(image, [image_size, image_size, 3])
     return (image if mean is None else image - mean), label, name
-  data = data.enumerate().map(prepare, num_parallel_calls=tf.data.AUTOTUNE,
-                              deterministic=True)
+
+  data = readers.records(source, training if shuffle is None else shuffle,
+                         order_seed, skipped)
+  if kind.pixels:
+    data = data.enumerate().map(prepare, num_parallel_calls=tf.data.AUTOTUNE,
+                                deterministic=True)
+  else:
+    # An image's index (its place in the order, failures included) seeds
+    # its augmentation.
+    data = data.enumerate().batch(DECODE_CHUNK).interleave(
+        _decoded_or_skipped(skipped, max_pixels, kind.reads_files, prepare),
+        num_parallel_calls=tf.data.AUTOTUNE, deterministic=True).unbatch()
+  if source.kind == 'tfrecord' and labels_offset:
+    data = data.map(lambda image, label, name: (
+        image, label - labels_offset, name))
+  if num_classes is not None:
+    data = data.map(_label_check(num_classes))
   data = data.batch(batch_size, drop_remainder=training)
   if skip_batches:
     data = data.skip(skip_batches)
