@@ -72,6 +72,18 @@ def shard_rate(folder):
   return images / (max(times) - times[0])
 
 
+def seconds_after_last_write(output, ended):
+  """Seconds from the last file the command wrote under `output` (a folder
+  or a file; by modification time) to `ended` (time.time() at the child's
+  exit): what the process spent after its output was whole."""
+  if os.path.isdir(output):
+    times = [os.stat(os.path.join(folder, name)).st_mtime
+             for folder, _, names in os.walk(output) for name in names]
+  else:
+    times = [os.stat(output).st_mtime]
+  return ended - max(times)
+
+
 def forward_rate(args):
   """Images/s of the forward alone (`python -m benchmarks`, a child), on
   the features runs' net, size and batch."""
@@ -134,7 +146,8 @@ def alternate(args, images):
 
 
 def run(images, output, args, ray_address=None):
-  """One `resnet-v2 features` child: (peak RSS bytes, wall seconds)."""
+  """One `resnet-v2 features` child: (peak RSS bytes, wall seconds, the
+  time.time() of its exit)."""
   command = [sys.executable, '-m', 'resnet_v2.cli', 'features', '--model',
              args.model, '--image-size', str(args.image_size),
              '--batch-size', str(args.batch_size), '--end-point',
@@ -148,12 +161,12 @@ def run(images, output, args, ray_address=None):
                            stderr=subprocess.PIPE)
   # wait4 reports this child's own peak, not the largest of all children.
   _, status, usage = os.wait4(child.pid, 0)
-  wall = time.perf_counter() - begin
+  wall, ended = time.perf_counter() - begin, time.time()
   errors = child.stderr.read().decode(errors='replace')
   child.stderr.close()
   if status:
     raise RuntimeError('features failed: %s' % errors[-2000:])
-  return usage.ru_maxrss * 1024, wall
+  return usage.ru_maxrss * 1024, wall, ended
 
 
 def main(argv=None):
@@ -199,15 +212,19 @@ def main(argv=None):
         shutil.rmtree(output)
       elif os.path.exists(output):
         os.remove(output)
-      peak, wall = run(images, output, args,
-                       cluster.address if kind == 'ray' else None)
+      peak, wall, ended = run(images, output, args,
+                              cluster.address if kind == 'ray' else None)
       row = {'images': count, 'output': kind, 'peak_rss_mib': peak / 2**20,
-             'seconds': wall, 'images_per_s': count / wall}
+             'seconds': wall, 'images_per_s': count / wall,
+             'seconds_after_last_write': seconds_after_last_write(output,
+                                                                  ended)}
       if kind != 'npz':
         row['shard_rate'] = shard_rate(output)
       rows.append(row)
-      print('%7d images, %-6s: peak RSS %7.1f MiB, %6.1f s, %6.1f images/s'
-            % (count, kind, row['peak_rss_mib'], wall, row['images_per_s'])
+      print('%7d images, %-6s: peak RSS %7.1f MiB, %6.1f s (%.1f s of it '
+            'after the last write), %6.1f images/s'
+            % (count, kind, row['peak_rss_mib'], wall,
+               row['seconds_after_last_write'], row['images_per_s'])
             + ('' if row.get('shard_rate') is None else
                ', %.1f after start-up' % row['shard_rate']), flush=True)
   if args.against_forward:

@@ -25,6 +25,19 @@ def test_shard_rate_counts_the_shards_after_the_first(tmp_path):
   assert features_benchmark.shard_rate(str(tmp_path)) is None
 
 
+def test_the_time_after_the_last_write_is_from_the_newest_file(tmp_path):
+  folder = tmp_path / 'out'
+  (folder / 'metadata').mkdir(parents=True)
+  for name, when in (('manifest.json', 100.0), ('metadata/a.parquet', 104.5),
+                     ('b.npy', 103.0)):
+    (folder / name).write_bytes(b'x')
+    os.utime(folder / name, (when, when))
+  assert features_benchmark.seconds_after_last_write(
+      str(folder), 110.0) == 5.5
+  assert features_benchmark.seconds_after_last_write(
+      str(folder / 'b.npy'), 110.0) == 7.0
+
+
 def test_alternate_turns_set_the_worker_against_the_forward(
     tmp_path, monkeypatch):
   monkeypatch.setattr(features_benchmark, 'FORWARD_SECONDS', 0.2)
