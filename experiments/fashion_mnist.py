@@ -61,10 +61,10 @@ def parse_args(argv=None):
   parser.add_argument('--model-dir', required=True)
   parser.add_argument('--out', default='experiments/fashion_mnist')
   parser.add_argument('--model', default='cifar_resnet_v1_20')
-  parser.add_argument('--epochs', type=int, default=42)
+  parser.add_argument('--epochs', type=int, default=54)
   parser.add_argument('--batch-size', type=int, default=128)
   parser.add_argument('--learning-rate', type=float, default=0.2)
-  parser.add_argument('--weight-decay', type=float, default=5e-4)
+  parser.add_argument('--weight-decay', type=float, default=1e-4)
   parser.add_argument('--recipe', default=FAST_RECIPE,
                       help='more `resnet-v2 train` flags (default: '
                       '%(default)s)')
