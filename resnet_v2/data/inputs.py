@@ -130,6 +130,23 @@ def pixel_mean(source, preprocessing_name, image_size, skipped=None,
   return (total / count).astype(np.float32)
 
 
+def _options_without_autotune():
+  """tf.data options of the inference pipelines: no autotuning model.
+
+  Its optimizing thread cost the net's cores: features of 5,000 images at
+  64x64 ran at 0.88-0.90 x the forward with it and 0.92-0.95 without
+  (2-core Intel Xeon; BENCHMARKS.md). And deleting a finished iterator
+  waited for that thread to wake, 15-25 s in one exit of four. Without it
+  each AUTOTUNE parallelism is the number of cores.
+  """
+  options = tf.data.Options()
+  options.autotune.enabled = False
+  return options
+
+
+_WITHOUT_AUTOTUNE = _options_without_autotune()
+
+
 # Images decoded and prepared together in one nested dataset of the
 # pipeline. The whole pipeline used 0.66-0.74 ms of CPU a 48x40 JPEG at
 # 64x64 with chunks of 32 to 512 (steady passes; 2-core Zen 4), against
@@ -320,4 +337,7 @@ def make_dataset(source, preprocessing_name, image_size, batch_size,
   data = data.batch(batch_size, drop_remainder=training)
   if skip_batches:
     data = data.skip(skip_batches)
-  return data.prefetch(tf.data.AUTOTUNE)
+  data = data.prefetch(tf.data.AUTOTUNE)
+  if training:
+    return data
+  return data.with_options(_WITHOUT_AUTOTUNE)
