@@ -206,7 +206,6 @@ TESTED_IN = {
     'search.nearest': 'test_index',
     'search.page': 'test_dedup',
     'search.vectors': 'test_index',
-    'serve.worker': 'test_shards',
     'service.app': 'test_service',
     'service.batcher': 'test_service',
     'service.collection': 'test_service',

@@ -106,6 +106,24 @@ class _ShardRows:
     return count
 
 
+# Blank runs of the net before the pipeline starts: (runs, images each).
+# Run while the pipeline's threads were already busy, the net's first
+# batches left it slower for the whole run: 5,000 images at 64x64 went
+# through its calls at 209-215 images/s, and at 236-245 after 4 blank runs
+# of 8 images (2-core Intel Xeon; 37 against 40 images/s at 224x224; why,
+# not found: BENCHMARKS.md). They cost the time of 32 images.
+WARM_UP = (4, 8)
+
+
+def warm_up(net, job):
+  """Runs the net WARM_UP times on blank images (at most a batch each)."""
+  runs, images = WARM_UP
+  blank = np.zeros([min(images, job.batch_size), net.image_size,
+                    net.image_size, 3], np.float32)
+  for _ in range(runs):
+    net.run(blank, list(job.end_points))
+
+
 def run_shards(net, job, shards, written=None):
   """The worker: runs net over shards and writes each whole as soon as its
   last image is through.
@@ -128,6 +146,8 @@ def run_shards(net, job, shards, written=None):
     each shard's skipped file).
   """
   shards = list(shards)
+  if shards:
+    warm_up(net, job)
   if shards and sources.kind_of(shards[0][1]).reads_files:
     groups = [shards]
   else:
