@@ -136,7 +136,7 @@ def _options_without_autotune():
   Its optimizing thread cost the net's cores: features of 5,000 images at
   64x64 ran at 0.88-0.90 x the forward with it and 0.92-0.95 without
   (2-core Intel Xeon; BENCHMARKS.md). And deleting a finished iterator
-  waited for that thread to wake, 15-25 s in one exit of four. Without it
+  waited for that thread to wake, 15-25 s in 2 exits of 9. Without it
   each AUTOTUNE parallelism is the number of cores.
   """
   options = tf.data.Options()
