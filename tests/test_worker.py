@@ -56,3 +56,10 @@ def test_the_net_warms_up_on_blank_images_before_the_pipeline_starts(
   assert net.events[0][1] == (2, 24, 24, 3)
   net = _RecordingNet()
   assert worker.run_shards(net, job, []) == 0 and net.events == []
+  # Once per net: a second call (a Ray actor's next batch of shards) goes
+  # straight to the pipeline.
+  warmed = _RecordingNet()
+  for _ in range(2):
+    with pytest.raises(_Stop):
+      worker.run_shards(warmed, job, [(0, source)])
+  assert [e[0] for e in warmed.events] == ['run'] * runs + ['dataset'] * 2

@@ -9,6 +9,7 @@ one process, `ray_distributor` on a Ray cluster); every one of them calls
 
 import dataclasses
 import os
+import weakref
 from typing import Dict, List, Tuple
 
 import numpy as np
@@ -113,10 +114,17 @@ class _ShardRows:
 # of 8 images (2-core Intel Xeon; 37 against 40 images/s at 224x224; why,
 # not found: BENCHMARKS.md). They cost the time of 32 images.
 WARM_UP = (4, 8)
+# The nets warmed up in this process: once is enough (a Ray actor runs
+# `run_shards` again for every batch of shards it is given).
+_WARMED_UP = weakref.WeakSet()
 
 
 def warm_up(net, job):
-  """Runs the net WARM_UP times on blank images (at most a batch each)."""
+  """Runs the net WARM_UP times on blank images (at most a batch each),
+  the first time this process sees it."""
+  if net in _WARMED_UP:
+    return
+  _WARMED_UP.add(net)
   runs, images = WARM_UP
   blank = np.zeros([min(images, job.batch_size), net.image_size,
                     net.image_size, 3], np.float32)
