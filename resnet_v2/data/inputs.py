@@ -130,23 +130,6 @@ def pixel_mean(source, preprocessing_name, image_size, skipped=None,
   return (total / count).astype(np.float32)
 
 
-def _options_without_autotune():
-  """tf.data options of the inference pipelines: no autotuning model.
-
-  Its optimizing thread cost the net's cores: features of 5,000 images at
-  64x64 ran at 0.88-0.90 x the forward with it and 0.92-0.95 without
-  (2-core Intel Xeon; BENCHMARKS.md). And deleting a finished iterator
-  waited for that thread to wake, 15-25 s in 2 exits of 9. Without it
-  each AUTOTUNE parallelism is the number of cores.
-  """
-  options = tf.data.Options()
-  options.autotune.enabled = False
-  return options
-
-
-_WITHOUT_AUTOTUNE = _options_without_autotune()
-
-
 # Images decoded and prepared together in one nested dataset of the
 # pipeline. The whole pipeline used 0.66-0.74 ms of CPU a 48x40 JPEG at
 # 64x64 with chunks of 32 to 512 (steady passes; 2-core Zen 4), against
@@ -340,4 +323,12 @@ def make_dataset(source, preprocessing_name, image_size, batch_size,
   data = data.prefetch(tf.data.AUTOTUNE)
   if training:
     return data
-  return data.with_options(_WITHOUT_AUTOTUNE)
+  # Inference runs without tf.data's autotuning: its optimizing thread
+  # cost the net's cores (features of 5,000 images at 64x64: 0.88-0.90 x
+  # the forward with it, 0.92-0.95 without; 2-core Intel Xeon,
+  # BENCHMARKS.md), and deleting a finished iterator waited for that
+  # thread to wake, 15-25 s in 2 exits of 9. Each AUTOTUNE parallelism is
+  # then the number of cores.
+  options = tf.data.Options()
+  options.autotune.enabled = False
+  return data.with_options(options)
