@@ -180,6 +180,31 @@ def test_training_refuses_a_users_folder_and_a_dir_in_use(tmp_path, capsys):
   assert not (run / lock_lib.LOCK_NAME).exists()
 
 
+def test_val_fraction_zero_trains_on_all_and_eval_reads_the_last_checkpoint(
+    tmp_path, capsys):
+  data = write_classes(tmp_path / 'data', per_class=4)
+  run = tmp_path / 'run'
+  assert cli.main(TRAIN + ['--data', str(data), '--epochs', '1',
+                           '--val-fraction', '0', '--model-dir',
+                           str(run)]) == 0
+  assert 'note: --val-fraction 0: all of %s trains and nothing validates' % (
+      data) in capsys.readouterr().err
+  history = json.loads((run / 'history.json').read_text())
+  # All 8 images trained (a batch of 8: one step); none validated.
+  assert history['epochs'][-1]['step'] == 1
+  assert 'val_accuracy' not in history['epochs'][-1]
+  assert not (run / model_dir_lib.BEST_DIR).exists()
+  assert cli.main(['eval', '--model-dir', str(run), '--data', str(data),
+                   '--batch-size', '8']) == 0
+  assert 'over 8 images' in capsys.readouterr().out
+  assert cli.main(TRAIN + ['--data', str(data), '--val-fraction', '1',
+                           '--model-dir', str(tmp_path / 'other')]) == 1
+  err = capsys.readouterr().err.strip()
+  assert err.endswith('--val-fraction is 1: give a share of the training '
+                      'data from 0 (none held out) up to, not including, 1.')
+  assert len(err.splitlines()) == 1 and not (tmp_path / 'other').exists()
+
+
 def test_a_model_dir_with_glob_characters_resumes_and_spares_its_neighbour(
     tmp_path, capsys):
   data = write_classes(tmp_path / 'data', per_class=8)

@@ -48,3 +48,16 @@ def test_given_validation_data_is_read_as_its_test_split(tmp_path):
   train, val, note = splits.training_sources(str(tmp_path / 'a'),
                                              str(tmp_path / 'b'))
   assert (len(train.items), len(val.items), note) == (8, 4, None)
+
+
+def test_val_fraction_zero_trains_on_all_and_validates_nothing(tmp_path):
+  write_split(tmp_path, 'train', 40, 0, classes=2)
+  write_split(tmp_path, 't10k', 5, 1, classes=2)
+  train, val, note = splits.training_sources(str(tmp_path), val_fraction=0)
+  assert val is None and len(train.items) == 40
+  assert note.startswith('note: `val_fraction` 0: all of %s trains' %
+                         tmp_path)
+  for fraction in (1, 1.5, -0.1):
+    with pytest.raises(ValueError, match=r'`val_fraction` is %g: give a '
+                       r'share .* from 0 \(none held out\)' % fraction):
+      splits.training_sources(str(tmp_path), val_fraction=fraction)

@@ -112,6 +112,7 @@ PARAMETER_FLAGS = {
     'max_unreadable': '--max-unreadable', 'weights': '--weights',
     'end_point': '--end-point', 'metric': '--metric',
     'max_memory': '--max-index-memory', 'threshold': '--threshold',
+    'val_data': '--val-data', 'val_fraction': '--val-fraction',
 }
 _PARAMETER = re.compile(r'`(\w+)`(?:=(\S+?))?(?=[\s.,;:)]|$)')
 
