@@ -175,8 +175,12 @@ def plot(path, ours, short, keras_epochs, test_top1):
   left.plot(epochs, [e['loss'] for e in ours], 'o-')
   left.set(xlabel='epoch', ylabel='training cross-entropy',
            title='the run: loss')
-  middle.plot(epochs, [e['val_accuracy'] for e in ours], 'o-',
-              label='validation (5% of train)')
+  if all('val_accuracy' in e for e in ours):
+    middle.plot(epochs, [e['val_accuracy'] for e in ours], 'o-',
+                label='validation (held out of train)')
+  else:   # --val-fraction 0: nothing validates.
+    middle.plot(epochs, [1 - e['train_error'] for e in ours], 'o-',
+                label='training (augmented batches; no validation)')
   middle.axhline(test_top1, color='k', ls='--',
                  label='test, once (%.4f)' % test_top1)
   for _, value in PUBLISHED[:2]:
@@ -215,7 +219,8 @@ def averaging_and_flips(args):
   """Validation top-1 of the finished run's last checkpoint: the weight
   average (--ema) against the weights trained, each without and with flip
   test-time augmentation (--tta): what those two bought, on the held-out
-  split (the test set is not read)."""
+  split (the test set is not read); None where nothing is held out
+  (--val-fraction 0)."""
   # pylint: disable=g-import-not-at-top
   import dataclasses
   from resnet_v2.data import splits
@@ -223,6 +228,8 @@ def averaging_and_flips(args):
   config = training.TrainConfig(**_history(args.model_dir)['config'])
   train, val, _ = splits.training_sources(args.data, None, args.val_fraction,
                                           args.seed)
+  if val is None:
+    return None
   scores = {}
   for tta in ('none', 'flip'):
     trainer = training.Trainer(train, val, args.model_dir,

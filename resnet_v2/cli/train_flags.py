@@ -26,8 +26,9 @@ def add_train_parser(commands):
                      'or a held-out --val-fraction of class folders or of '
                      "IDX's train split)")
   train.add_argument('--val-fraction', type=float, default=0.1,
-                     help='share held out for validation (default: '
-                     '%(default)s); 0: all trains, no validation, no best/')
+                     help='share of class folders or IDX train held out '
+                     'for validation (default: %(default)s); 0: all of it '
+                     'trains, no validation, no best/')
   train.add_argument('--model-dir', required=True)
   train.add_argument('--checkpoint', metavar='PREFIX',
                      help='TF-Slim checkpoint to start from')
